@@ -1,0 +1,125 @@
+//! Per-instance state: [`SocketCtx`], its builder, and the [`SocketView`] the bindings reach.
+
+use std::io;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+
+use crate::policy::Policy;
+use crate::wait::InterruptHandle;
+
+/// The default cap on bytes returned by one read (`recv`, `recvfrom`).
+pub const DEFAULT_MAX_READ: usize = 1 << 20;
+
+/// The sockbox state of one instance: its policy, default timeout, interrupt handle, limits
+/// and preopened sockets. Sockets themselves live in the embedder's [`ResourceTable`].
+pub struct SocketCtx {
+    pub(crate) policy: Policy,
+    pub(crate) default_timeout: Option<Duration>,
+    pub(crate) interrupt: InterruptHandle,
+    pub(crate) max_read: usize,
+    pub(crate) preopens: Vec<(String, socket2::Socket)>,
+}
+
+impl SocketCtx {
+    /// A builder with the defaults listed on [`SocketCtxBuilder::new`].
+    pub fn builder() -> SocketCtxBuilder {
+        SocketCtxBuilder::new()
+    }
+
+    /// The handle that wakes every blocked call of this instance (see [`InterruptHandle`]).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
+    /// The instance's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+/// Builds a [`SocketCtx`].
+pub struct SocketCtxBuilder {
+    policy: Policy,
+    default_timeout: Option<Duration>,
+    max_read: usize,
+    preopens: Vec<(String, socket2::Socket)>,
+}
+
+impl SocketCtxBuilder {
+    /// The defaults: a policy that denies everything, no default timeout (new sockets block),
+    /// reads capped at [`DEFAULT_MAX_READ`] bytes, no preopened sockets.
+    pub fn new() -> Self {
+        SocketCtxBuilder {
+            policy: Policy::deny_all(),
+            default_timeout: None,
+            max_read: DEFAULT_MAX_READ,
+            preopens: Vec::new(),
+        }
+    }
+
+    /// The policy that decides what the guest may reach.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The timeout new sockets start with (socket.py's `setdefaulttimeout`).
+    pub fn default_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.default_timeout = timeout;
+        self
+    }
+
+    /// The most bytes one read returns (at least 1).
+    pub fn max_read(mut self, bytes: usize) -> Self {
+        self.max_read = bytes.max(1);
+        self
+    }
+
+    /// Hands the guest an already bound (and usually listening) socket under `name`; the guest
+    /// finds it with `preopens.get-sockets`. The socket is outside the policy: the embedder
+    /// chose it. It is made non-blocking here.
+    pub fn preopen(mut self, name: impl Into<String>, socket: socket2::Socket) -> Self {
+        self.preopens.push((name.into(), socket));
+        self
+    }
+
+    /// The context.
+    ///
+    /// # Errors
+    /// When the OS refuses the interrupt handle's eventfd (out of descriptors) or making a
+    /// preopened socket non-blocking.
+    pub fn build(self) -> io::Result<SocketCtx> {
+        for (_, s) in &self.preopens {
+            // A socket the embedder left blocking would stall the host thread.
+            s.set_nonblocking(true)?;
+        }
+        Ok(SocketCtx {
+            policy: self.policy,
+            default_timeout: self.default_timeout,
+            interrupt: InterruptHandle::new()?,
+            max_read: self.max_read,
+            preopens: self.preopens,
+        })
+    }
+}
+
+impl Default for SocketCtxBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A view of the sockbox state and the resource table, handed to the bindings per call.
+pub struct SocketCtxView<'a> {
+    /// The instance's sockbox state.
+    pub ctx: &'a mut SocketCtx,
+    /// The table the guest's sockets live in (usually the one wasi uses too).
+    pub table: &'a mut ResourceTable,
+}
+
+/// Implemented by store data that holds a [`SocketCtx`] (like wasmtime-wasi's `WasiView`).
+pub trait SocketView: Send {
+    /// The sockbox state and resource table of this store.
+    fn socket_ctx(&mut self) -> SocketCtxView<'_>;
+}

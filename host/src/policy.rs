@@ -1,0 +1,433 @@
+//! The policy: what a guest may reach. Default deny.
+//!
+//! A guest with an empty policy can create sockets but cannot bind, connect, send a datagram to
+//! an address, or resolve a host name. Each allow rule opens one kind of access:
+//!
+//! | rule | opens | forms |
+//! |------|-------|-------|
+//! | `allow_connect` / `--allow-connect` | connect, connect-ex, sendto | address rule |
+//! | `allow_bind` / `--allow-bind` | bind | address rule |
+//! | `allow_lookup` / `--allow-lookup` | getaddrinfo of a host name | name rule |
+//!
+//! Address rules: `*` (anything), `IP`, `CIDR`, `[IPv6]`, `[IPv6/len]`, each optionally
+//! followed by `:PORTS`, where PORTS is `N`, `N-M` or `*`; `*:PORTS` matches any address on
+//! those ports. Without `:PORTS` every port matches; `:0` matches only port 0 (an ephemeral
+//! bind). An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is matched as the IPv4 address it is.
+//!
+//! Name rules: `example.com` (that name, any case, trailing dot ignored), `*.example.com`
+//! (any name under it), `*` (every name). Numeric hosts and `None` need no DNS and are not
+//! checked by lookup rules; the address rules apply when they are used.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use crate::addr::display;
+use crate::bindings::sockbox::socket::types::{PolicyAction, PolicyDenial};
+
+/// A parsed, immutable policy. Cheap to clone; share one among many instances.
+#[derive(Clone, Default)]
+pub struct Policy {
+    rules: Arc<Rules>,
+}
+
+#[derive(Default)]
+struct Rules {
+    connect: Vec<AddrRule>,
+    bind: Vec<AddrRule>,
+    lookup: Vec<NameRule>,
+}
+
+/// Builds a [`Policy`]. Every `allow_*` method parses its rule and fails on a malformed one.
+#[derive(Default)]
+pub struct PolicyBuilder {
+    rules: Rules,
+}
+
+/// A rule that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid policy rule {rule:?}: {reason}")]
+pub struct RuleError {
+    rule: String,
+    reason: String,
+}
+
+impl Policy {
+    /// A builder for a policy that allows nothing until told.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// The policy that allows nothing (the default).
+    pub fn deny_all() -> Policy {
+        Policy::default()
+    }
+
+    /// Checks a connect (or connect-ex) to `addr`.
+    pub fn check_connect(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        check_addr(&self.rules.connect, PolicyAction::Connect, addr)
+    }
+
+    /// Checks a sendto or sendmsg to `addr` (allowed by connect rules).
+    pub fn check_send_to(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        check_addr(&self.rules.connect, PolicyAction::SendTo, addr)
+    }
+
+    /// Checks a bind to `addr`.
+    pub fn check_bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        check_addr(&self.rules.bind, PolicyAction::Bind, addr)
+    }
+
+    /// Checks a DNS lookup of the host name `name`.
+    pub fn check_lookup(&self, name: &str) -> Result<(), Denial> {
+        let normal = normalize_name(name);
+        if self.rules.lookup.iter().any(|r| r.matches(&normal)) {
+            return Ok(());
+        }
+        Err(Denial {
+            action: PolicyAction::Lookup,
+            target: name.to_string(),
+            rule: format!("--allow-lookup {normal}"),
+        })
+    }
+
+    /// Each rule in its flag form, one per line (what `sockbox policy` would print).
+    pub fn describe(&self) -> Vec<String> {
+        let r = &self.rules;
+        let connect = r.connect.iter().map(|x| format!("--allow-connect {}", x.text));
+        let bind = r.bind.iter().map(|x| format!("--allow-bind {}", x.text));
+        let lookup = r.lookup.iter().map(|x| format!("--allow-lookup {}", x.text));
+        connect.chain(bind).chain(lookup).collect()
+    }
+}
+
+fn check_addr(rules: &[AddrRule], action: PolicyAction, addr: &SocketAddr) -> Result<(), Denial> {
+    let ip = addr.ip().to_canonical();
+    if rules.iter().any(|r| r.matches(ip, addr.port())) {
+        return Ok(());
+    }
+    let flag = match action {
+        PolicyAction::Bind => "--allow-bind",
+        _ => "--allow-connect",
+    };
+    let shown = display(&SocketAddr::new(ip, addr.port()));
+    Err(Denial {
+        action,
+        target: display(addr),
+        rule: format!("{flag} {shown}"),
+    })
+}
+
+impl PolicyBuilder {
+    /// Allows connect, connect-ex and sendto to addresses matching `rule` (an address rule).
+    pub fn allow_connect(mut self, rule: &str) -> Result<Self, RuleError> {
+        self.rules.connect.push(AddrRule::parse(rule)?);
+        Ok(self)
+    }
+
+    /// Allows bind to addresses matching `rule` (an address rule).
+    pub fn allow_bind(mut self, rule: &str) -> Result<Self, RuleError> {
+        self.rules.bind.push(AddrRule::parse(rule)?);
+        Ok(self)
+    }
+
+    /// Allows DNS lookups of names matching `rule` (a name rule).
+    pub fn allow_lookup(mut self, rule: &str) -> Result<Self, RuleError> {
+        self.rules.lookup.push(NameRule::parse(rule)?);
+        Ok(self)
+    }
+
+    /// The policy.
+    pub fn build(self) -> Policy {
+        Policy {
+            rules: Arc::new(self.rules),
+        }
+    }
+}
+
+/// A refusal: what was refused and the rule that would allow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// What kind of access was refused.
+    pub action: PolicyAction,
+    /// The refused address or name.
+    pub target: String,
+    /// The flag that would allow it (`--allow-connect 127.0.0.1:80`).
+    pub rule: String,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.action {
+            PolicyAction::Connect => "connect to",
+            PolicyAction::Bind => "bind to",
+            PolicyAction::SendTo => "send to",
+            PolicyAction::Lookup => "lookup of",
+        };
+        write!(
+            f,
+            "sockbox policy denies {what} {}; allow it with {}",
+            self.target, self.rule
+        )
+    }
+}
+
+impl From<Denial> for PolicyDenial {
+    fn from(d: Denial) -> Self {
+        PolicyDenial {
+            message: d.to_string(),
+            action: d.action,
+            target: d.target,
+            rule: d.rule,
+        }
+    }
+}
+
+/// An address rule: a network (or any address) and a port range.
+struct AddrRule {
+    net: Option<(IpAddr, u8)>,
+    ports: RangeInclusive<u16>,
+    text: String,
+}
+
+impl AddrRule {
+    fn parse(text: &str) -> Result<Self, RuleError> {
+        let err = |reason: &str| RuleError {
+            rule: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let t = text.trim();
+        // Split off ":PORTS": brackets delimit IPv6; a bare IPv6 (several colons) has no port.
+        let (host, ports) = if let Some(rest) = t.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']').ok_or_else(|| err("missing ']'"))?;
+            match after {
+                "" => (inside, None),
+                _ => (
+                    inside,
+                    Some(
+                        after
+                            .strip_prefix(':')
+                            .ok_or_else(|| err("expected ':PORTS' after ']'"))?,
+                    ),
+                ),
+            }
+        } else if t.matches(':').count() > 1 {
+            (t, None)
+        } else {
+            match t.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (t, None),
+            }
+        };
+        let ports = match ports {
+            None | Some("*") => 0..=u16::MAX,
+            Some(p) => parse_ports(p).ok_or_else(|| err("ports must be N, N-M or *"))?,
+        };
+        let net = if host == "*" {
+            None
+        } else {
+            let (ip, len) = match host.split_once('/') {
+                Some((ip, len)) => (ip, Some(len)),
+                None => (host, None),
+            };
+            let ip: IpAddr = ip.parse().map_err(|_| {
+                err("expected an IP address, a CIDR or '*' (host names go in --allow-lookup)")
+            })?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let len = match len {
+                None => max,
+                Some(l) => l
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|l| *l <= max)
+                    .ok_or_else(|| err("bad prefix length"))?,
+            };
+            let ip = ip.to_canonical();
+            let len = if ip.is_ipv4() && max == 128 {
+                len.saturating_sub(96)
+            } else {
+                len
+            };
+            Some((ip, len))
+        };
+        Ok(AddrRule {
+            net,
+            ports,
+            text: t.to_string(),
+        })
+    }
+
+    fn matches(&self, ip: IpAddr, port: u16) -> bool {
+        self.ports.contains(&port)
+            && match self.net {
+                None => true,
+                Some((net, len)) => in_net(ip, net, len),
+            }
+    }
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+fn parse_ports(p: &str) -> Option<RangeInclusive<u16>> {
+    match p.split_once('-') {
+        Some((lo, hi)) => {
+            let (lo, hi) = (lo.parse().ok()?, hi.parse().ok()?);
+            (lo <= hi).then_some(lo..=hi)
+        }
+        None => {
+            let n = p.parse().ok()?;
+            Some(n..=n)
+        }
+    }
+}
+
+/// A name rule: an exact name, `*.suffix`, or `*`.
+struct NameRule {
+    text: String,
+}
+
+impl NameRule {
+    fn parse(text: &str) -> Result<Self, RuleError> {
+        let raw = text.trim();
+        let (wild, name) = match raw.strip_prefix("*.") {
+            Some(rest) => ("*.", normalize_name(rest)),
+            None => ("", normalize_name(raw)),
+        };
+        let ok = raw == "*"
+            || (!name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'));
+        if !ok {
+            return Err(RuleError {
+                rule: text.to_string(),
+                reason: "expected a host name, '*.domain' or '*'".to_string(),
+            });
+        }
+        Ok(NameRule {
+            text: format!("{wild}{name}"),
+        })
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self.text.strip_prefix('*') {
+            Some("") => true,
+            Some(suffix) => name.ends_with(suffix) && name.len() > suffix.len(),
+            None => self.text == name,
+        }
+    }
+}
+
+fn normalize_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_denies_everything() {
+        let p = Policy::deny_all();
+        let d = p.check_connect(&sa("127.0.0.1:80")).unwrap_err();
+        assert_eq!(d.rule, "--allow-connect 127.0.0.1:80");
+        assert!(p.check_bind(&sa("[::1]:0")).is_err());
+        assert_eq!(
+            p.check_lookup("Example.COM.").unwrap_err().rule,
+            "--allow-lookup example.com"
+        );
+    }
+
+    #[test]
+    fn address_rules() {
+        let p = Policy::builder()
+            .allow_connect("127.0.0.1:8000-8999")
+            .unwrap()
+            .allow_connect("10.0.0.0/8:443")
+            .unwrap()
+            .allow_connect("[::1]:53")
+            .unwrap()
+            .allow_connect("fd00::/8")
+            .unwrap()
+            .allow_connect("*:7")
+            .unwrap()
+            .build();
+        assert!(p.check_connect(&sa("127.0.0.1:8000")).is_ok());
+        assert!(p.check_connect(&sa("127.0.0.1:8999")).is_ok());
+        assert!(p.check_connect(&sa("127.0.0.1:9000")).is_err());
+        assert!(p.check_connect(&sa("127.0.0.2:8000")).is_err());
+        assert!(p.check_connect(&sa("10.200.1.1:443")).is_ok());
+        assert!(p.check_connect(&sa("11.0.0.1:443")).is_err());
+        assert!(p.check_connect(&sa("[::1]:53")).is_ok());
+        assert!(p.check_connect(&sa("[::1]:54")).is_err());
+        assert!(p.check_connect(&sa("[fdff::1]:1")).is_ok());
+        assert!(p.check_connect(&sa("[fe00::1]:1")).is_err());
+        assert!(p.check_connect(&sa("8.8.8.8:7")).is_ok());
+        // IPv4-mapped IPv6 is matched as IPv4, and the suggestion shows it so.
+        assert!(p.check_connect(&sa("[::ffff:127.0.0.1]:8080")).is_ok());
+        let d = p.check_connect(&sa("[::ffff:127.0.0.1]:1")).unwrap_err();
+        assert_eq!(d.rule, "--allow-connect 127.0.0.1:1");
+        // Connect rules do not open bind.
+        assert!(p.check_bind(&sa("127.0.0.1:8000")).is_err());
+        assert!(p.check_send_to(&sa("127.0.0.1:8000")).is_ok());
+    }
+
+    #[test]
+    fn port_zero_and_any() {
+        let p = Policy::builder()
+            .allow_bind("127.0.0.1:0")
+            .unwrap()
+            .allow_bind("[::]")
+            .unwrap()
+            .build();
+        assert!(p.check_bind(&sa("127.0.0.1:0")).is_ok());
+        assert!(p.check_bind(&sa("127.0.0.1:80")).is_err());
+        assert!(p.check_bind(&sa("[::]:80")).is_ok());
+    }
+
+    #[test]
+    fn name_rules() {
+        let p = Policy::builder()
+            .allow_lookup("localhost")
+            .unwrap()
+            .allow_lookup("*.Example.com")
+            .unwrap()
+            .build();
+        assert!(p.check_lookup("LOCALHOST.").is_ok());
+        assert!(p.check_lookup("a.b.example.com").is_ok());
+        assert!(p.check_lookup("example.com").is_err());
+        assert!(p.check_lookup("badexample.com").is_err());
+        assert!(Policy::builder().allow_lookup("*").unwrap().build().check_lookup("x").is_ok());
+    }
+
+    #[test]
+    fn malformed_rules_are_errors() {
+        for bad in [
+            "", "localhost:80", "1.2.3.4:70000", "1.2.3.4:9-1", "10.0.0.0/33", "[::1", "[::1]80",
+            "1.2.3.4:x",
+        ] {
+            assert!(AddrRule::parse(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["", "a b", "*.", "ex/ample"] {
+            assert!(NameRule::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The try/poll/retry core (CPython's `sock_call_ex`) and instance interruption.
+//!
+//! Every OS socket is non-blocking. An operation is tried; when it would block and the guest's
+//! mode allows waiting, the host waits in `poll(2)` on the socket and on the instance's
+//! interrupt eventfd until the deadline, then tries again.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+
+use crate::bindings::sockbox::socket::types::Errno;
+use crate::error::SocketError;
+
+/// How a socket waits: socket.py's timeout, as host state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `settimeout(None)`: wait as long as it takes.
+    Blocking,
+    /// `settimeout(0)`: never wait; fail with `again` (BlockingIOError).
+    NonBlocking,
+    /// `settimeout(t)`: wait up to `t`, then fail with `timeout`.
+    Timeout(Duration),
+}
+
+impl Mode {
+    /// The mode of a socket.py timeout value.
+    pub(crate) fn from_timeout(timeout: Option<Duration>) -> Mode {
+        match timeout {
+            None => Mode::Blocking,
+            Some(t) if t.is_zero() => Mode::NonBlocking,
+            Some(t) => Mode::Timeout(t),
+        }
+    }
+
+    /// The timeout value of a mode (`gettimeout`).
+    pub(crate) fn timeout(self) -> Option<Duration> {
+        match self {
+            Mode::Blocking => None,
+            Mode::NonBlocking => Some(Duration::ZERO),
+            Mode::Timeout(t) => Some(t),
+        }
+    }
+
+    /// When a call started now must give up (`None`: never).
+    pub(crate) fn deadline(self) -> Deadline {
+        match self {
+            Mode::Blocking => Deadline::Never,
+            Mode::NonBlocking => Deadline::Now,
+            Mode::Timeout(t) => Instant::now()
+                .checked_add(t)
+                .map_or(Deadline::Never, Deadline::At),
+        }
+    }
+}
+
+/// When a waiting call gives up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Deadline {
+    /// Do not wait at all.
+    Now,
+    /// Wait until this instant, then time out.
+    At(Instant),
+    /// Wait forever (until interrupted).
+    Never,
+}
+
+/// What a call waits for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Interest {
+    Read,
+    Write,
+}
+
+/// Wakes every blocked sockbox call of one instance, now and until [`clear`](Self::clear)ed.
+///
+/// Get it from [`SocketCtx::interrupt_handle`](crate::SocketCtx::interrupt_handle); it is
+/// `Send + Sync + Clone`, so another thread (a watchdog, an epoch ticker, a shutdown path) can
+/// hold it. After [`interrupt`](Self::interrupt), a call that is blocked, or that would block,
+/// fails with errno `interrupted` (Python's `InterruptedError`) instead of waiting.
+#[derive(Clone, Debug)]
+pub struct InterruptHandle {
+    inner: Arc<Interrupt>,
+}
+
+#[derive(Debug)]
+struct Interrupt {
+    set: AtomicBool,
+    eventfd: OwnedFd,
+}
+
+impl InterruptHandle {
+    pub(crate) fn new() -> io::Result<Self> {
+        let eventfd = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        Ok(InterruptHandle {
+            inner: Arc::new(Interrupt {
+                set: AtomicBool::new(false),
+                eventfd,
+            }),
+        })
+    }
+
+    /// Wakes every blocked call of the instance with `interrupted`; later waits fail at once
+    /// until [`clear`](Self::clear).
+    pub fn interrupt(&self) {
+        self.inner.set.store(true, Ordering::SeqCst);
+        // A full counter (EAGAIN) is already readable, which is all a write is for.
+        let _ = rustix::io::write(&self.inner.eventfd, &1u64.to_ne_bytes());
+    }
+
+    /// Lets calls wait again.
+    pub fn clear(&self) {
+        self.inner.set.store(false, Ordering::SeqCst);
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.inner.eventfd, &mut buf);
+    }
+
+    /// Whether the instance is interrupted.
+    pub fn is_interrupted(&self) -> bool {
+        self.inner.set.load(Ordering::SeqCst)
+    }
+}
+
+fn interrupted() -> SocketError {
+    SocketError::os(
+        Errno::Interrupted,
+        "Interrupted system call (the host interrupted this instance)",
+    )
+}
+
+/// Waits until `sock` is ready for `interest`, the deadline passes (`timeout`), or the
+/// instance is interrupted (`interrupted`).
+pub(crate) fn wait(
+    sock: &impl AsFd,
+    interest: Interest,
+    deadline: Deadline,
+    intr: &InterruptHandle,
+) -> Result<(), SocketError> {
+    let events = match interest {
+        Interest::Read => PollFlags::IN,
+        Interest::Write => PollFlags::OUT,
+    };
+    loop {
+        if intr.is_interrupted() {
+            return Err(interrupted());
+        }
+        let timeout = match deadline {
+            Deadline::Now => return Err(SocketError::errno(Errno::Again)),
+            Deadline::Never => None,
+            Deadline::At(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SocketError::timeout());
+                }
+                Some(Timespec {
+                    tv_sec: left.as_secs() as _,
+                    tv_nsec: left.subsec_nanos() as _,
+                })
+            }
+        };
+        let mut fds = [
+            PollFd::new(sock, events),
+            PollFd::new(&intr.inner.eventfd, PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) => {
+                // Ready, or an error/hang-up the retried operation will report.
+                if !fds[0].revents().is_empty() {
+                    return Ok(());
+                }
+                // Otherwise the interrupt fired or the time ran out: the loop top decides.
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Runs `op` until it does not fail with EWOULDBLOCK, waiting between tries as `deadline`
+/// allows. EINTR from the OS is retried (CPython's PEP 475 rule).
+pub(crate) fn call<S: AsFd, T>(
+    sock: &S,
+    interest: Interest,
+    deadline: Deadline,
+    intr: &InterruptHandle,
+    mut op: impl FnMut(&S) -> io::Result<T>,
+) -> Result<T, SocketError> {
+    loop {
+        match op(sock) {
+            Ok(v) => return Ok(v),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(sock, interest, deadline, intr)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
