@@ -1,1 +1,52 @@
+//! sockbox: CPython's `socket` module for `wasm32-wasip2` guests.
+//!
+//! The host (crate `sockbox-host`, or `sockbox run`) serves real OS sockets under its policy;
+//! this crate gives them the shape of Python's `socket.py` with Rust habits: [`Socket`]
+//! implements [`Read`](std::io::Read) and [`Write`](std::io::Write), errors are [`Error`]
+//! (which converts into [`std::io::Error`]), addresses convert to and from
+//! [`std::net::SocketAddr`].
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use sockbox::{AddressFamily, Socket, SocketKind};
+//!
+//! # fn main() -> sockbox::Result<()> {
+//! let mut s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+//! s.settimeout(Some(std::time::Duration::from_secs(5)));
+//! s.connect(("localhost", 7000))?;          // resolved by the host, under its policy
+//! s.sendall(b"ping\n")?;
+//! let reply = s.recv(1024)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Outside wasm (for docs and host-side type checks) the crate compiles, but every call that
+//! reaches the host panics: there is no host.
+#![deny(missing_docs)]
 
+mod addr;
+mod error;
+mod netdb;
+mod socket;
+
+pub use addr::{SockAddress, ToSockAddress};
+pub use error::{Error, Result};
+pub use netdb::{AddrInfo, getaddrinfo};
+pub use socket::{Socket, getdefaulttimeout, preopened_sockets, setdefaulttimeout};
+
+/// The WIT types, under the names the WIT gives them.
+pub use bindings::sockbox::socket::netdb::AddrInfoFlags;
+pub use bindings::sockbox::socket::socket::{Sockopt, SockoptName};
+pub use bindings::sockbox::socket::types::{
+    AddressFamily, Errno, GaiCode, HCode, MsgFlags, PolicyAction, PolicyDenial, SocketKind,
+    UnixAddress,
+};
+
+/// Guest bindings generated from `wit/` (world `sockbox:socket/imports`).
+#[allow(missing_docs)]
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "sockbox:socket/imports",
+    });
+}

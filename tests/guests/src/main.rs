@@ -1,0 +1,289 @@
+//! The guest side of the integration tests: `cases NAME ARGS...` runs one case and prints
+//! what it saw, one fact per line, for the host-side test to check. One binary for every case,
+//! so the tests compile one component.
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use sockbox::{
+    AddrInfoFlags, AddressFamily, Errno, Error, MsgFlags, SockAddress, Socket, SocketKind,
+    Sockopt,
+};
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn main() -> Res {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = &args[1..];
+    match args[0].as_str() {
+        "client" => client(&rest[0], port(&rest[1])),
+        "server-preopen" => server_preopen(),
+        "server-bind" => server_bind(&rest[0], port(&rest[1])),
+        "udp" => udp(&rest[0], port(&rest[1])),
+        "recv-timeout" => recv_timeout(port(&rest[0]), rest[1].parse()?),
+        "nonblocking" => nonblocking(port(&rest[0])),
+        "refused" => refused(port(&rest[0])),
+        "connect" => connect(&rest[0], port(&rest[1])),
+        "accept-block" => accept_block(),
+        "timeouts" => timeouts(),
+        "lookup" => lookup(&rest[0]),
+        "bad-input" => bad_input(),
+        "options" => options(),
+        other => Err(format!("unknown case {other}").into()),
+    }
+}
+
+fn port(s: &str) -> u16 {
+    s.parse().expect("port")
+}
+
+fn family_of(host: &str) -> AddressFamily {
+    if host.contains(':') {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    }
+}
+
+/// Prints an outcome as `label: ok` or `label: err <python-name> <errno-name>: <message>`.
+fn report<T>(label: &str, r: Result<T, Error>) {
+    match r {
+        Ok(_) => println!("{label}: ok"),
+        Err(e) => println!(
+            "{label}: err {} {:?}: {e}",
+            e.python_name(),
+            e.errno().map(|c| format!("{c:?}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Guest client ↔ native echo server: connect (by name or address), sendall, recv until the
+/// echo is complete; Read/Write and getpeername agree.
+fn client(host: &str, port: u16) -> Res {
+    let mut s = Socket::new(family_of(host), SocketKind::Stream, 0)?;
+    s.settimeout(Some(Duration::from_secs(10)));
+    s.connect((host, port))?;
+    println!("peer: {}", s.getpeername()?);
+    let msg = b"hello from the guest";
+    s.sendall(msg)?;
+    let mut got = Vec::new();
+    while got.len() < msg.len() {
+        let chunk = s.recv(64)?;
+        if chunk.is_empty() {
+            break;
+        }
+        got.extend(chunk);
+    }
+    println!("echo: {}", String::from_utf8_lossy(&got));
+    // The same through std's traits.
+    s.write_all(b"via Write")?;
+    let mut buf = [0u8; 9];
+    s.read_exact(&mut buf)?;
+    println!("echo: {}", String::from_utf8_lossy(&buf));
+    println!("repr: {s:?}");
+    Ok(())
+}
+
+/// Native client ↔ guest server on the preopened listener: accept one, reply in upper case.
+fn server_preopen() -> Res {
+    let (listener, name) = sockbox::preopened_sockets().into_iter().next().ok_or("none")?;
+    println!("preopen: {name}");
+    serve_one(&listener)
+}
+
+fn serve_one(listener: &Socket) -> Res {
+    let (conn, peer) = listener.accept()?;
+    println!("accepted: {peer}");
+    let data = conn.recv(1024)?;
+    conn.sendall(&data.to_ascii_uppercase())?;
+    conn.shutdown(Shutdown::Write)?;
+    Ok(())
+}
+
+/// Native client ↔ guest server on a socket the guest binds itself: bind (host, 0), tell the
+/// native side the port over a control connection, serve one connection.
+fn server_bind(host: &str, control: u16) -> Res {
+    let listener = Socket::new(family_of(host), SocketKind::Stream, 0)?;
+    listener.set_reuse_address(true)?;
+    listener.bind((host, 0))?;
+    listener.listen(8)?;
+    let bound = listener.getsockname()?;
+    let ctl = Socket::new(family_of(host), SocketKind::Stream, 0)?;
+    ctl.connect((host, control))?;
+    ctl.sendall(bound.port().ok_or("no port")?.to_string().as_bytes())?;
+    ctl.close()?;
+    serve_one(&listener)
+}
+
+/// UDP round trip with a native echo peer: sendto, recvfrom (with the sender's address).
+fn udp(host: &str, port: u16) -> Res {
+    let s = Socket::new(family_of(host), SocketKind::Dgram, 0)?;
+    s.settimeout(Some(Duration::from_secs(10)));
+    let n = s.sendto(b"datagram from the guest", (host, port))?;
+    println!("sent: {n}");
+    let (data, from) = s.recvfrom(2048)?;
+    println!("got: {}", String::from_utf8_lossy(&data));
+    println!("from: {}", from.ok_or("no address")?);
+    Ok(())
+}
+
+/// A recv with a timeout on a silent peer fails with the timeout error at its deadline.
+fn recv_timeout(port: u16, ms: u64) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.connect(("127.0.0.1", port))?;
+    s.settimeout(Some(Duration::from_millis(ms)));
+    let start = Instant::now();
+    let r = s.recv(10);
+    println!("elapsed-ms: {}", start.elapsed().as_millis());
+    report("recv", r);
+    Ok(())
+}
+
+/// A non-blocking recv with nothing to read fails with `again` (BlockingIOError), at once;
+/// MSG_DONTWAIT does the same on a blocking socket.
+fn nonblocking(port: u16) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.connect(("127.0.0.1", port))?;
+    s.setblocking(false);
+    println!("getblocking: {} gettimeout: {:?}", s.getblocking(), s.gettimeout());
+    report("recv", s.recv(10));
+    s.setblocking(true);
+    report("recv-dontwait", s.recv_with_flags(10, MsgFlags::DONTWAIT));
+    Ok(())
+}
+
+/// Connecting to a closed port: ConnectionRefusedError; connect_ex gives ECONNREFUSED.
+fn refused(port: u16) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    report("connect", s.connect(("127.0.0.1", port)));
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    let code = s.connect_ex(("127.0.0.1", port))?;
+    println!("connect_ex: {} is-econnrefused: {}", code, code == Errno::ConnRefused.raw());
+    Ok(())
+}
+
+/// A plain connect; prints the outcome (the test decides the policy).
+fn connect(host: &str, port: u16) -> Res {
+    let s = Socket::new(family_of(host), SocketKind::Stream, 0)?;
+    let r = s.connect((host, port));
+    if let Err(Error::Denied(d)) = &r {
+        println!("denied-target: {}", d.target);
+        println!("denied-rule: {}", d.rule);
+    }
+    report("connect", r);
+    Ok(())
+}
+
+/// Blocks in accept on the preopened listener until the host interrupts the instance.
+fn accept_block() -> Res {
+    let (listener, _) = sockbox::preopened_sockets().into_iter().next().ok_or("none")?;
+    report("accept", listener.accept());
+    Ok(())
+}
+
+/// socket.py's timeout semantics: modes, getblocking with a timeout, the default timeout and
+/// what accept gives the new socket.
+fn timeouts() -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    println!("new: {:?} {}", s.gettimeout(), s.getblocking());
+    s.settimeout(Some(Duration::from_millis(1500)));
+    println!("timeout: {:?} {}", s.gettimeout(), s.getblocking());
+    s.settimeout(Some(Duration::ZERO));
+    println!("zero: {:?} {}", s.gettimeout(), s.getblocking());
+    s.setblocking(true);
+    println!("blocking: {:?} {}", s.gettimeout(), s.getblocking());
+    sockbox::setdefaulttimeout(Some(Duration::from_secs(3)));
+    let t = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    println!("default: {:?} {:?}", sockbox::getdefaulttimeout(), t.gettimeout());
+    sockbox::setdefaulttimeout(None);
+
+    // accept: no default timeout → the accepted socket blocks even if the listener has one.
+    let (listener, _) = sockbox::preopened_sockets().into_iter().next().ok_or("none")?;
+    listener.settimeout(Some(Duration::from_secs(10)));
+    let (c1, _) = listener.accept()?;
+    println!("accepted-no-default: {:?}", c1.gettimeout());
+    // With a default timeout the accepted socket gets it.
+    sockbox::setdefaulttimeout(Some(Duration::from_millis(2500)));
+    let (c2, _) = listener.accept()?;
+    println!("accepted-default: {:?}", c2.gettimeout());
+    Ok(())
+}
+
+/// getaddrinfo through the host, under the lookup policy.
+fn lookup(name: &str) -> Res {
+    let r = sockbox::getaddrinfo(
+        Some(name),
+        Some("80"),
+        AddressFamily::Unspec,
+        Some(SocketKind::Stream),
+        0,
+        AddrInfoFlags::empty(),
+    );
+    match &r {
+        Ok(answers) => {
+            for a in answers {
+                println!("answer: {:?} {}", a.family, a.address);
+            }
+        }
+        Err(Error::Denied(d)) => println!("denied-rule: {}", d.rule),
+        Err(_) => {}
+    }
+    report("getaddrinfo", r);
+    Ok(())
+}
+
+/// Bad input gets typed errors, never a trap.
+fn bad_input() -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    report("port-70000", s.connect(("127.0.0.1", 70000)));
+    report("port-negative", s.connect(("127.0.0.1", -1)));
+    report("family-unknown", Socket::new(AddressFamily::Other(12345), SocketKind::Stream, 0));
+    report("family-unspec", Socket::new(AddressFamily::Unspec, SocketKind::Stream, 0));
+    report("kind-unknown", Socket::new(AddressFamily::Inet, SocketKind::Other(999), 0));
+    report("raw", Socket::new(AddressFamily::Inet, SocketKind::Raw, 0));
+    report("unix", Socket::new(AddressFamily::Unix, SocketKind::Stream, 0));
+    report("proto-bad", Socket::new(AddressFamily::Inet, SocketKind::Stream, 99));
+    let v6: SockAddress = "[::1]:80".parse::<std::net::SocketAddr>()?.into();
+    report("v6-addr-on-v4", s.connect(v6));
+    report("set-so-type", s.setsockopt(Sockopt::SoType(SocketKind::Dgram)));
+    report("recv-unconnected", s.recv(usize::MAX));
+    report("getpeername-unconnected", s.getpeername());
+    let u = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
+    u.setblocking(false);
+    report("recv-huge-nonblocking", u.recv(usize::MAX));
+    report("lookup-nul", sockbox::getaddrinfo(Some("a\0b"), None, AddressFamily::Unspec, None, 0, AddrInfoFlags::empty()));
+    report("lookup-nothing", sockbox::getaddrinfo(None, None, AddressFamily::Unspec, None, 0, AddrInfoFlags::empty()));
+    s.close()?;
+    report("close-twice", s.close());
+    report("recv-closed", s.recv(10));
+    report("send-closed", s.send(b"x"));
+    report("bind-closed", s.bind(("127.0.0.1", 0)));
+    println!("alive: yes");
+    Ok(())
+}
+
+/// The typed options round-trip.
+fn options() -> Res {
+    let s = Socket::new(AddressFamily::Inet6, SocketKind::Stream, 0)?;
+    s.set_reuse_address(true)?;
+    s.set_keepalive(true)?;
+    s.set_tcp_nodelay(true)?;
+    s.set_only_v6(true)?;
+    s.set_recv_buffer_size(65536)?;
+    s.set_send_buffer_size(65536)?;
+    println!(
+        "reuse={} keepalive={} nodelay={} v6only={}",
+        s.reuse_address()?,
+        s.keepalive()?,
+        s.tcp_nodelay()?,
+        s.only_v6()?
+    );
+    println!("rcvbuf>=65536: {}", s.recv_buffer_size()? >= 65536);
+    println!("sndbuf>=65536: {}", s.send_buffer_size()? >= 65536);
+    s.set_tcp_nodelay(false)?;
+    s.set_only_v6(false)?;
+    println!("nodelay={} v6only={}", s.tcp_nodelay()?, s.only_v6()?);
+    println!("type={:?} error={:?}", s.socket_type()?, s.take_error()?);
+    Ok(())
+}
