@@ -429,12 +429,12 @@ impl Write for &Socket {
 }
 
 /// Like socket.py's repr:
-/// `<socket fd=1, family=Inet, type=Stream, proto=0, laddr=127.0.0.1:5000, raddr=...>`.
+/// `<socket fd=1, family=AF_INET, type=SOCK_STREAM, proto=0, laddr=127.0.0.1:5000, raddr=...>`.
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "<socket fd={}, family={:?}, type={:?}, proto={}",
+            "<socket fd={}, family={}, type={}, proto={}",
             self.fileno(),
             self.family(),
             self.kind(),
@@ -473,4 +473,30 @@ pub fn preopened_sockets() -> Vec<(Socket, String)> {
         .into_iter()
         .map(|(raw, name)| (Socket { raw }, name))
         .collect()
+}
+
+/// The C name: `AF_INET`; an unnamed family shows its number.
+impl fmt::Display for AddressFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressFamily::Unspec => f.write_str("AF_UNSPEC"),
+            AddressFamily::Inet => f.write_str("AF_INET"),
+            AddressFamily::Inet6 => f.write_str("AF_INET6"),
+            AddressFamily::Unix => f.write_str("AF_UNIX"),
+            AddressFamily::Other(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// The C name: `SOCK_STREAM`; an unnamed kind shows its number.
+impl fmt::Display for SocketKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketKind::Stream => f.write_str("SOCK_STREAM"),
+            SocketKind::Dgram => f.write_str("SOCK_DGRAM"),
+            SocketKind::Seqpacket => f.write_str("SOCK_SEQPACKET"),
+            SocketKind::Raw => f.write_str("SOCK_RAW"),
+            SocketKind::Other(n) => write!(f, "{n}"),
+        }
+    }
 }

@@ -37,7 +37,7 @@ fn getaddrinfo(
         && name.parse::<IpAddr>().is_err()
     {
         ctx.policy.check_lookup(name).map_err(|d| {
-            tracing::info!(target: "sockbox::policy", name, "lookup denied; {}", d.rule);
+            tracing::info!(target: "sockbox::policy", "{d}");
             SocketError::denied(d.into())
         })?;
     }

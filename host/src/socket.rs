@@ -276,7 +276,7 @@ fn clamp_u32(n: usize) -> u32 {
 }
 
 fn deny(d: crate::policy::Denial) -> SocketError {
-    tracing::info!(target: "sockbox::policy", action = ?d.action, target = %d.target, "denied; {}", d.rule);
+    tracing::info!(target: "sockbox::policy", "{d}");
     SocketError::denied(d.into())
 }
 

@@ -1,1 +1,211 @@
-fn main() {}
+//! `sockbox`: run a wasm command component with wasi and sockbox sockets under a policy.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use sockbox_host::run::Runner;
+use sockbox_host::{Policy, SocketCtx};
+use socket2::{Domain, Socket, Type};
+use wasmtime_wasi::{FsPerms, WasiCtx};
+
+/// Python's socket module for WebAssembly sandboxes.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a command component (a wasm32-wasip2 program) with wasi and sockbox linked.
+    Run(RunArgs),
+    /// Run a built-in example plugin end to end against native peers, no setup needed.
+    Demo,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Bind and listen on ADDR (`127.0.0.1:8080`, `[::1]:0`) and hand the guest the listening
+    /// socket, found with `sockbox::preopened_sockets()`. Outside the policy. Repeatable.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<String>,
+    /// Give the guest the host directory HOST as GUEST (`--dir ./data::/data`). Repeatable.
+    #[arg(long, value_name = "HOST::GUEST")]
+    dir: Vec<String>,
+    /// Set an environment variable for the guest. Repeatable.
+    #[arg(long, value_name = "K=V")]
+    env: Vec<String>,
+    /// The timeout, in seconds, new guest sockets start with (socket.setdefaulttimeout).
+    #[arg(long, value_name = "SECS")]
+    default_timeout: Option<f64>,
+    /// The component to run.
+    component: PathBuf,
+    /// Arguments for the component.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// The policy flags: nothing is allowed unless a rule allows it.
+#[derive(Args)]
+struct PolicyArgs {
+    /// Allow connect and sendto to matching addresses: `IP[:PORTS]`, `CIDR[:PORTS]`,
+    /// `[IPv6][:PORTS]`, `*:PORTS`, `*`; PORTS is `N`, `N-M` or `*`. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    allow_connect: Vec<String>,
+    /// Allow bind to matching addresses (same forms as --allow-connect). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    allow_bind: Vec<String>,
+    /// Allow DNS lookups of matching names: `name`, `*.domain`, `*`. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    allow_lookup: Vec<String>,
+}
+
+impl PolicyArgs {
+    fn build(&self) -> Result<Policy> {
+        let mut b = Policy::builder();
+        for r in &self.allow_connect {
+            b = b.allow_connect(r)?;
+        }
+        for r in &self.allow_bind {
+            b = b.allow_bind(r)?;
+        }
+        for r in &self.allow_lookup {
+            b = b.allow_lookup(r)?;
+        }
+        Ok(b.build())
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "sockbox=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .without_time()
+        .init();
+    let code = match Cli::parse().command {
+        Command::Run(args) => run(args)?,
+        Command::Demo => demo()?,
+    };
+    std::process::exit(code);
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    let mut sockets = SocketCtx::builder().policy(args.policy.build()?);
+    if let Some(secs) = args.default_timeout {
+        let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;
+        sockets = sockets.default_timeout(Some(t));
+    }
+    for addr in &args.listen {
+        let (socket, bound) = listen(addr)?;
+        eprintln!("sockbox: listening on {bound}");
+        sockets = sockets.preopen(bound.to_string(), socket);
+    }
+    let mut wasi = WasiCtx::builder();
+    wasi.inherit_stdio();
+    let name = args.component.display().to_string();
+    wasi.arg(&name).args(&args.args);
+    for kv in &args.env {
+        let (k, v) = kv.split_once('=').context("--env takes K=V")?;
+        wasi.env(k, v);
+    }
+    for d in &args.dir {
+        let (host, guest) = d.split_once("::").context("--dir takes HOST::GUEST")?;
+        wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("--dir {d}"))?;
+    }
+    let runner = Runner::new().map_err(anyhow::Error::from)?;
+    let wasm = std::fs::read(&args.component).with_context(|| format!("reading {name}"))?;
+    let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
+    let code = runner
+        .run(&component, wasi.build(), sockets.build()?)
+        .map_err(anyhow::Error::from)?;
+    Ok(code)
+}
+
+/// A listening TCP socket on `addr` (non-blocking and close-on-exec, as every sockbox socket).
+fn listen(addr: &str) -> Result<(Socket, SocketAddr)> {
+    let sa = addr
+        .to_socket_addrs()
+        .with_context(|| format!("--listen {addr}"))?
+        .next()
+        .with_context(|| format!("--listen {addr}: no address"))?;
+    let socket = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket
+        .bind(&sa.into())
+        .with_context(|| format!("--listen {addr}"))?;
+    socket.listen(128)?;
+    let bound = socket
+        .local_addr()?
+        .as_socket()
+        .context("listener address")?;
+    Ok((socket, bound))
+}
+
+/// The demo plugin, compiled from `examples/src/bin/demo.rs` by the build script.
+const DEMO_WASM: &[u8] = include_bytes!(env!("SOCKBOX_DEMO_WASM"));
+
+fn demo() -> Result<i32> {
+    println!("sockbox demo: a wasm plugin (built into this binary) uses sockets the host serves.");
+
+    let echo = TcpListener::bind("127.0.0.1:0")?;
+    let port = echo.local_addr()?.port();
+    std::thread::spawn(move || {
+        for mut conn in echo.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            while let Ok(n @ 1..) = conn.read(&mut buf) {
+                let _ = conn.write_all(&buf[..n]);
+            }
+        }
+    });
+    let (listener, listen_addr) = listen("127.0.0.1:0")?;
+    let policy = Policy::builder()
+        .allow_lookup("localhost")?
+        .allow_connect(&format!("127.0.0.1:{port}"))?
+        .build();
+    println!("host:  native echo server on 127.0.0.1:{port}; preopened listener on {listen_addr}");
+    println!("host:  policy {}", policy.describe().join(" "));
+
+    let client = std::thread::spawn(move || -> Result<String> {
+        let mut conn = TcpStream::connect(listen_addr)?;
+        conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+        conn.write_all(b"hello plugin, from a native client\n")?;
+        let mut reply = String::new();
+        BufReader::new(conn).read_line(&mut reply)?;
+        Ok(reply.trim_end().to_string())
+    });
+
+    let runner = Runner::new().map_err(anyhow::Error::from)?;
+    let component = runner.compile(DEMO_WASM).map_err(anyhow::Error::from)?;
+    let mut wasi = WasiCtx::builder();
+    wasi.inherit_stdio().args(&["demo", &port.to_string()]);
+    let sockets = SocketCtx::builder()
+        .policy(policy)
+        .preopen(listen_addr.to_string(), listener)
+        .build()?;
+    let code = runner
+        .run(&component, wasi.build(), sockets)
+        .map_err(anyhow::Error::from)?;
+    let reply = client
+        .join()
+        .map_err(|_| anyhow::anyhow!("native client panicked"))??;
+    println!("host:  native client got back {reply:?}");
+    println!("host:  plugin exited with {code}");
+    if code != 0 {
+        bail!("the demo plugin failed");
+    }
+    Ok(0)
+}
