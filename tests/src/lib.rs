@@ -1,1 +1,185 @@
+//! The harness of the integration tests: run a guest program (built to wasm by `build.rs`) in
+//! the real host with a policy and preopened sockets, and native loopback peers to talk to.
 
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::{Mutex, OnceLock};
+
+use sockbox_host::run::Runner;
+use sockbox_host::{Policy, SocketCtx, SocketCtxBuilder};
+use wasmtime::component::Component;
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// One engine and linker for every test of a binary.
+pub fn runner() -> &'static Runner {
+    static RUNNER: OnceLock<Runner> = OnceLock::new();
+    RUNNER.get_or_init(|| Runner::new().expect("runner"))
+}
+
+/// The compiled component of guest program `name` (`cases`, `echo-server`, ...), compiled once
+/// per test binary.
+pub fn component(name: &str) -> Component {
+    static CACHE: OnceLock<Mutex<HashMap<String, Component>>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    cache
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let path = format!("{}/{name}.wasm", env!("SOCKBOX_GUESTS_DIR"));
+            let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            runner().compile(&wasm).expect("compile")
+        })
+        .clone()
+}
+
+/// What a guest run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The exit code (0: `main` returned Ok).
+    pub code: i32,
+    /// Everything the guest printed to stdout.
+    pub stdout: String,
+    /// Everything the guest printed to stderr.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The text after `label: ` on the first stdout line that starts so.
+    ///
+    /// # Panics
+    /// When there is no such line (with the whole output, for the test log).
+    pub fn line(&self, label: &str) -> &str {
+        let prefix = format!("{label}: ");
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {label:?} line in guest output:\n{self}"))
+    }
+
+    /// Asserts the guest exited 0.
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "guest failed:\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs guest program `name` with `args` and the sockbox state `ctx`.
+pub fn run_with(name: &str, args: &[&str], ctx: SocketCtx) -> Outcome {
+    let component = component(name);
+    let stdout = MemoryOutputPipe::new(1 << 20);
+    let stderr = MemoryOutputPipe::new(1 << 20);
+    let mut wasi = WasiCtx::builder();
+    wasi.arg(name)
+        .args(args)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    let code = runner()
+        .run(&component, wasi.build(), ctx)
+        .unwrap_or_else(|e| panic!("guest {name} {args:?} trapped: {e:?}"));
+    Outcome {
+        code,
+        stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+    }
+}
+
+/// Runs a test case of the `cases` guest under `ctx`.
+pub fn case(args: &[&str], ctx: SocketCtxBuilder) -> Outcome {
+    run_with("cases", args, ctx.build().expect("socket ctx"))
+}
+
+/// A context builder with this policy.
+pub fn with_policy(policy: Policy) -> SocketCtxBuilder {
+    SocketCtx::builder().policy(policy)
+}
+
+/// A policy from rules in flag form: `["connect 127.0.0.1:80", "lookup localhost"]`.
+pub fn policy(rules: &[&str]) -> Policy {
+    let mut b = Policy::builder();
+    for r in rules {
+        let (kind, rule) = r.split_once(' ').expect("KIND RULE");
+        b = match kind {
+            "connect" => b.allow_connect(rule),
+            "bind" => b.allow_bind(rule),
+            "lookup" => b.allow_lookup(rule),
+            _ => panic!("unknown rule kind {kind}"),
+        }
+        .expect("rule");
+    }
+    b.build()
+}
+
+/// A native TCP echo server on `addr` (port 0 picks one), serving each connection in a thread.
+pub fn echo_server(addr: &str) -> SocketAddr {
+    let listener = TcpListener::bind(addr).expect("bind echo server");
+    let local = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    if conn.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    local
+}
+
+/// A native UDP echo peer on `addr`: answers each datagram to its sender.
+pub fn udp_echo(addr: &str) -> SocketAddr {
+    let sock = UdpSocket::bind(addr).expect("bind udp echo");
+    let local = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let _ = sock.send_to(&buf[..n], from);
+        }
+    });
+    local
+}
+
+/// A native TCP server on `addr` that accepts connections and holds them open, silent.
+pub fn silent_server(addr: &str) -> SocketAddr {
+    let listener = TcpListener::bind(addr).expect("bind silent server");
+    let local = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    local
+}
+
+/// A listening socket for a preopen, as `sockbox run --listen` makes one.
+pub fn preopen_listener(addr: &str) -> (socket2::Socket, SocketAddr) {
+    let sa: SocketAddr = addr.parse().expect("address");
+    let s = socket2::Socket::new(socket2::Domain::for_address(sa), socket2::Type::STREAM, None)
+        .unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&sa.into()).expect("bind preopen");
+    s.listen(16).unwrap();
+    let local = s.local_addr().unwrap().as_socket().unwrap();
+    (s, local)
+}
+
+/// A port on 127.0.0.1 with nothing listening (bound, then closed).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

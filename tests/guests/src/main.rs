@@ -51,9 +51,11 @@ fn report<T>(label: &str, r: Result<T, Error>) {
     match r {
         Ok(_) => println!("{label}: ok"),
         Err(e) => println!(
-            "{label}: err {} {:?}: {e}",
+            "{label}: err {} {}: {e}",
             e.python_name(),
-            e.errno().map(|c| format!("{c:?}")).unwrap_or_default()
+            e.errno()
+                .map(|c| format!("{c:?}").trim_start_matches("Errno::").to_string())
+                .unwrap_or_default()
         ),
     }
 }
@@ -223,7 +225,7 @@ fn lookup(name: &str) -> Res {
     match &r {
         Ok(answers) => {
             for a in answers {
-                println!("answer: {:?} {}", a.family, a.address);
+                println!("answer: {} {}", a.family, a.address);
             }
         }
         Err(Error::Denied(d)) => println!("denied-rule: {}", d.rule),
@@ -284,6 +286,6 @@ fn options() -> Res {
     s.set_tcp_nodelay(false)?;
     s.set_only_v6(false)?;
     println!("nodelay={} v6only={}", s.tcp_nodelay()?, s.only_v6()?);
-    println!("type={:?} error={:?}", s.socket_type()?, s.take_error()?);
+    println!("type={} error={:?}", s.socket_type()?, s.take_error()?);
     Ok(())
 }
