@@ -199,8 +199,12 @@ fn resolve(host: &str, port: u16, family: AddressFamily, kind: SocketKind) -> Re
         0,
         crate::AddrInfoFlags::empty(),
     )?;
-    answers.into_iter().next().map(|a| a.address).ok_or_else(|| Error::Gai {
-        code: crate::GaiCode::NoName,
-        message: "Name or service not known".into(),
-    })
+    answers
+        .into_iter()
+        .next()
+        .map(|a| a.address)
+        .ok_or_else(|| Error::Gai {
+            code: crate::GaiCode::NoName,
+            message: "Name or service not known".into(),
+        })
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::bindings::sockbox::socket::preopens;
 use crate::bindings::sockbox::socket::socket::{self as wit, Sockopt, SockoptName};
 use crate::bindings::sockbox::socket::types::ShutdownHow;
-use crate::{AddressFamily, Errno, Error, MsgFlags, Result, SockAddress, SocketKind, ToSockAddress};
+use crate::{
+    AddressFamily, Errno, Error, MsgFlags, Result, SockAddress, SocketKind, ToSockAddress,
+};
 
 /// A socket, served by the host: Python's `socket.socket`.
 ///

@@ -131,6 +131,12 @@ impl fmt::Display for SocketError {
 
 impl std::error::Error for SocketError {}
 
+impl crate::bindings::sockbox::socket::types::Host for crate::ctx::SocketCtxView<'_> {
+    fn convert_error(&mut self, err: SocketError) -> wasmtime::Result<Error> {
+        err.into_guest()
+    }
+}
+
 /// The OS's message for `raw`, without std's " (os error N)" suffix.
 fn strerror(raw: i32) -> String {
     let text = io::Error::from_raw_os_error(raw).to_string();
@@ -214,11 +220,5 @@ mod tests {
         }
         assert_eq!(errno_from_raw(libc::EWOULDBLOCK), Errno::Again);
         assert_eq!(strerror(libc::ECONNREFUSED), "Connection refused");
-    }
-}
-
-impl crate::bindings::sockbox::socket::types::Host for crate::ctx::SocketCtxView<'_> {
-    fn convert_error(&mut self, err: SocketError) -> wasmtime::Result<Error> {
-        err.into_guest()
     }
 }

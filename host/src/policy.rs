@@ -95,9 +95,15 @@ impl Policy {
     /// Each rule in its flag form, one per line (what `sockbox policy` would print).
     pub fn describe(&self) -> Vec<String> {
         let r = &self.rules;
-        let connect = r.connect.iter().map(|x| format!("--allow-connect {}", x.text));
+        let connect = r
+            .connect
+            .iter()
+            .map(|x| format!("--allow-connect {}", x.text));
         let bind = r.bind.iter().map(|x| format!("--allow-bind {}", x.text));
-        let lookup = r.lookup.iter().map(|x| format!("--allow-lookup {}", x.text));
+        let lookup = r
+            .lookup
+            .iter()
+            .map(|x| format!("--allow-lookup {}", x.text));
         connect.chain(bind).chain(lookup).collect()
     }
 }
@@ -415,13 +421,26 @@ mod tests {
         assert!(p.check_lookup("a.b.example.com").is_ok());
         assert!(p.check_lookup("example.com").is_err());
         assert!(p.check_lookup("badexample.com").is_err());
-        assert!(Policy::builder().allow_lookup("*").unwrap().build().check_lookup("x").is_ok());
+        assert!(
+            Policy::builder()
+                .allow_lookup("*")
+                .unwrap()
+                .build()
+                .check_lookup("x")
+                .is_ok()
+        );
     }
 
     #[test]
     fn malformed_rules_are_errors() {
         for bad in [
-            "", "localhost:80", "1.2.3.4:70000", "1.2.3.4:9-1", "10.0.0.0/33", "[::1", "[::1]80",
+            "",
+            "localhost:80",
+            "1.2.3.4:70000",
+            "1.2.3.4:9-1",
+            "10.0.0.0/33",
+            "[::1",
+            "[::1]80",
             "1.2.3.4:x",
         ] {
             assert!(AddrRule::parse(bad).is_err(), "{bad:?}");

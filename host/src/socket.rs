@@ -267,7 +267,9 @@ impl Socket {
 
 /// A buffer for one read: `min(bufsize, max_read)` bytes of capacity, uninitialised.
 fn read_buffer(ctx: &SocketCtx, bufsize: u64) -> Vec<u8> {
-    let n = usize::try_from(bufsize).unwrap_or(usize::MAX).min(ctx.max_read);
+    let n = usize::try_from(bufsize)
+        .unwrap_or(usize::MAX)
+        .min(ctx.max_read);
     Vec::with_capacity(n)
 }
 
@@ -366,7 +368,10 @@ impl HostSocket for SocketCtxView<'_> {
         flags: MsgFlags,
         address: SockAddress,
     ) -> Result<u64> {
-        let n = self.table.get(&s)?.sendto(self.ctx, &data, flags, &address)?;
+        let n = self
+            .table
+            .get(&s)?
+            .sendto(self.ctx, &data, flags, &address)?;
         Ok(n as u64)
     }
 
@@ -403,11 +408,7 @@ impl HostSocket for SocketCtxView<'_> {
         self.table.get(&s)?.setsockopt(value)
     }
 
-    fn settimeout(
-        &mut self,
-        s: Resource<Socket>,
-        timeout: Option<u64>,
-    ) -> wasmtime::Result<()> {
+    fn settimeout(&mut self, s: Resource<Socket>, timeout: Option<u64>) -> wasmtime::Result<()> {
         self.table.get_mut(&s)?.mode = Mode::from_timeout(timeout.map(Duration::from_nanos));
         Ok(())
     }

@@ -169,8 +169,12 @@ pub fn silent_server(addr: &str) -> SocketAddr {
 /// A listening socket for a preopen, as `sockbox run --listen` makes one.
 pub fn preopen_listener(addr: &str) -> (socket2::Socket, SocketAddr) {
     let sa: SocketAddr = addr.parse().expect("address");
-    let s = socket2::Socket::new(socket2::Domain::for_address(sa), socket2::Type::STREAM, None)
-        .unwrap();
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(sa),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
     s.set_reuse_address(true).unwrap();
     s.bind(&sa.into()).expect("bind preopen");
     s.listen(16).unwrap();

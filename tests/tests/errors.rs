@@ -12,11 +12,15 @@ fn connect_to_closed_port_is_refused() {
     );
     out.assert_ok();
     assert!(
-        out.line("connect").starts_with("err ConnectionRefusedError ConnRefused: [Errno"),
+        out.line("connect")
+            .starts_with("err ConnectionRefusedError ConnRefused: [Errno"),
         "{out}"
     );
     assert!(out.line("connect").ends_with("Connection refused"), "{out}");
-    assert!(out.line("connect_ex").ends_with("is-econnrefused: true"), "{out}");
+    assert!(
+        out.line("connect_ex").ends_with("is-econnrefused: true"),
+        "{out}"
+    );
 }
 
 /// Connect without a rule is denied with the rule that would allow it; with the rule it works.
@@ -27,21 +31,41 @@ fn connect_denied_without_rule_allowed_with_it() {
     let out = case(&["connect", "127.0.0.1", &port], with_policy(policy(&[])));
     out.assert_ok();
     assert_eq!(out.line("denied-target"), format!("127.0.0.1:{port}"));
-    assert_eq!(out.line("denied-rule"), format!("--allow-connect 127.0.0.1:{port}"));
-    assert!(out.line("connect").starts_with("err PermissionError Access: "), "{out}");
+    assert_eq!(
+        out.line("denied-rule"),
+        format!("--allow-connect 127.0.0.1:{port}")
+    );
+    assert!(
+        out.line("connect")
+            .starts_with("err PermissionError Access: "),
+        "{out}"
+    );
 
     // A rule for another port or address does not help.
-    let near_misses = policy(&["connect 127.0.0.2", &format!("connect 127.0.0.1:{}", server.port() + 1)]);
+    let near_misses = policy(&[
+        "connect 127.0.0.2",
+        &format!("connect 127.0.0.1:{}", server.port() + 1),
+    ]);
     let out = case(&["connect", "127.0.0.1", &port], with_policy(near_misses));
-    assert!(out.line("connect").starts_with("err PermissionError"), "{out}");
+    assert!(
+        out.line("connect").starts_with("err PermissionError"),
+        "{out}"
+    );
 
     for rule in [
         format!("connect 127.0.0.1:{port}"),
         "connect 127.0.0.0/8".to_string(),
         format!("connect *:{port}"),
-        format!("connect 127.0.0.1:{}-{}", server.port() - 1, server.port() + 1),
+        format!(
+            "connect 127.0.0.1:{}-{}",
+            server.port() - 1,
+            server.port() + 1
+        ),
     ] {
-        let out = case(&["connect", "127.0.0.1", &port], with_policy(policy(&[&rule])));
+        let out = case(
+            &["connect", "127.0.0.1", &port],
+            with_policy(policy(&[&rule])),
+        );
         assert_eq!(out.line("connect"), "ok", "{rule}: {out}");
     }
 }
@@ -52,7 +76,10 @@ fn connect_ipv6_rules() {
     let server = echo_server("[::1]:0");
     let port = server.port().to_string();
     let out = case(&["connect", "::1", &port], with_policy(policy(&[])));
-    assert_eq!(out.line("denied-rule"), format!("--allow-connect [::1]:{port}"));
+    assert_eq!(
+        out.line("denied-rule"),
+        format!("--allow-connect [::1]:{port}")
+    );
     let out = case(
         &["connect", "::1", &port],
         with_policy(policy(&[&format!("connect [::1]:{port}")])),
@@ -65,7 +92,10 @@ fn connect_ipv6_rules() {
 fn getaddrinfo_follows_lookup_rules() {
     let out = case(&["lookup", "localhost"], with_policy(policy(&[])));
     assert_eq!(out.line("denied-rule"), "--allow-lookup localhost");
-    let out = case(&["lookup", "localhost"], with_policy(policy(&["lookup localhost"])));
+    let out = case(
+        &["lookup", "localhost"],
+        with_policy(policy(&["lookup localhost"])),
+    );
     assert_eq!(out.line("getaddrinfo"), "ok", "{out}");
     assert!(out.stdout.contains("answer: "), "{out}");
     // Numeric hosts need no DNS and no rule.
@@ -82,11 +112,20 @@ fn getaddrinfo_follows_lookup_rules() {
 /// Bad input: each gets a typed error; the guest keeps running.
 #[test]
 fn bad_input_gets_typed_errors() {
-    let out = case(&["bad-input"], with_policy(policy(&["connect *", "bind *"])));
+    let out = case(
+        &["bad-input"],
+        with_policy(policy(&["connect *", "bind *"])),
+    );
     out.assert_ok();
     let expect = [
-        ("port-70000", "err ValueError : getsockaddrarg: port must be 0-65535."),
-        ("port-negative", "err ValueError : getsockaddrarg: port must be 0-65535."),
+        (
+            "port-70000",
+            "err ValueError : getsockaddrarg: port must be 0-65535.",
+        ),
+        (
+            "port-negative",
+            "err ValueError : getsockaddrarg: port must be 0-65535.",
+        ),
         ("family-unknown", "err OSError AddressFamilyNotSupported"),
         ("family-unspec", "err OSError AddressFamilyNotSupported"),
         ("kind-unknown", "err OSError SocketTypeNotSupported"),
@@ -98,10 +137,16 @@ fn bad_input_gets_typed_errors() {
         ("recv-unconnected", "err OSError NotConn"),
         ("getpeername-unconnected", "err OSError NotConn"),
         ("recv-huge-nonblocking", "err BlockingIOError Again"),
-        ("lookup-nul", "err OSError Invalid: [Errno 28] embedded null character"),
+        (
+            "lookup-nul",
+            "err OSError Invalid: [Errno 28] embedded null character",
+        ),
         ("lookup-nothing", "err gaierror : "),
         ("close-twice", "ok"),
-        ("recv-closed", "err OSError BadDescriptor: [Errno 8] Bad file descriptor"),
+        (
+            "recv-closed",
+            "err OSError BadDescriptor: [Errno 8] Bad file descriptor",
+        ),
         ("send-closed", "err OSError BadDescriptor"),
         ("bind-closed", "err OSError BadDescriptor"),
         ("alive", "yes"),

@@ -25,7 +25,8 @@ fn interrupt_wakes_blocked_accept() {
     let at = interrupted_at.join().unwrap();
     out.assert_ok();
     assert!(
-        out.line("accept").starts_with("err InterruptedError Interrupted"),
+        out.line("accept")
+            .starts_with("err InterruptedError Interrupted"),
         "{out}"
     );
     let woke_after = returned.duration_since(at);

@@ -16,10 +16,22 @@ fn guest_client(host: &str, bind: &str) {
     );
     out.assert_ok();
     assert_eq!(out.line("peer"), display(server));
-    let echoes: Vec<_> = out.stdout.lines().filter(|l| l.starts_with("echo: ")).collect();
-    assert_eq!(echoes, ["echo: hello from the guest", "echo: via Write"], "{out}");
+    let echoes: Vec<_> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("echo: "))
+        .collect();
+    assert_eq!(
+        echoes,
+        ["echo: hello from the guest", "echo: via Write"],
+        "{out}"
+    );
     assert!(out.line("repr").starts_with("<socket fd="), "{out}");
-    assert!(out.line("repr").contains(&format!("raddr={}", display(server))), "{out}");
+    assert!(
+        out.line("repr")
+            .contains(&format!("raddr={}", display(server))),
+        "{out}"
+    );
 }
 
 fn display(a: std::net::SocketAddr) -> String {
@@ -108,7 +120,10 @@ fn native_client_to_guest_bound(host: &str, control_bind: &str, bind_rule: &str)
         format!("connect {host}:{control_port}")
     };
     let p = policy(&[&format!("bind {bind_rule}"), &connect_rule]);
-    let out = case(&["server-bind", host, &control_port.to_string()], with_policy(p));
+    let out = case(
+        &["server-bind", host, &control_port.to_string()],
+        with_policy(p),
+    );
     out.assert_ok();
     assert_eq!(client.join().unwrap(), "BOUND BY THE GUEST");
 }
@@ -128,7 +143,10 @@ fn native_client_to_guest_bound_server_ipv6() {
 fn bind_without_rule_is_denied() {
     let control = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = control.local_addr().unwrap().port().to_string();
-    let out = case(&["server-bind", "127.0.0.1", &port], with_policy(policy(&[])));
+    let out = case(
+        &["server-bind", "127.0.0.1", &port],
+        with_policy(policy(&[])),
+    );
     assert_ne!(out.code, 0);
     assert!(
         out.stderr.contains("--allow-bind 127.0.0.1:0"),

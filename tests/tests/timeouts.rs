@@ -34,11 +34,13 @@ fn nonblocking_recv_would_block() {
     out.assert_ok();
     assert_eq!(out.line("getblocking"), "false gettimeout: Some(0ns)");
     assert!(
-        out.line("recv").starts_with("err BlockingIOError Again: [Errno"),
+        out.line("recv")
+            .starts_with("err BlockingIOError Again: [Errno"),
         "{out}"
     );
     assert!(
-        out.line("recv-dontwait").starts_with("err BlockingIOError Again"),
+        out.line("recv-dontwait")
+            .starts_with("err BlockingIOError Again"),
         "{out}"
     );
 }

@@ -33,7 +33,8 @@ fn udp_sendto_without_rule_is_denied() {
     );
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr.contains(&format!("--allow-connect 127.0.0.1:{}", peer.port())),
+        out.stderr
+            .contains(&format!("--allow-connect 127.0.0.1:{}", peer.port())),
         "{out}"
     );
 }

@@ -8,7 +8,10 @@ use std::time::Duration;
 use sockbox::{AddrInfoFlags, AddressFamily, Socket, SocketKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = std::env::args().nth(1).ok_or("usage: demo ECHO_PORT")?.parse()?;
+    let port: u16 = std::env::args()
+        .nth(1)
+        .ok_or("usage: demo ECHO_PORT")?
+        .parse()?;
 
     let answers = sockbox::getaddrinfo(
         Some("localhost"),
@@ -27,7 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("guest: connected {sock:?}");
     sock.sendall(b"hello from a wasm guest")?;
     let reply = sock.recv(1024)?;
-    println!("guest: echo server replied {:?}", String::from_utf8_lossy(&reply));
+    println!(
+        "guest: echo server replied {:?}",
+        String::from_utf8_lossy(&reply)
+    );
     drop(sock);
 
     let other = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;

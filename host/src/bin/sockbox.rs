@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a command component (a wasm32-wasip2 program) with wasi and sockbox linked.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a built-in example plugin end to end against native peers, no setup needed.
     Demo,
 }
@@ -95,7 +95,7 @@ fn main() -> Result<()> {
         .without_time()
         .init();
     let code = match Cli::parse().command {
-        Command::Run(args) => run(args)?,
+        Command::Run(args) => run(*args)?,
         Command::Demo => demo()?,
     };
     std::process::exit(code);

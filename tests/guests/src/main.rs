@@ -7,8 +7,7 @@ use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use sockbox::{
-    AddrInfoFlags, AddressFamily, Errno, Error, MsgFlags, SockAddress, Socket, SocketKind,
-    Sockopt,
+    AddrInfoFlags, AddressFamily, Errno, Error, MsgFlags, SockAddress, Socket, SocketKind, Sockopt,
 };
 
 type Res = Result<(), Box<dyn std::error::Error>>;
@@ -89,7 +88,10 @@ fn client(host: &str, port: u16) -> Res {
 
 /// Native client ↔ guest server on the preopened listener: accept one, reply in upper case.
 fn server_preopen() -> Res {
-    let (listener, name) = sockbox::preopened_sockets().into_iter().next().ok_or("none")?;
+    let (listener, name) = sockbox::preopened_sockets()
+        .into_iter()
+        .next()
+        .ok_or("none")?;
     println!("preopen: {name}");
     serve_one(&listener)
 }
@@ -148,7 +150,11 @@ fn nonblocking(port: u16) -> Res {
     let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
     s.connect(("127.0.0.1", port))?;
     s.setblocking(false);
-    println!("getblocking: {} gettimeout: {:?}", s.getblocking(), s.gettimeout());
+    println!(
+        "getblocking: {} gettimeout: {:?}",
+        s.getblocking(),
+        s.gettimeout()
+    );
     report("recv", s.recv(10));
     s.setblocking(true);
     report("recv-dontwait", s.recv_with_flags(10, MsgFlags::DONTWAIT));
@@ -161,7 +167,11 @@ fn refused(port: u16) -> Res {
     report("connect", s.connect(("127.0.0.1", port)));
     let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
     let code = s.connect_ex(("127.0.0.1", port))?;
-    println!("connect_ex: {} is-econnrefused: {}", code, code == Errno::ConnRefused.raw());
+    println!(
+        "connect_ex: {} is-econnrefused: {}",
+        code,
+        code == Errno::ConnRefused.raw()
+    );
     Ok(())
 }
 
@@ -179,7 +189,10 @@ fn connect(host: &str, port: u16) -> Res {
 
 /// Blocks in accept on the preopened listener until the host interrupts the instance.
 fn accept_block() -> Res {
-    let (listener, _) = sockbox::preopened_sockets().into_iter().next().ok_or("none")?;
+    let (listener, _) = sockbox::preopened_sockets()
+        .into_iter()
+        .next()
+        .ok_or("none")?;
     report("accept", listener.accept());
     Ok(())
 }
@@ -197,11 +210,18 @@ fn timeouts() -> Res {
     println!("blocking: {:?} {}", s.gettimeout(), s.getblocking());
     sockbox::setdefaulttimeout(Some(Duration::from_secs(3)));
     let t = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
-    println!("default: {:?} {:?}", sockbox::getdefaulttimeout(), t.gettimeout());
+    println!(
+        "default: {:?} {:?}",
+        sockbox::getdefaulttimeout(),
+        t.gettimeout()
+    );
     sockbox::setdefaulttimeout(None);
 
     // accept: no default timeout → the accepted socket blocks even if the listener has one.
-    let (listener, _) = sockbox::preopened_sockets().into_iter().next().ok_or("none")?;
+    let (listener, _) = sockbox::preopened_sockets()
+        .into_iter()
+        .next()
+        .ok_or("none")?;
     listener.settimeout(Some(Duration::from_secs(10)));
     let (c1, _) = listener.accept()?;
     println!("accepted-no-default: {:?}", c1.gettimeout());
@@ -240,22 +260,60 @@ fn bad_input() -> Res {
     let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
     report("port-70000", s.connect(("127.0.0.1", 70000)));
     report("port-negative", s.connect(("127.0.0.1", -1)));
-    report("family-unknown", Socket::new(AddressFamily::Other(12345), SocketKind::Stream, 0));
-    report("family-unspec", Socket::new(AddressFamily::Unspec, SocketKind::Stream, 0));
-    report("kind-unknown", Socket::new(AddressFamily::Inet, SocketKind::Other(999), 0));
+    report(
+        "family-unknown",
+        Socket::new(AddressFamily::Other(12345), SocketKind::Stream, 0),
+    );
+    report(
+        "family-unspec",
+        Socket::new(AddressFamily::Unspec, SocketKind::Stream, 0),
+    );
+    report(
+        "kind-unknown",
+        Socket::new(AddressFamily::Inet, SocketKind::Other(999), 0),
+    );
     report("raw", Socket::new(AddressFamily::Inet, SocketKind::Raw, 0));
-    report("unix", Socket::new(AddressFamily::Unix, SocketKind::Stream, 0));
-    report("proto-bad", Socket::new(AddressFamily::Inet, SocketKind::Stream, 99));
+    report(
+        "unix",
+        Socket::new(AddressFamily::Unix, SocketKind::Stream, 0),
+    );
+    report(
+        "proto-bad",
+        Socket::new(AddressFamily::Inet, SocketKind::Stream, 99),
+    );
     let v6: SockAddress = "[::1]:80".parse::<std::net::SocketAddr>()?.into();
     report("v6-addr-on-v4", s.connect(v6));
-    report("set-so-type", s.setsockopt(Sockopt::SoType(SocketKind::Dgram)));
+    report(
+        "set-so-type",
+        s.setsockopt(Sockopt::SoType(SocketKind::Dgram)),
+    );
     report("recv-unconnected", s.recv(usize::MAX));
     report("getpeername-unconnected", s.getpeername());
     let u = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
     u.setblocking(false);
     report("recv-huge-nonblocking", u.recv(usize::MAX));
-    report("lookup-nul", sockbox::getaddrinfo(Some("a\0b"), None, AddressFamily::Unspec, None, 0, AddrInfoFlags::empty()));
-    report("lookup-nothing", sockbox::getaddrinfo(None, None, AddressFamily::Unspec, None, 0, AddrInfoFlags::empty()));
+    report(
+        "lookup-nul",
+        sockbox::getaddrinfo(
+            Some("a\0b"),
+            None,
+            AddressFamily::Unspec,
+            None,
+            0,
+            AddrInfoFlags::empty(),
+        ),
+    );
+    report(
+        "lookup-nothing",
+        sockbox::getaddrinfo(
+            None,
+            None,
+            AddressFamily::Unspec,
+            None,
+            0,
+            AddrInfoFlags::empty(),
+        ),
+    );
     s.close()?;
     report("close-twice", s.close());
     report("recv-closed", s.recv(10));
