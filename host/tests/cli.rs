@@ -1,0 +1,112 @@
+//! The `sockbox` command, run as a user would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn sockbox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sockbox"))
+}
+
+/// An example plugin built beside the demo by the build script.
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("SOCKBOX_DEMO_WASM")).with_file_name(format!("{name}.wasm"))
+}
+
+/// `sockbox demo` runs the built-in plugin end to end and prints the transcript.
+#[test]
+fn demo_prints_transcript() {
+    let out = sockbox().arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "guest: getaddrinfo(\"localhost\",",
+        "guest: echo server replied \"hello from a wasm guest\"",
+        "guest: connect to 192.0.2.1:80 -> PermissionError(",
+        "allow it with --allow-connect 192.0.2.1:80",
+        "host:  native client got back \"HELLO PLUGIN, FROM A NATIVE CLIENT\"",
+        "host:  plugin exited with 0",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+/// `sockbox run --listen` hands the echo-server example a listener native clients reach.
+#[test]
+fn run_with_listen_serves_native_clients() {
+    let mut child = sockbox()
+        .args(["run", "--listen", "127.0.0.1:0"])
+        .arg(example("echo-server"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("sockbox: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"through the sockbox command").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut back = String::new();
+    c.read_to_string(&mut back).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(back, "through the sockbox command");
+}
+
+/// `sockbox run` enforces the policy flags: the client example is refused without
+/// --allow-connect, with a message naming the flag, and works with it.
+#[test]
+fn run_enforces_policy_flags() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in server.incoming().flatten() {
+            let mut buf = Vec::new();
+            let _ = conn.read_to_end(&mut buf);
+            let _ = conn.write_all(&buf);
+        }
+    });
+    let client = example("echo-client");
+    let denied = sockbox()
+        .args(["run"])
+        .arg(&client)
+        .args(["127.0.0.1", &port.to_string(), "hello"])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains(&format!("--allow-connect 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+
+    let allowed = sockbox()
+        .args(["run", "--allow-connect", &format!("127.0.0.1:{port}")])
+        .arg(&client)
+        .args(["127.0.0.1", &port.to_string(), "hello"])
+        .output()
+        .unwrap();
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    assert_eq!(String::from_utf8_lossy(&allowed.stdout), "hello\n");
+}
+
+/// A malformed rule is a usage error, not a run.
+#[test]
+fn run_rejects_malformed_rules() {
+    let out = sockbox()
+        .args(["run", "--allow-connect", "10.0.0.0/33"])
+        .arg(example("echo-client"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid policy rule \"10.0.0.0/33\""), "{stderr}");
+}
