@@ -20,7 +20,11 @@ fn example(name: &str) -> PathBuf {
 fn demo_prints_transcript() {
     let out = sockbox().arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for expected in [
         "guest: getaddrinfo(\"localhost\",",
         "guest: echo server replied \"hello from a wasm guest\"",
@@ -29,7 +33,10 @@ fn demo_prints_transcript() {
         "host:  native client got back \"HELLO PLUGIN, FROM A NATIVE CLIENT\"",
         "host:  plugin exited with 0",
     ] {
-        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
     }
 }
 
@@ -94,7 +101,11 @@ fn run_enforces_policy_flags() {
         .args(["127.0.0.1", &port.to_string(), "hello"])
         .output()
         .unwrap();
-    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&allowed.stdout), "hello\n");
 }
 
@@ -108,5 +119,8 @@ fn run_rejects_malformed_rules() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("invalid policy rule \"10.0.0.0/33\""), "{stderr}");
+    assert!(
+        stderr.contains("invalid policy rule \"10.0.0.0/33\""),
+        "{stderr}"
+    );
 }
