@@ -188,6 +188,18 @@ fn resolve(host: &str, port: u16, family: AddressFamily, kind: SocketKind) -> Re
         _ => host.parse().ok(),
     };
     if let Some(ip) = ip {
+        // As CPython's setipaddr: a literal of the other family is a lookup failure.
+        let fits = match family {
+            AddressFamily::Inet => ip.is_ipv4(),
+            AddressFamily::Inet6 => ip.is_ipv6(),
+            _ => true,
+        };
+        if !fits {
+            return Err(Error::Gai {
+                code: crate::GaiCode::AddressFamily,
+                message: "Address family for hostname not supported".into(),
+            });
+        }
         return Ok(SocketAddr::new(ip, port).into());
     }
     let port_text = port.to_string();

@@ -64,7 +64,7 @@ impl Socket {
     /// `accept()`: the connection and the peer's address.
     ///
     /// # Errors
-    /// [`Error::Timeout`], `again` when non-blocking, `interrupted` when the host interrupts.
+    /// [`Error::Timeout`], `again` when non-blocking, `canceled` when the host interrupts the instance.
     pub fn accept(&self) -> Result<(Socket, SockAddress)> {
         let (raw, peer) = self.raw.accept()?;
         Ok((Socket { raw }, peer))
@@ -152,7 +152,9 @@ impl Socket {
         self.recv_with_flags(bufsize, MsgFlags::empty())
     }
 
-    /// `recv(bufsize, flags)` (`MsgFlags::PEEK`, `WAITALL`, `DONTWAIT`, `OOB`).
+    /// `recv(bufsize, flags)` (`MsgFlags::PEEK`, `WAITALL`, `DONTWAIT`, `OOB`). `WAITALL`
+    /// waits for `bufsize` bytes only on a blocking socket, as in CPython (with a timeout it
+    /// returns what there is).
     ///
     /// # Errors
     /// As [`recv`](Self::recv).
@@ -166,8 +168,9 @@ impl Socket {
     /// As [`recv`](Self::recv).
     pub fn recv_into(&self, buf: &mut [u8]) -> Result<usize> {
         let data = self.recv(buf.len())?;
-        buf[..data.len()].copy_from_slice(&data);
-        Ok(data.len())
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
     }
 
     /// `recvfrom(bufsize)`: the data and the sender (`None` when the OS gives no address,
@@ -411,6 +414,10 @@ impl Write for Socket {
         (&*self).write(buf)
     }
 
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        (&*self).write_all(buf)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -470,11 +477,14 @@ pub fn setdefaulttimeout(timeout: Option<Duration>) {
 /// The sockets the host opened for this guest before it started, each with its name: for
 /// `sockbox run --listen 127.0.0.1:8080`, a listening socket named `127.0.0.1:8080` (the
 /// bound address). Each call returns fresh handles to the same OS sockets.
-pub fn preopened_sockets() -> Vec<(Socket, String)> {
-    preopens::get_sockets()
+///
+/// # Errors
+/// `too-many-open` when the handles would pass the instance's socket limit.
+pub fn preopened_sockets() -> Result<Vec<(Socket, String)>> {
+    Ok(preopens::get_sockets()?
         .into_iter()
         .map(|(raw, name)| (Socket { raw }, name))
-        .collect()
+        .collect())
 }
 
 /// The C name: `AF_INET`; an unnamed family shows its number.

@@ -5,11 +5,16 @@ use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 
+use crate::bindings::sockbox::socket::types::Errno;
+use crate::error::SocketError;
 use crate::policy::Policy;
 use crate::wait::InterruptHandle;
 
 /// The default cap on bytes returned by one read (`recv`, `recvfrom`).
 pub const DEFAULT_MAX_READ: usize = 1 << 20;
+
+/// The default cap on sockets one instance may hold at once.
+pub const DEFAULT_MAX_SOCKETS: usize = 1024;
 
 /// The sockbox state of one instance: its policy, default timeout, interrupt handle, limits
 /// and preopened sockets. Sockets themselves live in the embedder's [`ResourceTable`].
@@ -18,10 +23,27 @@ pub struct SocketCtx {
     pub(crate) default_timeout: Option<Duration>,
     pub(crate) interrupt: InterruptHandle,
     pub(crate) max_read: usize,
+    pub(crate) max_sockets: usize,
+    /// Socket resources the guest holds now (counted against `max_sockets`).
+    pub(crate) open_sockets: usize,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
 }
 
 impl SocketCtx {
+    /// EMFILE when the guest already holds `max_sockets` sockets.
+    pub(crate) fn check_socket_limit(&self) -> Result<(), SocketError> {
+        if self.open_sockets >= self.max_sockets {
+            return Err(SocketError::os(
+                Errno::TooManyOpen,
+                format!(
+                    "Too many open files (this instance may hold {} sockets)",
+                    self.max_sockets
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// A builder with the defaults listed on [`SocketCtxBuilder::new`].
     pub fn builder() -> SocketCtxBuilder {
         SocketCtxBuilder::new()
@@ -43,17 +65,20 @@ pub struct SocketCtxBuilder {
     policy: Policy,
     default_timeout: Option<Duration>,
     max_read: usize,
+    max_sockets: usize,
     preopens: Vec<(String, socket2::Socket)>,
 }
 
 impl SocketCtxBuilder {
     /// The defaults: a policy that denies everything, no default timeout (new sockets block),
-    /// reads capped at [`DEFAULT_MAX_READ`] bytes, no preopened sockets.
+    /// reads capped at [`DEFAULT_MAX_READ`] bytes, at most [`DEFAULT_MAX_SOCKETS`] sockets,
+    /// no preopened sockets.
     pub fn new() -> Self {
         SocketCtxBuilder {
             policy: Policy::deny_all(),
             default_timeout: None,
             max_read: DEFAULT_MAX_READ,
+            max_sockets: DEFAULT_MAX_SOCKETS,
             preopens: Vec::new(),
         }
     }
@@ -76,9 +101,16 @@ impl SocketCtxBuilder {
         self
     }
 
+    /// The most sockets the guest may hold at once; past it, creating or accepting one fails
+    /// with `too-many-open` (EMFILE).
+    pub fn max_sockets(mut self, n: usize) -> Self {
+        self.max_sockets = n;
+        self
+    }
+
     /// Hands the guest an already bound (and usually listening) socket under `name`; the guest
     /// finds it with `preopens.get-sockets`. The socket is outside the policy: the embedder
-    /// chose it. It is made non-blocking here.
+    /// chose it. [`build`](Self::build) makes it non-blocking.
     pub fn preopen(mut self, name: impl Into<String>, socket: socket2::Socket) -> Self {
         self.preopens.push((name.into(), socket));
         self
@@ -99,6 +131,8 @@ impl SocketCtxBuilder {
             default_timeout: self.default_timeout,
             interrupt: InterruptHandle::new()?,
             max_read: self.max_read,
+            max_sockets: self.max_sockets,
+            open_sockets: 0,
             preopens: self.preopens,
         })
     }

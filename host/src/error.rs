@@ -173,6 +173,7 @@ errno_table! {
     Again = EAGAIN,
     Already = EALREADY,
     BadDescriptor = EBADF,
+    Canceled = ECANCELED,
     ConnAborted = ECONNABORTED,
     ConnRefused = ECONNREFUSED,
     ConnReset = ECONNRESET,

@@ -28,12 +28,13 @@ fn getaddrinfo(
             return Err(SocketError::os(Errno::Invalid, "embedded null character"));
         }
     }
-    if host.is_none() && port.is_none() {
+    // No host and no port, or an empty name: the resolver would answer EAI_NONAME (an empty
+    // name might otherwise reach DNS through search domains).
+    if (host.is_none() && port.is_none()) || host == Some("") {
         return Err(gai(GaiCode::NoName, libc::EAI_NONAME));
     }
     if let Some(name) = host
         && !flags.contains(AddrInfoFlags::NUMERICHOST)
-        && !name.is_empty()
         && name.parse::<IpAddr>().is_err()
     {
         ctx.policy.check_lookup(name).map_err(|d| {
@@ -97,7 +98,16 @@ fn raw_flags(flags: AddrInfoFlags) -> i32 {
 
 /// A gai error with the resolver's own message (`gai_strerror`).
 fn gai(code: GaiCode, raw: i32) -> SocketError {
-    SocketError::gai(code, io::Error::from(LookupError::new(raw)).to_string())
+    SocketError::gai(code, gai_message(LookupError::new(raw)))
+}
+
+/// `gai_strerror`'s text, as Python's gaierror shows it (without std's prefix).
+fn gai_message(err: LookupError) -> String {
+    let text = io::Error::from(err).to_string();
+    match text.strip_prefix("failed to lookup address information: ") {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 fn lookup_error(err: LookupError) -> SocketError {
@@ -116,7 +126,7 @@ fn lookup_error(err: LookupError) -> SocketError {
         // Not a resolver answer: an OS error from the call itself.
         LookupErrorKind::IO => return io::Error::from(err).into(),
     };
-    SocketError::gai(code, io::Error::from(err).to_string())
+    SocketError::gai(code, gai_message(err))
 }
 
 impl Host for SocketCtxView<'_> {

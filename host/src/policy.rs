@@ -1,7 +1,8 @@
 //! The policy: what a guest may reach. Default deny.
 //!
-//! A guest with an empty policy can create sockets but cannot bind, connect, send a datagram to
-//! an address, or resolve a host name. Each allow rule opens one kind of access:
+//! A guest with an empty policy can create sockets but cannot bind (`listen` on an unbound
+//! socket counts as a bind of the any-address, port 0), connect, send a datagram to an address,
+//! or resolve a host name. Each allow rule opens one kind of access:
 //!
 //! | rule | opens | forms |
 //! |------|-------|-------|

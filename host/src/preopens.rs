@@ -4,17 +4,20 @@ use wasmtime::component::Resource;
 
 use crate::bindings::sockbox::socket::preopens::Host;
 use crate::ctx::SocketCtxView;
+use crate::error::SocketError;
 use crate::socket::Socket;
 
 impl Host for SocketCtxView<'_> {
-    fn get_sockets(&mut self) -> wasmtime::Result<Vec<(Resource<Socket>, String)>> {
+    fn get_sockets(&mut self) -> Result<Vec<(Resource<Socket>, String)>, SocketError> {
         let mut out = Vec::with_capacity(self.ctx.preopens.len());
-        for (name, os) in &self.ctx.preopens {
+        for i in 0..self.ctx.preopens.len() {
+            self.ctx.check_socket_limit()?;
             // A fresh handle per call (like wasi's get-directories): the guest may close its
-            // copy without losing the listener. A failed dup is the host's problem: trap.
-            let sock = Socket::adopt(os.try_clone()?, self.ctx.default_timeout)
-                .map_err(|e| wasmtime::format_err!("adopting preopen {name}: {e}"))?;
-            out.push((self.table.push(sock)?, name.clone()));
+            // copy without losing the listener.
+            let (name, os) = &self.ctx.preopens[i];
+            let name = name.clone();
+            let sock = Socket::adopt(os.try_clone()?, self.ctx.default_timeout)?;
+            out.push((self.push_socket(sock)?, name));
         }
         Ok(out)
     }

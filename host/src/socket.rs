@@ -90,8 +90,16 @@ impl Socket {
         Ok(self.os()?.bind(&sa.into())?)
     }
 
-    fn listen(&self, backlog: i32) -> Result<()> {
-        Ok(self.os()?.listen(backlog.max(0))?)
+    fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
+        let os = self.os()?;
+        // listen() on an unbound socket binds it to the any-address on an ephemeral port:
+        // that is a bind, and the bind rules decide it.
+        if let Some(local) = os.local_addr()?.as_socket()
+            && local.port() == 0
+        {
+            ctx.policy.check_bind(&local).map_err(deny)?;
+        }
+        Ok(os.listen(backlog.max(0))?)
     }
 
     fn accept(&self, ctx: &SocketCtx) -> Result<(Socket, SockAddress)> {
@@ -178,17 +186,37 @@ impl Socket {
     }
 
     fn recv(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
-        let mut buf = read_buffer(ctx, bufsize);
+        let want = read_size(ctx, bufsize);
+        let mut buf = Vec::with_capacity(want);
+        let os = self.os()?;
         let raw = recv_flags(flags);
-        let n = wait::call(
-            self.os()?,
-            Interest::Read,
-            self.deadline(flags),
-            &ctx.interrupt,
-            |s| s.recv_with_flags(buf.spare_capacity_mut(), raw),
-        )?;
-        // SAFETY: recv(2) initialised the first `n` bytes of the spare capacity.
-        unsafe { buf.set_len(n) };
+        let deadline = self.deadline(flags);
+        // A blocking CPython socket's fd is blocking, so the kernel honours MSG_WAITALL; ours
+        // is not, so a blocking socket loops (with a timeout, CPython's fd is non-blocking
+        // too and returns what there is). MSG_PEEK would re-read the same bytes: no loop.
+        let waitall = flags.contains(MsgFlags::WAITALL)
+            && !flags.contains(MsgFlags::PEEK)
+            && matches!(deadline, Deadline::Never);
+        loop {
+            let room = want - buf.len();
+            let got = wait::call(os, Interest::Read, deadline, &ctx.interrupt, |s| {
+                s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw)
+            });
+            let n = match got {
+                Ok(n) => n,
+                // Like the kernel: an error after some data returns the data.
+                Err(_) if !buf.is_empty() => break,
+                Err(e) => return Err(e),
+            };
+            // With MSG_TRUNC the OS reports a datagram's full length, which may exceed the
+            // buffer: only what fits was written.
+            let n = n.min(room);
+            // SAFETY: recv(2) initialised the `n` bytes after the current length.
+            unsafe { buf.set_len(buf.len() + n) };
+            if !waitall || n == 0 || buf.len() == want {
+                break;
+            }
+        }
         Ok(buf)
     }
 
@@ -198,15 +226,18 @@ impl Socket {
         bufsize: u64,
         flags: MsgFlags,
     ) -> Result<(Vec<u8>, Option<SockAddress>)> {
-        let mut buf = read_buffer(ctx, bufsize);
+        let want = read_size(ctx, bufsize);
+        let mut buf = Vec::with_capacity(want);
         let raw = recv_flags(flags);
         let (n, from) = wait::call(
             self.os()?,
             Interest::Read,
             self.deadline(flags),
             &ctx.interrupt,
-            |s| s.recv_from_with_flags(buf.spare_capacity_mut(), raw),
+            |s| s.recv_from_with_flags(&mut buf.spare_capacity_mut()[..want], raw),
         )?;
+        // With MSG_TRUNC the OS reports the datagram's full length: only `want` were written.
+        let n = n.min(want);
         // SAFETY: recvfrom(2) initialised the first `n` bytes of the spare capacity.
         unsafe { buf.set_len(n) };
         // A connected stream reports no address (length 0): socket.py gives None.
@@ -265,12 +296,11 @@ impl Socket {
     }
 }
 
-/// A buffer for one read: `min(bufsize, max_read)` bytes of capacity, uninitialised.
-fn read_buffer(ctx: &SocketCtx, bufsize: u64) -> Vec<u8> {
-    let n = usize::try_from(bufsize)
+/// How many bytes one read may return: `min(bufsize, max_read)`.
+fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
+    usize::try_from(bufsize)
         .unwrap_or(usize::MAX)
-        .min(ctx.max_read);
-    Vec::with_capacity(n)
+        .min(ctx.max_read)
 }
 
 fn clamp_u32(n: usize) -> u32 {
@@ -315,8 +345,9 @@ impl HostSocket for SocketCtxView<'_> {
         kind: SocketKind,
         proto: i32,
     ) -> Result<Resource<Socket>> {
+        self.ctx.check_socket_limit()?;
         let sock = Socket::create(family, kind, proto, self.ctx.default_timeout)?;
-        Ok(self.table.push(sock)?)
+        self.push_socket(sock)
     }
 
     fn bind(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
@@ -324,12 +355,14 @@ impl HostSocket for SocketCtxView<'_> {
     }
 
     fn listen(&mut self, s: Resource<Socket>, backlog: i32) -> Result<()> {
-        self.table.get(&s)?.listen(backlog)
+        self.table.get(&s)?.listen(self.ctx, backlog)
     }
 
     fn accept(&mut self, s: Resource<Socket>) -> Result<(Resource<Socket>, SockAddress)> {
+        // Refuse before accepting, so the connection stays queued rather than dropped.
+        self.ctx.check_socket_limit()?;
         let (sock, peer) = self.table.get(&s)?.accept(self.ctx)?;
-        Ok((self.table.push(sock)?, peer))
+        Ok((self.push_socket(sock)?, peer))
     }
 
     fn connect(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
@@ -450,7 +483,17 @@ impl HostSocket for SocketCtxView<'_> {
 
     fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
         self.table.delete(s)?;
+        self.ctx.open_sockets -= 1;
         Ok(())
+    }
+}
+
+impl SocketCtxView<'_> {
+    /// Puts a new socket in the table and counts it against the instance's limit.
+    pub(crate) fn push_socket(&mut self, sock: Socket) -> Result<Resource<Socket>> {
+        let res = self.table.push(sock)?;
+        self.ctx.open_sockets += 1;
+        Ok(res)
     }
 }
 

@@ -6,8 +6,8 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
@@ -80,7 +80,8 @@ pub(crate) enum Interest {
 /// Get it from [`SocketCtx::interrupt_handle`](crate::SocketCtx::interrupt_handle); it is
 /// `Send + Sync + Clone`, so another thread (a watchdog, an epoch ticker, a shutdown path) can
 /// hold it. After [`interrupt`](Self::interrupt), a call that is blocked, or that would block,
-/// fails with errno `interrupted` (Python's `InterruptedError`) instead of waiting.
+/// fails with errno `canceled` (ECANCELED, "Operation canceled") instead of waiting. Not EINTR:
+/// std's I/O helpers and Python (PEP 475) retry EINTR, so the guest would spin.
 #[derive(Clone, Debug)]
 pub struct InterruptHandle {
     inner: Arc<Interrupt>,
@@ -90,6 +91,8 @@ pub struct InterruptHandle {
 struct Interrupt {
     set: AtomicBool,
     eventfd: OwnedFd,
+    /// Orders `interrupt` against `clear`, so the flag and the eventfd never disagree.
+    lock: Mutex<()>,
 }
 
 impl InterruptHandle {
@@ -99,13 +102,15 @@ impl InterruptHandle {
             inner: Arc::new(Interrupt {
                 set: AtomicBool::new(false),
                 eventfd,
+                lock: Mutex::new(()),
             }),
         })
     }
 
-    /// Wakes every blocked call of the instance with `interrupted`; later waits fail at once
+    /// Wakes every blocked call of the instance with `canceled`; later waits fail at once
     /// until [`clear`](Self::clear).
     pub fn interrupt(&self) {
+        let _guard = self.inner.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.inner.set.store(true, Ordering::SeqCst);
         // A full counter (EAGAIN) is already readable, which is all a write is for.
         let _ = rustix::io::write(&self.inner.eventfd, &1u64.to_ne_bytes());
@@ -113,9 +118,10 @@ impl InterruptHandle {
 
     /// Lets calls wait again.
     pub fn clear(&self) {
-        self.inner.set.store(false, Ordering::SeqCst);
+        let _guard = self.inner.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut buf = [0u8; 8];
         let _ = rustix::io::read(&self.inner.eventfd, &mut buf);
+        self.inner.set.store(false, Ordering::SeqCst);
     }
 
     /// Whether the instance is interrupted.
@@ -124,15 +130,15 @@ impl InterruptHandle {
     }
 }
 
-fn interrupted() -> SocketError {
+fn canceled() -> SocketError {
     SocketError::os(
-        Errno::Interrupted,
-        "Interrupted system call (the host interrupted this instance)",
+        Errno::Canceled,
+        "Operation canceled (the host interrupted this instance)",
     )
 }
 
 /// Waits until `sock` is ready for `interest`, the deadline passes (`timeout`), or the
-/// instance is interrupted (`interrupted`).
+/// instance is interrupted (`canceled`).
 pub(crate) fn wait(
     sock: &impl AsFd,
     interest: Interest,
@@ -145,7 +151,7 @@ pub(crate) fn wait(
     };
     loop {
         if intr.is_interrupted() {
-            return Err(interrupted());
+            return Err(canceled());
         }
         let timeout = match deadline {
             Deadline::Now => return Err(SocketError::errno(Errno::Again)),

@@ -43,13 +43,15 @@ fn demo_prints_transcript() {
 /// `sockbox run --listen` hands the echo-server example a listener native clients reach.
 #[test]
 fn run_with_listen_serves_native_clients() {
-    let mut child = sockbox()
-        .args(["run", "--listen", "127.0.0.1:0"])
-        .arg(example("echo-server"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut child = KillOnDrop(
+        sockbox()
+            .args(["run", "--listen", "127.0.0.1:0"])
+            .arg(example("echo-server"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     let addr = line
@@ -63,9 +65,18 @@ fn run_with_listen_serves_native_clients() {
     c.shutdown(Shutdown::Write).unwrap();
     let mut back = String::new();
     c.read_to_string(&mut back).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(back, "through the sockbox command");
+}
+
+/// Kills the child process however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// `sockbox run` enforces the policy flags: the client example is refused without

@@ -182,8 +182,12 @@ pub fn preopen_listener(addr: &str) -> (socket2::Socket, SocketAddr) {
     (s, local)
 }
 
-/// A port on 127.0.0.1 with nothing listening (bound, then closed).
-pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A port on 127.0.0.1 where nothing listens: bound but not listening, so connects are refused
+/// and no other test can take the port while the returned socket lives.
+pub fn closed_port() -> (socket2::Socket, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&any.into()).unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
 }

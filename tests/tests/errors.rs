@@ -5,7 +5,8 @@ use sockbox_tests::{case, closed_port, echo_server, policy, with_policy};
 /// Connecting to a closed port gives ConnectionRefusedError; connect_ex gives ECONNREFUSED.
 #[test]
 fn connect_to_closed_port_is_refused() {
-    let port = closed_port().to_string();
+    let (_reserved, port) = closed_port();
+    let port = port.to_string();
     let out = case(
         &["refused", &port],
         with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
@@ -132,7 +133,11 @@ fn bad_input_gets_typed_errors() {
         ("raw", "err PermissionError Permission"),
         ("unix", "err OSError AddressFamilyNotSupported"),
         ("proto-bad", "err OSError ProtocolNotSupported"),
-        ("v6-addr-on-v4", "err OSError"),
+        ("v6-addr-on-v4", "err OSError AddressFamilyNotSupported"),
+        (
+            "v6-literal-on-v4",
+            "err gaierror : Address family for hostname not supported",
+        ),
         ("set-so-type", "err OSError NoProtocolOption"),
         ("recv-unconnected", "err OSError NotConn"),
         ("getpeername-unconnected", "err OSError NotConn"),
@@ -141,7 +146,7 @@ fn bad_input_gets_typed_errors() {
             "lookup-nul",
             "err OSError Invalid: [Errno 28] embedded null character",
         ),
-        ("lookup-nothing", "err gaierror : "),
+        ("lookup-nothing", "err gaierror : Name or service not known"),
         ("close-twice", "ok"),
         (
             "recv-closed",
@@ -173,4 +178,30 @@ fn typed_options_round_trip() {
     assert_eq!(out.line("sndbuf>=65536"), "true");
     assert!(out.stdout.contains("nodelay=false v6only=false"), "{out}");
     assert!(out.stdout.contains("type=SOCK_STREAM error=None"), "{out}");
+}
+
+/// listen() without bind() would bind 0.0.0.0 on an ephemeral port: denied without a rule.
+#[test]
+fn listen_without_bind_needs_a_bind_rule() {
+    let out = case(&["listen-unbound"], with_policy(policy(&[])));
+    out.assert_ok();
+    assert_eq!(out.line("denied-rule"), "--allow-bind 0.0.0.0:0");
+    let out = case(
+        &["listen-unbound"],
+        with_policy(policy(&["bind 0.0.0.0:0"])),
+    );
+    assert_eq!(out.line("listen"), "ok", "{out}");
+}
+
+/// Past the instance's socket limit, socket() fails with EMFILE; dropping one frees a slot.
+#[test]
+fn socket_limit_gives_emfile() {
+    let out = case(&["limit"], with_policy(policy(&[])).max_sockets(5));
+    out.assert_ok();
+    assert_eq!(out.line("created"), "5");
+    assert!(
+        out.line("next").starts_with("err OSError TooManyOpen: "),
+        "{out}"
+    );
+    assert_eq!(out.line("after-drop"), "ok", "{out}");
 }

@@ -38,3 +38,16 @@ fn udp_sendto_without_rule_is_denied() {
         "{out}"
     );
 }
+
+/// recv with MSG_TRUNC returns only what fits in the buffer, however long the datagram.
+#[test]
+fn udp_recv_trunc_returns_what_fits() {
+    let peer = udp_echo("127.0.0.1:0");
+    let port = peer.port().to_string();
+    let out = case(
+        &["udp-trunc", &port],
+        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("trunc"), "4 data");
+}

@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("guest: connect to 192.0.2.1:80 -> {e:?}"),
     }
 
-    let (listener, name) = sockbox::preopened_sockets()
+    let (listener, name) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
         .ok_or("no preopened listener")?;

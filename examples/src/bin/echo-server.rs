@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use sockbox::{Errno, Error};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (listener, name) = sockbox::preopened_sockets()
+    let (listener, name) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
         .ok_or("no preopened socket: run with --listen ADDR")?;
@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut conn, peer) = match listener.accept() {
             Ok(c) => c,
             Err(Error::Os {
-                errno: Errno::Interrupted,
+                errno: Errno::Canceled,
                 ..
             }) => {
                 eprintln!("echo-server: interrupted by the host, exiting");

@@ -135,7 +135,8 @@ fn run(args: RunArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// A listening TCP socket on `addr` (non-blocking and close-on-exec, as every sockbox socket).
+/// A listening TCP socket on `addr` (close-on-exec; `SocketCtxBuilder::build` makes it
+/// non-blocking, as every sockbox socket).
 fn listen(addr: &str) -> Result<(Socket, SocketAddr)> {
     let sa = addr
         .to_socket_addrs()

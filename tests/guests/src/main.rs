@@ -24,7 +24,12 @@ fn main() -> Res {
         "nonblocking" => nonblocking(port(&rest[0])),
         "refused" => refused(port(&rest[0])),
         "connect" => connect(&rest[0], port(&rest[1])),
-        "accept-block" => accept_block(),
+        "accept-block" => accept_block(port(&rest[0])),
+        "sendall-timeout" => sendall_timeout(port(&rest[0]), rest[1].parse()?),
+        "udp-trunc" => udp_trunc(port(&rest[0])),
+        "listen-unbound" => listen_unbound(),
+        "limit" => limit(),
+        "waitall" => waitall(port(&rest[0])),
         "timeouts" => timeouts(),
         "lookup" => lookup(&rest[0]),
         "bad-input" => bad_input(),
@@ -88,7 +93,7 @@ fn client(host: &str, port: u16) -> Res {
 
 /// Native client ↔ guest server on the preopened listener: accept one, reply in upper case.
 fn server_preopen() -> Res {
-    let (listener, name) = sockbox::preopened_sockets()
+    let (listener, name) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
         .ok_or("none")?;
@@ -187,13 +192,81 @@ fn connect(host: &str, port: u16) -> Res {
     Ok(())
 }
 
-/// Blocks in accept on the preopened listener until the host interrupts the instance.
-fn accept_block() -> Res {
-    let (listener, _) = sockbox::preopened_sockets()
+/// Tells the native side (over a control connection) that it is about to block, then blocks
+/// in accept on the preopened listener until the host interrupts the instance.
+fn accept_block(control: u16) -> Res {
+    let (listener, _) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
         .ok_or("none")?;
+    let ctl = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    ctl.connect(("127.0.0.1", control))?;
+    ctl.sendall(b"blocking")?;
     report("accept", listener.accept());
+    Ok(())
+}
+
+/// sendall with a timeout: prints how long it took and how it ended.
+fn sendall_timeout(port: u16, ms: u64) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.connect(("127.0.0.1", port))?;
+    s.settimeout(Some(Duration::from_millis(ms)));
+    let data = vec![7u8; 16 << 20];
+    let start = Instant::now();
+    let r = s.sendall(&data);
+    println!("elapsed-ms: {}", start.elapsed().as_millis());
+    report("sendall", r);
+    Ok(())
+}
+
+/// recv with MSG_TRUNC of a datagram longer than the buffer returns only what fits.
+fn udp_trunc(port: u16) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
+    s.settimeout(Some(Duration::from_secs(10)));
+    s.connect(("127.0.0.1", port))?;
+    s.send(b"datagram from the guest")?;
+    let got = s.recv_with_flags(4, MsgFlags::TRUNC)?;
+    println!("trunc: {} {}", got.len(), String::from_utf8_lossy(&got));
+    Ok(())
+}
+
+/// listen() on an unbound socket would bind the any-address: the bind rules decide.
+fn listen_unbound() -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    if let Err(Error::Denied(d)) = &s.listen(5) {
+        println!("denied-rule: {}", d.rule);
+    }
+    report("listen", s.listen(5));
+    Ok(())
+}
+
+/// Creates sockets until the host's limit refuses one.
+fn limit() -> Res {
+    let mut held = Vec::new();
+    loop {
+        match Socket::new(AddressFamily::Inet, SocketKind::Stream, 0) {
+            Ok(s) => held.push(s),
+            Err(e) => {
+                println!("created: {}", held.len());
+                report("next", Err::<(), _>(e));
+                break;
+            }
+        }
+    }
+    held.pop();
+    report(
+        "after-drop",
+        Socket::new(AddressFamily::Inet, SocketKind::Stream, 0),
+    );
+    Ok(())
+}
+
+/// MSG_WAITALL on a blocking socket waits for the whole count across the peer's writes.
+fn waitall(port: u16) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.connect(("127.0.0.1", port))?;
+    let got = s.recv_with_flags(10, MsgFlags::WAITALL)?;
+    println!("waitall: {}", String::from_utf8_lossy(&got));
     Ok(())
 }
 
@@ -218,7 +291,7 @@ fn timeouts() -> Res {
     sockbox::setdefaulttimeout(None);
 
     // accept: no default timeout → the accepted socket blocks even if the listener has one.
-    let (listener, _) = sockbox::preopened_sockets()
+    let (listener, _) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
         .ok_or("none")?;
@@ -283,6 +356,7 @@ fn bad_input() -> Res {
     );
     let v6: SockAddress = "[::1]:80".parse::<std::net::SocketAddr>()?.into();
     report("v6-addr-on-v4", s.connect(v6));
+    report("v6-literal-on-v4", s.connect(("::1", 80)));
     report(
         "set-so-type",
         s.setsockopt(Sockopt::SoType(SocketKind::Dgram)),
