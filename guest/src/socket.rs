@@ -288,113 +288,57 @@ impl Socket {
     }
 }
 
-/// Typed accessors for each option, named after socket2's.
-macro_rules! bool_options {
-    ($($(#[$doc:meta])* $get:ident / $set:ident = $variant:ident, $alias:literal;)*) => {
+/// Typed accessors for each option, named after socket2's, findable by the C name.
+macro_rules! options {
+    ($($(#[$doc:meta])* $alias:literal: $variant:ident($ty:ty) => $get:ident $(/ $set:ident)?;)*) => {
         impl Socket {
             $(
                 $(#[$doc])*
                 #[doc(alias = $alias)]
                 ///
                 /// # Errors
-                /// `no-protocol-option` when it does not apply to this socket.
-                pub fn $get(&self) -> Result<bool> {
+                /// `bad-descriptor` when closed; `no-protocol-option` when it does not apply to
+                /// this socket.
+                pub fn $get(&self) -> Result<$ty> {
                     match self.getsockopt(SockoptName::$variant)? {
                         Sockopt::$variant(v) => Ok(v),
                         _ => Err(Error::value("the host answered another option")),
                     }
                 }
 
-                #[doc = concat!("Sets ", $alias, ".")]
-                #[doc(alias = $alias)]
-                ///
-                /// # Errors
-                /// `no-protocol-option` when it does not apply to this socket.
-                pub fn $set(&self, value: bool) -> Result<()> {
-                    self.setsockopt(Sockopt::$variant(value))
-                }
+                $(
+                    #[doc = concat!("Sets ", $alias, ".")]
+                    #[doc(alias = $alias)]
+                    ///
+                    /// # Errors
+                    /// `bad-descriptor` when closed; `no-protocol-option` when it does not
+                    /// apply to this socket.
+                    pub fn $set(&self, value: $ty) -> Result<()> {
+                        self.setsockopt(Sockopt::$variant(value))
+                    }
+                )?
             )*
         }
     };
 }
 
-bool_options! {
+options! {
     /// SO_REUSEADDR.
-    reuse_address / set_reuse_address = SoReuseaddr, "SO_REUSEADDR";
+    "SO_REUSEADDR": SoReuseaddr(bool) => reuse_address / set_reuse_address;
     /// SO_KEEPALIVE.
-    keepalive / set_keepalive = SoKeepalive, "SO_KEEPALIVE";
-    /// TCP_NODELAY.
-    tcp_nodelay / set_tcp_nodelay = TcpNodelay, "TCP_NODELAY";
-    /// IPV6_V6ONLY.
-    only_v6 / set_only_v6 = Ipv6V6only, "IPV6_V6ONLY";
-}
-
-impl Socket {
-    /// SO_RCVBUF (Linux reports double what was set).
-    ///
-    /// # Errors
-    /// `bad-descriptor` when closed.
-    #[doc(alias = "SO_RCVBUF")]
-    pub fn recv_buffer_size(&self) -> Result<u32> {
-        match self.getsockopt(SockoptName::SoRcvbuf)? {
-            Sockopt::SoRcvbuf(v) => Ok(v),
-            _ => Err(Error::value("the host answered another option")),
-        }
-    }
-
-    /// Sets SO_RCVBUF.
-    ///
-    /// # Errors
-    /// `bad-descriptor` when closed.
-    #[doc(alias = "SO_RCVBUF")]
-    pub fn set_recv_buffer_size(&self, bytes: u32) -> Result<()> {
-        self.setsockopt(Sockopt::SoRcvbuf(bytes))
-    }
-
-    /// SO_SNDBUF (Linux reports double what was set).
-    ///
-    /// # Errors
-    /// `bad-descriptor` when closed.
-    #[doc(alias = "SO_SNDBUF")]
-    pub fn send_buffer_size(&self) -> Result<u32> {
-        match self.getsockopt(SockoptName::SoSndbuf)? {
-            Sockopt::SoSndbuf(v) => Ok(v),
-            _ => Err(Error::value("the host answered another option")),
-        }
-    }
-
-    /// Sets SO_SNDBUF.
-    ///
-    /// # Errors
-    /// `bad-descriptor` when closed.
-    #[doc(alias = "SO_SNDBUF")]
-    pub fn set_send_buffer_size(&self, bytes: u32) -> Result<()> {
-        self.setsockopt(Sockopt::SoSndbuf(bytes))
-    }
-
+    "SO_KEEPALIVE": SoKeepalive(bool) => keepalive / set_keepalive;
+    /// SO_RCVBUF, in bytes (Linux reports double what was set).
+    "SO_RCVBUF": SoRcvbuf(u32) => recv_buffer_size / set_recv_buffer_size;
+    /// SO_SNDBUF, in bytes (Linux reports double what was set).
+    "SO_SNDBUF": SoSndbuf(u32) => send_buffer_size / set_send_buffer_size;
     /// SO_ERROR: takes the pending error, if any.
-    ///
-    /// # Errors
-    /// `bad-descriptor` when closed.
-    #[doc(alias = "SO_ERROR")]
-    pub fn take_error(&self) -> Result<Option<Errno>> {
-        match self.getsockopt(SockoptName::SoError)? {
-            Sockopt::SoError(v) => Ok(v),
-            _ => Err(Error::value("the host answered another option")),
-        }
-    }
-
+    "SO_ERROR": SoError(Option<Errno>) => take_error;
     /// SO_TYPE: the kind, as the OS reports it.
-    ///
-    /// # Errors
-    /// `bad-descriptor` when closed.
-    #[doc(alias = "SO_TYPE")]
-    pub fn socket_type(&self) -> Result<SocketKind> {
-        match self.getsockopt(SockoptName::SoType)? {
-            Sockopt::SoType(v) => Ok(v),
-            _ => Err(Error::value("the host answered another option")),
-        }
-    }
+    "SO_TYPE": SoType(SocketKind) => socket_type;
+    /// TCP_NODELAY.
+    "TCP_NODELAY": TcpNodelay(bool) => tcp_nodelay / set_tcp_nodelay;
+    /// IPV6_V6ONLY.
+    "IPV6_V6ONLY": Ipv6V6only(bool) => only_v6 / set_only_v6;
 }
 
 impl Read for Socket {

@@ -104,6 +104,11 @@ pub fn with_policy(policy: Policy) -> SocketCtxBuilder {
     SocketCtx::builder().policy(policy)
 }
 
+/// A context builder whose policy allows connecting to `127.0.0.1:port` and nothing else.
+pub fn allowing_connect(port: u16) -> SocketCtxBuilder {
+    with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
+}
+
 /// A policy from rules in flag form: `["connect 127.0.0.1:80", "lookup localhost"]`.
 pub fn policy(rules: &[&str]) -> Policy {
     let mut b = Policy::builder();

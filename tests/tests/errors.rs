@@ -1,16 +1,13 @@
 //! Errors a guest sees: refused connections, policy denials, bad input. Never a trap.
 
-use sockbox_tests::{case, closed_port, echo_server, policy, with_policy};
+use sockbox_tests::{allowing_connect, case, closed_port, echo_server, policy, with_policy};
 
 /// Connecting to a closed port gives ConnectionRefusedError; connect_ex gives ECONNREFUSED.
 #[test]
 fn connect_to_closed_port_is_refused() {
     let (_reserved, port) = closed_port();
     let port = port.to_string();
-    let out = case(
-        &["refused", &port],
-        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
-    );
+    let out = case(&["refused", &port], allowing_connect(port.parse().unwrap()));
     out.assert_ok();
     assert!(
         out.line("connect")

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use sockbox_tests::{case, echo_server, policy, preopen_listener, with_policy};
+use sockbox_tests::{allowing_connect, case, echo_server, policy, preopen_listener, with_policy};
 
 /// Guest client → native echo server, by address, on `host`.
 fn guest_client(host: &str, bind: &str) {
@@ -62,7 +62,7 @@ fn guest_client_connects_by_name() {
     // Without the lookup rule the name is refused before any DNS.
     let out = case(
         &["connect", "localhost", &port],
-        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
+        allowing_connect(port.parse().unwrap()),
     );
     out.assert_ok();
     assert_eq!(out.line("denied-rule"), "--allow-lookup localhost");

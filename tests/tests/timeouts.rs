@@ -2,7 +2,7 @@
 
 use std::net::TcpStream;
 
-use sockbox_tests::{case, policy, preopen_listener, silent_server, with_policy};
+use sockbox_tests::{allowing_connect, case, policy, preopen_listener, silent_server, with_policy};
 
 /// A recv with a timeout on a silent peer fails with `timeout` at its deadline.
 #[test]
@@ -11,7 +11,7 @@ fn recv_timeout_fires_at_deadline() {
     let port = server.port().to_string();
     let out = case(
         &["recv-timeout", &port, "300"],
-        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
+        allowing_connect(port.parse().unwrap()),
     );
     out.assert_ok();
     assert_eq!(out.line("recv"), "err TimeoutError : timed out");
@@ -29,7 +29,7 @@ fn nonblocking_recv_would_block() {
     let port = server.port().to_string();
     let out = case(
         &["nonblocking", &port],
-        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
+        allowing_connect(port.parse().unwrap()),
     );
     out.assert_ok();
     assert_eq!(out.line("getblocking"), "false gettimeout: Some(0ns)");
@@ -84,7 +84,7 @@ fn sendall_timeout_bounds_the_whole_call() {
     });
     let out = case(
         &["sendall-timeout", &port, "300"],
-        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
+        allowing_connect(port.parse().unwrap()),
     );
     out.assert_ok();
     assert_eq!(out.line("sendall"), "err TimeoutError : timed out");
@@ -105,10 +105,7 @@ fn waitall_waits_for_the_whole_count() {
         c.write_all(b"world").unwrap();
         std::thread::sleep(std::time::Duration::from_secs(1));
     });
-    let out = case(
-        &["waitall", &port],
-        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
-    );
+    let out = case(&["waitall", &port], allowing_connect(port.parse().unwrap()));
     out.assert_ok();
     assert_eq!(out.line("waitall"), "helloworld");
 }
