@@ -111,6 +111,7 @@ impl From<wit::Error> for Error {
                 message: h.message,
             },
             wit::Error::Denied(d) => Error::Denied(d),
+            wit::Error::Value(m) => Error::Value(m),
         }
     }
 }

@@ -30,9 +30,9 @@ pub struct SocketCtx {
 }
 
 impl SocketCtx {
-    /// EMFILE when the guest already holds `max_sockets` sockets.
-    pub(crate) fn check_socket_limit(&self) -> Result<(), SocketError> {
-        if self.open_sockets >= self.max_sockets {
+    /// EMFILE when `more` sockets would take the guest past `max_sockets`.
+    pub(crate) fn check_socket_limit(&self, more: usize) -> Result<(), SocketError> {
+        if self.open_sockets + more > self.max_sockets {
             return Err(SocketError::os(
                 Errno::TooManyOpen,
                 format!(

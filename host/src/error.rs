@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 
 use crate::bindings::sockbox::socket::types::{
-    Errno, Error, GaiCode, GaiError, OsError, PolicyDenial,
+    Errno, Error, GaiCode, GaiError, HCode, HError, OsError, PolicyDenial,
 };
 
 /// The error of every sockbox host call.
@@ -48,6 +48,19 @@ impl SocketError {
             code,
             message: message.into(),
         })))
+    }
+
+    /// An old-style resolver error (`socket.herror`).
+    pub fn h(code: HCode, message: impl Into<String>) -> Self {
+        SocketError(Repr::Guest(Error::H(HError {
+            code,
+            message: message.into(),
+        })))
+    }
+
+    /// A bad argument (Python's `ValueError`).
+    pub fn value(message: impl Into<String>) -> Self {
+        SocketError(Repr::Guest(Error::Value(message.into())))
     }
 
     /// A policy denial.
@@ -124,6 +137,7 @@ impl fmt::Display for SocketError {
             Repr::Guest(Error::Gai(e)) => write!(f, "{}", e.message),
             Repr::Guest(Error::H(e)) => write!(f, "{}", e.message),
             Repr::Guest(Error::Denied(d)) => f.write_str(&d.message),
+            Repr::Guest(Error::Value(m)) => f.write_str(m),
             Repr::Trap(e) => write!(f, "{e}"),
         }
     }

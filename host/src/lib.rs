@@ -31,16 +31,21 @@
 mod addr;
 mod ctx;
 mod error;
+mod helpers;
+mod ifaces;
+mod io;
 mod netdb;
 pub mod policy;
 mod preopens;
 pub mod run;
 mod socket;
+mod sockopt;
 mod wait;
 
 pub use ctx::{SocketCtx, SocketCtxBuilder, SocketCtxView, SocketView};
 pub use error::SocketError;
 pub use policy::{Policy, PolicyBuilder};
+pub use io::SocketIo;
 pub use socket::Socket;
 pub use wait::InterruptHandle;
 
@@ -54,6 +59,7 @@ pub mod bindings {
         imports: { default: trappable },
         with: {
             "sockbox:socket/socket.socket": crate::socket::Socket,
+            "sockbox:socket/socket.socket-io": crate::io::SocketIo,
         },
         trappable_error_type: {
             "sockbox:socket/types.error" => crate::error::SocketError,
@@ -79,6 +85,7 @@ pub fn add_to_linker_sync<T: SocketView>(linker: &mut Linker<T>) -> wasmtime::Re
     use bindings::sockbox::socket as s;
     s::types::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::socket::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
+    s::helpers::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::preopens::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::netdb::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     Ok(())

@@ -6,15 +6,22 @@ use std::net::IpAddr;
 use dns_lookup::{AddrInfoHints, LookupError, LookupErrorKind};
 use socket2::{Domain, Type};
 
-use crate::addr::{family_of, from_std, kind_of, socket_type};
-use crate::bindings::sockbox::socket::netdb::{AddrInfo, AddrInfoFlags, Host};
-use crate::bindings::sockbox::socket::types::{AddressFamily, Errno, GaiCode, SocketKind};
+use std::net::SocketAddr;
+
+use crate::addr::{family_of, from_std, kind_of, socket_type, to_std};
+use crate::bindings::sockbox::socket::netdb::{
+    AddrInfo, AddrInfoFlags, Host, HostEntry, NameInfoFlags,
+};
+use crate::bindings::sockbox::socket::types::{
+    AddressFamily, Errno, GaiCode, HCode, SockAddress, SocketKind,
+};
+use crate::socket::deny;
 use crate::ctx::{SocketCtx, SocketCtxView};
 use crate::error::SocketError;
 
 /// `getaddrinfo`, after the lookup policy: a host name needs a lookup rule; numeric hosts,
 /// `AI_NUMERICHOST` lookups and a `None` host need no DNS and are not checked.
-fn getaddrinfo(
+pub(crate) fn getaddrinfo(
     ctx: &SocketCtx,
     host: Option<&str>,
     port: Option<&str>,
@@ -24,9 +31,7 @@ fn getaddrinfo(
     flags: AddrInfoFlags,
 ) -> Result<Vec<AddrInfo>, SocketError> {
     for text in host.iter().chain(port.iter()) {
-        if text.contains('\0') {
-            return Err(SocketError::os(Errno::Invalid, "embedded null character"));
-        }
+        no_nul(text)?;
     }
     // No host and no port, or an empty name: the resolver would answer EAI_NONAME (an empty
     // name might otherwise reach DNS through search domains).
@@ -37,10 +42,7 @@ fn getaddrinfo(
         && !flags.contains(AddrInfoFlags::NUMERICHOST)
         && name.parse::<IpAddr>().is_err()
     {
-        ctx.policy.check_lookup(name).map_err(|d| {
-            tracing::info!(target: "sockbox::policy", "{d}");
-            SocketError::denied(d.into())
-        })?;
+        ctx.policy.check_lookup(name).map_err(deny)?;
     }
     let address = match family {
         AddressFamily::Unspec => libc::AF_UNSPEC,
@@ -76,6 +78,178 @@ fn getaddrinfo(
         });
     }
     Ok(out)
+}
+
+/// Names cross into C strings: a NUL inside is a ValueError in CPython.
+fn no_nul(text: &str) -> Result<(), SocketError> {
+    if text.contains('\0') {
+        return Err(SocketError::value("embedded null character"));
+    }
+    Ok(())
+}
+
+/// An OSError without an errno, as socket.py raises for service and protocol lookups.
+fn not_found(message: &str) -> SocketError {
+    SocketError::os(Errno::Other, message)
+}
+
+/// `getnameinfo`: a reverse lookup of the host part needs a lookup rule for the address.
+fn getnameinfo(
+    ctx: &SocketCtx,
+    address: &SockAddress,
+    flags: NameInfoFlags,
+) -> Result<(String, String), SocketError> {
+    let sa = to_std(address)?;
+    if !flags.contains(NameInfoFlags::NUMERICHOST) {
+        ctx.policy.check_reverse_lookup(sa.ip()).map_err(deny)?;
+    }
+    let mut raw = 0;
+    for (flag, bit) in [
+        (NameInfoFlags::NUMERICHOST, libc::NI_NUMERICHOST),
+        (NameInfoFlags::NUMERICSERV, libc::NI_NUMERICSERV),
+        (NameInfoFlags::NAMEREQD, libc::NI_NAMEREQD),
+        (NameInfoFlags::NOFQDN, libc::NI_NOFQDN),
+        (NameInfoFlags::DGRAM, libc::NI_DGRAM),
+    ] {
+        if flags.contains(flag) {
+            raw |= bit;
+        }
+    }
+    dns_lookup::getnameinfo(&sa, raw).map_err(lookup_error)
+}
+
+/// The IPv4 answers for `name`, and its canonical name.
+fn lookup_v4(ctx: &SocketCtx, name: &str) -> Result<(String, Vec<String>), SocketError> {
+    let answers = getaddrinfo(
+        ctx,
+        Some(name),
+        None,
+        AddressFamily::Inet,
+        Some(SocketKind::Stream),
+        0,
+        AddrInfoFlags::CANONNAME,
+    )?;
+    let canon = answers
+        .first()
+        .map(|a| a.canonname.clone())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| name.to_string());
+    let mut addresses: Vec<String> = Vec::new();
+    for a in &answers {
+        if let Some(ip) = to_std(&a.address).ok().map(|sa| sa.ip().to_string())
+            && !addresses.contains(&ip)
+        {
+            addresses.push(ip);
+        }
+    }
+    Ok((canon, addresses))
+}
+
+/// `gethostbyaddr`: forward-resolve a name first (lookup rules), then a reverse lookup of the
+/// address (a lookup rule covering it).
+fn gethostbyaddr(ctx: &SocketCtx, address: &str) -> Result<HostEntry, SocketError> {
+    no_nul(address)?;
+    let ip: IpAddr = match address.parse() {
+        Ok(ip) => ip,
+        Err(_) => {
+            let answers = getaddrinfo(
+                ctx,
+                Some(address),
+                None,
+                AddressFamily::Unspec,
+                Some(SocketKind::Stream),
+                0,
+                AddrInfoFlags::empty(),
+            )?;
+            let first = answers
+                .first()
+                .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))?;
+            to_std(&first.address)?.ip()
+        }
+    };
+    ctx.policy.check_reverse_lookup(ip).map_err(deny)?;
+    let (name, _) = dns_lookup::getnameinfo(&SocketAddr::new(ip, 0), libc::NI_NAMEREQD)
+        .map_err(|_| SocketError::h(HCode::HostNotFound, "Unknown host"))?;
+    Ok(HostEntry {
+        name,
+        aliases: Vec::new(),
+        addresses: vec![ip.to_string()],
+    })
+}
+
+/// The socket type a `proto` argument of getservby* names.
+fn service_type(proto: Option<&str>) -> Option<i32> {
+    match proto {
+        None | Some("tcp") => Some(libc::SOCK_STREAM),
+        Some("udp") => Some(libc::SOCK_DGRAM),
+        Some(_) => None,
+    }
+}
+
+/// `getservbyname`, read from the services database through getaddrinfo (no DNS).
+fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16, SocketError> {
+    no_nul(name)?;
+    let socktype = service_type(proto).ok_or_else(|| not_found("service/proto not found"))?;
+    if name.is_empty() || name.parse::<u16>().is_ok() {
+        return Err(not_found("service/proto not found"));
+    }
+    let hints = AddrInfoHints {
+        flags: libc::AI_NUMERICHOST,
+        address: libc::AF_INET,
+        socktype,
+        protocol: 0,
+    };
+    dns_lookup::getaddrinfo(Some("0.0.0.0"), Some(name), Some(hints))
+        .ok()
+        .and_then(|mut answers| answers.next())
+        .and_then(|a| a.ok())
+        .map(|a| a.sockaddr.port())
+        .ok_or_else(|| not_found("service/proto not found"))
+}
+
+/// `getservbyport`, read from the services database through getnameinfo (no DNS).
+fn getservbyport(port: u16, proto: Option<&str>) -> Result<String, SocketError> {
+    let socktype = service_type(proto).ok_or_else(|| not_found("port/proto not found"))?;
+    let mut flags = libc::NI_NUMERICHOST;
+    if socktype == libc::SOCK_DGRAM {
+        flags |= libc::NI_DGRAM;
+    }
+    let any = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port));
+    match dns_lookup::getnameinfo(&any, flags) {
+        Ok((_, service)) if service.parse::<u16>().is_err() => Ok(service),
+        _ => Err(not_found("port/proto not found")),
+    }
+}
+
+/// `getprotobyname`: the IANA numbers of the protocols a socket can name (the protocols
+/// database is not on every machine, so the table is here).
+fn getprotobyname(name: &str) -> Result<i32, SocketError> {
+    const PROTOCOLS: &[(&str, i32)] = &[
+        ("ip", 0),
+        ("icmp", 1),
+        ("igmp", 2),
+        ("tcp", 6),
+        ("udp", 17),
+        ("ipv6", 41),
+        ("ipv6-route", 43),
+        ("ipv6-frag", 44),
+        ("gre", 47),
+        ("esp", 50),
+        ("ah", 51),
+        ("ipv6-icmp", 58),
+        ("ipv6-nonxt", 59),
+        ("ipv6-opts", 60),
+        ("sctp", 132),
+        ("udplite", 136),
+        ("mptcp", 262),
+        ("raw", 255),
+    ];
+    let lower = name.to_ascii_lowercase();
+    PROTOCOLS
+        .iter()
+        .find(|(n, _)| *n == lower)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| not_found("protocol not found"))
 }
 
 fn raw_flags(flags: AddrInfoFlags) -> i32 {
@@ -148,5 +322,65 @@ impl Host for SocketCtxView<'_> {
             proto,
             flags,
         )
+    }
+
+    fn getnameinfo(
+        &mut self,
+        address: SockAddress,
+        flags: NameInfoFlags,
+    ) -> Result<(String, String), SocketError> {
+        getnameinfo(self.ctx, &address, flags)
+    }
+
+    fn gethostname(&mut self) -> Result<String, SocketError> {
+        Ok(dns_lookup::get_hostname()?)
+    }
+
+    fn gethostbyname(&mut self, name: String) -> Result<String, SocketError> {
+        let (_, addresses) = lookup_v4(self.ctx, &name)?;
+        addresses
+            .into_iter()
+            .next()
+            .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))
+    }
+
+    fn gethostbyname_ex(&mut self, name: String) -> Result<HostEntry, SocketError> {
+        let (canon, addresses) = lookup_v4(self.ctx, &name)?;
+        Ok(HostEntry {
+            name: canon,
+            aliases: Vec::new(),
+            addresses,
+        })
+    }
+
+    fn gethostbyaddr(&mut self, address: String) -> Result<HostEntry, SocketError> {
+        gethostbyaddr(self.ctx, &address)
+    }
+
+    fn getservbyname(&mut self, name: String, proto: Option<String>) -> Result<u16, SocketError> {
+        getservbyname(&name, proto.as_deref())
+    }
+
+    fn getservbyport(&mut self, port: u16, proto: Option<String>) -> Result<String, SocketError> {
+        getservbyport(port, proto.as_deref())
+    }
+
+    fn getprotobyname(&mut self, name: String) -> Result<i32, SocketError> {
+        getprotobyname(&name)
+    }
+
+    fn if_nameindex(&mut self) -> Result<Vec<(u32, String)>, SocketError> {
+        Ok(crate::ifaces::nameindex()?)
+    }
+
+    fn if_nametoindex(&mut self, name: String) -> Result<u32, SocketError> {
+        no_nul(&name)?;
+        crate::ifaces::nametoindex(&name)
+            .ok_or_else(|| not_found("no interface with this name"))
+    }
+
+    fn if_indextoname(&mut self, index: u32) -> Result<String, SocketError> {
+        crate::ifaces::indextoname(index)
+            .ok_or_else(|| not_found("No such device or address"))
     }
 }

@@ -16,7 +16,8 @@
 //! bind). An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is matched as the IPv4 address it is.
 //!
 //! Name rules: `example.com` (that name, any case, trailing dot ignored), `*.example.com`
-//! (any name under it), `*` (every name). Numeric hosts and `None` need no DNS and are not
+//! (any name under it), `*` (every name); and `IP`/`CIDR`, which allow reverse lookups
+//! (gethostbyaddr, getnameinfo) of those addresses. Numeric hosts and `None` need no DNS and are not
 //! checked by lookup rules; the address rules apply when they are used.
 
 use std::fmt;
@@ -78,6 +79,35 @@ impl Policy {
     /// Checks a bind to `addr`.
     pub fn check_bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
         check_addr(&self.rules.bind, PolicyAction::Bind, addr)
+    }
+
+    /// Checks joining the multicast group `group`: a bind rule must cover the group address
+    /// (on any port).
+    pub fn check_multicast(&self, group: IpAddr) -> Result<(), Denial> {
+        let ip = group.to_canonical();
+        if self.rules.bind.iter().any(|r| r.covers_ip(ip)) {
+            return Ok(());
+        }
+        Err(Denial {
+            action: PolicyAction::Bind,
+            target: ip.to_string(),
+            rule: format!("--allow-bind {}", display_ip(ip)),
+        })
+    }
+
+    /// Checks a reverse lookup (address to name) of `ip`: a lookup rule must cover the address
+    /// (`--allow-lookup 127.0.0.0/8`) or be `*`. Checked before any query, so a guest cannot
+    /// encode data in PTR queries.
+    pub fn check_reverse_lookup(&self, ip: IpAddr) -> Result<(), Denial> {
+        let ip = ip.to_canonical();
+        if self.rules.lookup.iter().any(|r| r.matches_ip(ip)) {
+            return Ok(());
+        }
+        Err(Denial {
+            action: PolicyAction::Lookup,
+            target: ip.to_string(),
+            rule: format!("--allow-lookup {}", display_ip(ip)),
+        })
     }
 
     /// Checks a DNS lookup of the host name `name`.
@@ -234,29 +264,9 @@ impl AddrRule {
         let net = if host == "*" {
             None
         } else {
-            let (ip, len) = match host.split_once('/') {
-                Some((ip, len)) => (ip, Some(len)),
-                None => (host, None),
-            };
-            let ip: IpAddr = ip.parse().map_err(|_| {
+            Some(parse_net(host).ok_or_else(|| {
                 err("expected an IP address, a CIDR or '*' (host names go in --allow-lookup)")
-            })?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let len = match len {
-                None => max,
-                Some(l) => l
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|l| *l <= max)
-                    .ok_or_else(|| err("bad prefix length"))?,
-            };
-            let ip = ip.to_canonical();
-            let len = if ip.is_ipv4() && max == 128 {
-                len.saturating_sub(96)
-            } else {
-                len
-            };
-            Some((ip, len))
+            })?)
         };
         Ok(AddrRule {
             net,
@@ -266,12 +276,47 @@ impl AddrRule {
     }
 
     fn matches(&self, ip: IpAddr, port: u16) -> bool {
-        self.ports.contains(&port)
-            && match self.net {
-                None => true,
-                Some((net, len)) => in_net(ip, net, len),
-            }
+        self.ports.contains(&port) && self.covers_ip(ip)
     }
+
+    /// Whether the rule's address part covers `ip`, whatever the port.
+    fn covers_ip(&self, ip: IpAddr) -> bool {
+        match self.net {
+            None => true,
+            Some((net, len)) => in_net(ip, net, len),
+        }
+    }
+}
+
+/// `IP` or `IP/len` (IPv6 with or without brackets), as a canonical network.
+fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    let (ip, len) = match text.split_once('/') {
+        Some((ip, len)) => (ip, Some(len)),
+        None => (text, None),
+    };
+    let ip: IpAddr = ip.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
+    };
+    // An IPv4-mapped network is the IPv4 network it maps.
+    let canonical = ip.to_canonical();
+    let len = if canonical.is_ipv4() && max == 128 {
+        len.checked_sub(96)?
+    } else {
+        len
+    };
+    Some((canonical, len))
+}
+
+/// An address as a rule writes it: IPv6 without brackets is fine alone.
+fn display_ip(ip: IpAddr) -> String {
+    ip.to_string()
 }
 
 fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
@@ -301,14 +346,22 @@ fn parse_ports(p: &str) -> Option<RangeInclusive<u16>> {
     }
 }
 
-/// A name rule: an exact name, `*.suffix`, or `*`.
+/// A name rule: an exact name, `*.suffix`, or `*`; or an address or CIDR, which allows
+/// reverse lookups of the addresses it covers.
 struct NameRule {
     text: String,
+    net: Option<(IpAddr, u8)>,
 }
 
 impl NameRule {
     fn parse(text: &str) -> Result<Self, RuleError> {
         let raw = text.trim();
+        if let Some(net) = parse_net(raw) {
+            return Ok(NameRule {
+                text: raw.to_string(),
+                net: Some(net),
+            });
+        }
         let (wild, name) = match raw.strip_prefix("*.") {
             Some(rest) => ("*.", normalize_name(rest)),
             None => ("", normalize_name(raw)),
@@ -327,10 +380,21 @@ impl NameRule {
         }
         Ok(NameRule {
             text: format!("{wild}{name}"),
+            net: None,
         })
     }
 
+    fn matches_ip(&self, ip: IpAddr) -> bool {
+        match self.net {
+            Some((net, len)) => in_net(ip, net, len),
+            None => self.text == "*",
+        }
+    }
+
     fn matches(&self, name: &str) -> bool {
+        if self.net.is_some() {
+            return false;
+        }
         match self.text.strip_prefix('*') {
             Some("") => true,
             Some(suffix) => name.ends_with(suffix) && name.len() > suffix.len(),

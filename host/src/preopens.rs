@@ -11,7 +11,7 @@ impl Host for SocketCtxView<'_> {
     fn get_sockets(&mut self) -> Result<Vec<(Resource<Socket>, String)>, SocketError> {
         let mut out = Vec::with_capacity(self.ctx.preopens.len());
         for i in 0..self.ctx.preopens.len() {
-            self.ctx.check_socket_limit()?;
+            self.ctx.check_socket_limit(1)?;
             // A fresh handle per call (like wasi's get-directories): the guest may close its
             // copy without losing the listener.
             let (name, os) = &self.ctx.preopens[i];

@@ -1,36 +1,46 @@
 //! The `socket` resource: state, the operations on it, and the generated trait impls that
 //! translate between WIT values and those operations.
 
+use std::io::IoSlice;
 use std::net::Shutdown;
+use std::sync::Arc;
 use std::time::Duration;
 
-use socket2::{Protocol, SockAddr};
+use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
 
 use crate::addr::{self, domain, from_os, kind_of, socket_type, to_std};
-use crate::bindings::sockbox::socket::socket::{Host, HostSocket, Sockopt, SockoptName};
+use crate::bindings::sockbox::socket::socket::{Host, HostSocket, Message, Sockopt, SockoptName};
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
 };
 use crate::ctx::{SocketCtx, SocketCtxView};
 use crate::error::SocketError;
-use crate::wait::{self, Deadline, Interest, Mode};
-
-/// A guest's socket, as kept in the resource table.
-pub struct Socket {
-    /// The OS socket (non-blocking, close-on-exec); `None` once closed.
-    os: Option<socket2::Socket>,
-    family: AddressFamily,
-    kind: SocketKind,
-    proto: i32,
-    mode: Mode,
-}
+use crate::wait::{self, Deadline, Interest, Mode, SharedMode};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
+/// A guest's socket, as kept in the resource table.
+pub struct Socket {
+    /// The OS socket; `None` once closed. Shared with the socket-io objects made from it,
+    /// so the OS socket closes when the last of them lets go (socket.py's `_io_refs`).
+    os: Option<Arc<OsSocket>>,
+    family: AddressFamily,
+    kind: SocketKind,
+    proto: i32,
+    /// `set_inheritable`'s flag, for the guest only: host descriptors stay close-on-exec.
+    inheritable: bool,
+}
+
+/// An open OS socket (non-blocking, close-on-exec) and the guest's mode for it.
+pub(crate) struct OsSocket {
+    pub(crate) os: socket2::Socket,
+    mode: SharedMode,
+}
+
 impl Socket {
     /// `socket(family, kind, proto)` with the instance's default timeout.
-    fn create(
+    pub(crate) fn create(
         family: AddressFamily,
         kind: SocketKind,
         proto: i32,
@@ -44,7 +54,7 @@ impl Socket {
         Ok(Socket::wrap(os, family, kind, proto, default_timeout))
     }
 
-    fn wrap(
+    pub(crate) fn wrap(
         os: socket2::Socket,
         family: AddressFamily,
         kind: SocketKind,
@@ -52,11 +62,14 @@ impl Socket {
         timeout: Option<Duration>,
     ) -> Socket {
         Socket {
-            os: Some(os),
+            os: Some(Arc::new(OsSocket {
+                os,
+                mode: SharedMode::new(Mode::from_timeout(timeout)),
+            })),
             family,
             kind,
             proto,
-            mode: Mode::from_timeout(timeout),
+            inheritable: false,
         }
     }
 
@@ -70,68 +83,86 @@ impl Socket {
     }
 
     /// The OS socket, or EBADF once closed.
-    fn os(&self) -> Result<&socket2::Socket> {
+    pub(crate) fn os(&self) -> Result<&Arc<OsSocket>> {
         self.os
             .as_ref()
             .ok_or_else(|| SocketError::errno(Errno::BadDescriptor))
+    }
+
+    pub(crate) fn set_mode(&self, mode: Mode) {
+        if let Some(os) = &self.os {
+            os.mode.set(mode);
+        }
+    }
+
+    /// `dup()`: a duplicate OS socket with its own copy of the mode.
+    fn dup(&self) -> Result<Socket> {
+        let os = self.os()?;
+        Ok(Socket::wrap(
+            os.os.try_clone()?,
+            self.family,
+            self.kind,
+            self.proto,
+            os.mode().timeout(),
+        ))
+    }
+}
+
+impl OsSocket {
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode.get()
     }
 
     fn deadline(&self, flags: MsgFlags) -> Deadline {
         if flags.contains(MsgFlags::DONTWAIT) {
             Deadline::Now
         } else {
-            self.mode.deadline()
+            self.mode().deadline()
         }
     }
 
-    fn bind(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
+    pub(crate) fn bind(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
         let sa = to_std(address)?;
         ctx.policy.check_bind(&sa).map_err(deny)?;
-        Ok(self.os()?.bind(&sa.into())?)
+        Ok(self.os.bind(&sa.into())?)
     }
 
-    fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
-        let os = self.os()?;
+    pub(crate) fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
         // listen() on an unbound socket binds it to the any-address on an ephemeral port:
         // that is a bind, and the bind rules decide it.
-        if let Some(local) = os.local_addr()?.as_socket()
+        if let Some(local) = self.os.local_addr()?.as_socket()
             && local.port() == 0
         {
             ctx.policy.check_bind(&local).map_err(deny)?;
         }
-        Ok(os.listen(backlog.max(0))?)
+        Ok(self.os.listen(backlog.max(0))?)
     }
 
-    fn accept(&self, ctx: &SocketCtx) -> Result<(Socket, SockAddress)> {
-        let os = self.os()?;
+    fn accept(&self, ctx: &SocketCtx) -> Result<(socket2::Socket, SockAddress)> {
         let (conn, peer) = wait::call(
-            os,
+            &self.os,
             Interest::Read,
-            self.mode.deadline(),
+            self.mode().deadline(),
             &ctx.interrupt,
             socket2::Socket::accept,
         )?;
         conn.set_nonblocking(true)?;
-        // socket.py's accept(): the default timeout, or blocking when the listener has a
-        // timeout and no default is set.
-        let timeout = ctx.default_timeout;
-        let sock = Socket::wrap(conn, self.family, self.kind, self.proto, timeout);
-        Ok((sock, from_os(&peer)?))
+        Ok((conn, from_os(&peer)?))
     }
 
-    fn connect(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
+    pub(crate) fn connect(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
         let sa = to_std(address)?;
         ctx.policy.check_connect(&sa).map_err(deny)?;
-        let os = self.os()?;
-        match os.connect(&sa.into()) {
+        let mode = self.mode();
+        match self.os.connect(&sa.into()) {
             Ok(()) => Ok(()),
             Err(e)
                 if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
-                    && self.mode != Mode::NonBlocking =>
+                    && mode != Mode::NonBlocking =>
             {
                 // As internal_connect in CPython: wait for writability, then read SO_ERROR.
-                wait::wait(os, Interest::Write, self.mode.deadline(), &ctx.interrupt)?;
-                match os.take_error()? {
+                wait::wait(&self.os, Interest::Write, mode.deadline(), &ctx.interrupt)?;
+                match self.os.take_error()? {
                     None => Ok(()),
                     Some(e) => Err(e.into()),
                 }
@@ -140,10 +171,10 @@ impl Socket {
         }
     }
 
-    fn send(&self, ctx: &SocketCtx, data: &[u8], flags: MsgFlags) -> Result<usize> {
+    pub(crate) fn send(&self, ctx: &SocketCtx, data: &[u8], flags: MsgFlags) -> Result<usize> {
         let raw = send_flags(flags);
         wait::call(
-            self.os()?,
+            &self.os,
             Interest::Write,
             self.deadline(flags),
             &ctx.interrupt,
@@ -152,12 +183,11 @@ impl Socket {
     }
 
     fn sendall(&self, ctx: &SocketCtx, mut data: &[u8], flags: MsgFlags) -> Result<()> {
-        let os = self.os()?;
         let raw = send_flags(flags);
         // Since Python 3.5 the timeout bounds the whole sendall, not each send.
         let deadline = self.deadline(flags);
         while !data.is_empty() {
-            let n = wait::call(os, Interest::Write, deadline, &ctx.interrupt, |s| {
+            let n = wait::call(&self.os, Interest::Write, deadline, &ctx.interrupt, |s| {
                 s.send_with_flags(data, raw)
             })?;
             data = &data[n..];
@@ -177,7 +207,7 @@ impl Socket {
         let to = SockAddr::from(sa);
         let raw = send_flags(flags);
         wait::call(
-            self.os()?,
+            &self.os,
             Interest::Write,
             self.deadline(flags),
             &ctx.interrupt,
@@ -185,10 +215,39 @@ impl Socket {
         )
     }
 
-    fn recv(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
+    fn sendmsg(
+        &self,
+        ctx: &SocketCtx,
+        buffers: &[Vec<u8>],
+        flags: MsgFlags,
+        address: Option<&SockAddress>,
+    ) -> Result<usize> {
+        let to = match address {
+            Some(a) => {
+                let sa = to_std(a)?;
+                ctx.policy.check_send_to(&sa).map_err(deny)?;
+                Some(SockAddr::from(sa))
+            }
+            None => None,
+        };
+        let slices: Vec<IoSlice<'_>> = buffers.iter().map(|b| IoSlice::new(b)).collect();
+        let raw = send_flags(flags);
+        wait::call(
+            &self.os,
+            Interest::Write,
+            self.deadline(flags),
+            &ctx.interrupt,
+            |s| match &to {
+                Some(to) => s.send_to_vectored_with_flags(&slices, to, raw),
+                None => s.send_vectored_with_flags(&slices, raw),
+            },
+        )
+    }
+
+    /// `recv`, also the read of a socket-io.
+    pub(crate) fn recv(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
         let want = read_size(ctx, bufsize);
         let mut buf = Vec::with_capacity(want);
-        let os = self.os()?;
         let raw = recv_flags(flags);
         let deadline = self.deadline(flags);
         // A blocking CPython socket's fd is blocking, so the kernel honours MSG_WAITALL; ours
@@ -199,7 +258,7 @@ impl Socket {
             && matches!(deadline, Deadline::Never);
         loop {
             let room = want - buf.len();
-            let got = wait::call(os, Interest::Read, deadline, &ctx.interrupt, |s| {
+            let got = wait::call(&self.os, Interest::Read, deadline, &ctx.interrupt, |s| {
                 s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw)
             });
             let n = match got {
@@ -220,33 +279,49 @@ impl Socket {
         Ok(buf)
     }
 
+    fn recvmsg(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Message> {
+        let want = read_size(ctx, bufsize);
+        let mut buf = Vec::with_capacity(want);
+        let raw = recv_flags(flags);
+        let (n, got_flags, from) = wait::call(
+            &self.os,
+            Interest::Read,
+            self.deadline(flags),
+            &ctx.interrupt,
+            |s| {
+                let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..want])];
+                s.recv_from_vectored_with_flags(&mut slices, raw)
+            },
+        )?;
+        // With MSG_TRUNC the OS reports the datagram's full length: only `want` were written.
+        let n = n.min(want);
+        // SAFETY: recvmsg(2) initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(n) };
+        let mut out_flags = MsgFlags::empty();
+        for (on, flag) in [
+            (got_flags.is_truncated(), MsgFlags::TRUNC),
+            (got_flags.is_end_of_record(), MsgFlags::EOR),
+            (got_flags.is_out_of_band(), MsgFlags::OOB),
+        ] {
+            if on {
+                out_flags |= flag;
+            }
+        }
+        Ok(Message {
+            data: buf,
+            flags: out_flags,
+            address: sender(&from)?,
+        })
+    }
+
     fn recvfrom(
         &self,
         ctx: &SocketCtx,
         bufsize: u64,
         flags: MsgFlags,
     ) -> Result<(Vec<u8>, Option<SockAddress>)> {
-        let want = read_size(ctx, bufsize);
-        let mut buf = Vec::with_capacity(want);
-        let raw = recv_flags(flags);
-        let (n, from) = wait::call(
-            self.os()?,
-            Interest::Read,
-            self.deadline(flags),
-            &ctx.interrupt,
-            |s| s.recv_from_with_flags(&mut buf.spare_capacity_mut()[..want], raw),
-        )?;
-        // With MSG_TRUNC the OS reports the datagram's full length: only `want` were written.
-        let n = n.min(want);
-        // SAFETY: recvfrom(2) initialised the first `n` bytes of the spare capacity.
-        unsafe { buf.set_len(n) };
-        // A connected stream reports no address (length 0): socket.py gives None.
-        let from = if from.len() == 0 {
-            None
-        } else {
-            Some(from_os(&from)?)
-        };
-        Ok((buf, from))
+        let m = self.recvmsg(ctx, bufsize, flags)?;
+        Ok((m.data, m.address))
     }
 
     fn shutdown(&self, how: ShutdownHow) -> Result<()> {
@@ -255,44 +330,17 @@ impl Socket {
             ShutdownHow::Write => Shutdown::Write,
             ShutdownHow::Both => Shutdown::Both,
         };
-        Ok(self.os()?.shutdown(how)?)
+        Ok(self.os.shutdown(how)?)
     }
+}
 
-    fn getsockopt(&self, name: SockoptName) -> Result<Sockopt> {
-        let os = self.os()?;
-        Ok(match name {
-            SockoptName::SoReuseaddr => Sockopt::SoReuseaddr(os.reuse_address()?),
-            SockoptName::SoKeepalive => Sockopt::SoKeepalive(os.keepalive()?),
-            SockoptName::SoRcvbuf => Sockopt::SoRcvbuf(clamp_u32(os.recv_buffer_size()?)),
-            SockoptName::SoSndbuf => Sockopt::SoSndbuf(clamp_u32(os.send_buffer_size()?)),
-            SockoptName::SoError => Sockopt::SoError(
-                os.take_error()?
-                    .and_then(|e| e.raw_os_error())
-                    .map(crate::error::errno_from_raw),
-            ),
-            SockoptName::SoType => Sockopt::SoType(kind_of(os.r#type()?)),
-            SockoptName::TcpNodelay => Sockopt::TcpNodelay(os.tcp_nodelay()?),
-            SockoptName::Ipv6V6only => Sockopt::Ipv6V6only(os.only_v6()?),
-        })
-    }
-
-    fn setsockopt(&self, value: Sockopt) -> Result<()> {
-        let os = self.os()?;
-        match value {
-            Sockopt::SoReuseaddr(v) => os.set_reuse_address(v)?,
-            Sockopt::SoKeepalive(v) => os.set_keepalive(v)?,
-            Sockopt::SoRcvbuf(v) => os.set_recv_buffer_size(v as usize)?,
-            Sockopt::SoSndbuf(v) => os.set_send_buffer_size(v as usize)?,
-            Sockopt::SoError(_) | Sockopt::SoType(_) => {
-                return Err(SocketError::os(
-                    Errno::NoProtocolOption,
-                    "Protocol not available (SO_ERROR and SO_TYPE are read only)",
-                ));
-            }
-            Sockopt::TcpNodelay(v) => os.set_tcp_nodelay(v)?,
-            Sockopt::Ipv6V6only(v) => os.set_only_v6(v)?,
-        }
-        Ok(())
+/// The sender of a received message: a connected stream reports no address (length 0), for
+/// which socket.py gives None.
+fn sender(from: &SockAddr) -> Result<Option<SockAddress>> {
+    if from.len() == 0 {
+        Ok(None)
+    } else {
+        Ok(Some(from_os(from)?))
     }
 }
 
@@ -303,11 +351,8 @@ fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
         .min(ctx.max_read)
 }
 
-fn clamp_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn deny(d: crate::policy::Denial) -> SocketError {
+/// A policy denial as the guest sees it, logged on the host.
+pub(crate) fn deny(d: crate::policy::Denial) -> SocketError {
     tracing::info!(target: "sockbox::policy", "{d}");
     SocketError::denied(d.into())
 }
@@ -345,32 +390,42 @@ impl HostSocket for SocketCtxView<'_> {
         kind: SocketKind,
         proto: i32,
     ) -> Result<Resource<Socket>> {
-        self.ctx.check_socket_limit()?;
+        self.ctx.check_socket_limit(1)?;
         let sock = Socket::create(family, kind, proto, self.ctx.default_timeout)?;
         self.push_socket(sock)
     }
 
     fn bind(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
-        self.table.get(&s)?.bind(self.ctx, &address)
+        self.table.get(&s)?.os()?.bind(self.ctx, &address)
     }
 
     fn listen(&mut self, s: Resource<Socket>, backlog: i32) -> Result<()> {
-        self.table.get(&s)?.listen(self.ctx, backlog)
+        self.table.get(&s)?.os()?.listen(self.ctx, backlog)
     }
 
     fn accept(&mut self, s: Resource<Socket>) -> Result<(Resource<Socket>, SockAddress)> {
         // Refuse before accepting, so the connection stays queued rather than dropped.
-        self.ctx.check_socket_limit()?;
-        let (sock, peer) = self.table.get(&s)?.accept(self.ctx)?;
+        self.ctx.check_socket_limit(1)?;
+        let listener = self.table.get(&s)?;
+        let (conn, peer) = listener.os()?.accept(self.ctx)?;
+        // socket.py's accept(): the default timeout, or blocking when the listener has a
+        // timeout and no default is set (both: the default timeout, which may be None).
+        let sock = Socket::wrap(
+            conn,
+            listener.family,
+            listener.kind,
+            listener.proto,
+            self.ctx.default_timeout,
+        );
         Ok((self.push_socket(sock)?, peer))
     }
 
     fn connect(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
-        self.table.get(&s)?.connect(self.ctx, &address)
+        self.table.get(&s)?.os()?.connect(self.ctx, &address)
     }
 
     fn connect_ex(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<Option<Errno>> {
-        match self.table.get(&s)?.connect(self.ctx, &address) {
+        match self.table.get(&s)?.os()?.connect(self.ctx, &address) {
             Ok(()) => Ok(None),
             Err(e) => match e.as_guest() {
                 // CPython's connect_ex gives EWOULDBLOCK when its timeout expires.
@@ -386,12 +441,12 @@ impl HostSocket for SocketCtxView<'_> {
     }
 
     fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<u64> {
-        let n = self.table.get(&s)?.send(self.ctx, &data, flags)?;
+        let n = self.table.get(&s)?.os()?.send(self.ctx, &data, flags)?;
         Ok(n as u64)
     }
 
     fn sendall(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<()> {
-        self.table.get(&s)?.sendall(self.ctx, &data, flags)
+        self.table.get(&s)?.os()?.sendall(self.ctx, &data, flags)
     }
 
     fn sendto(
@@ -401,15 +456,12 @@ impl HostSocket for SocketCtxView<'_> {
         flags: MsgFlags,
         address: SockAddress,
     ) -> Result<u64> {
-        let n = self
-            .table
-            .get(&s)?
-            .sendto(self.ctx, &data, flags, &address)?;
-        Ok(n as u64)
+        let os = self.table.get(&s)?.os()?;
+        Ok(os.sendto(self.ctx, &data, flags, &address)? as u64)
     }
 
     fn recv(&mut self, s: Resource<Socket>, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
-        self.table.get(&s)?.recv(self.ctx, bufsize, flags)
+        self.table.get(&s)?.os()?.recv(self.ctx, bufsize, flags)
     }
 
     fn recvfrom(
@@ -418,49 +470,76 @@ impl HostSocket for SocketCtxView<'_> {
         bufsize: u64,
         flags: MsgFlags,
     ) -> Result<(Vec<u8>, Option<SockAddress>)> {
-        self.table.get(&s)?.recvfrom(self.ctx, bufsize, flags)
+        self.table.get(&s)?.os()?.recvfrom(self.ctx, bufsize, flags)
+    }
+
+    fn sendmsg(
+        &mut self,
+        s: Resource<Socket>,
+        buffers: Vec<Vec<u8>>,
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<u64> {
+        let os = self.table.get(&s)?.os()?;
+        Ok(os.sendmsg(self.ctx, &buffers, flags, address.as_ref())? as u64)
+    }
+
+    fn recvmsg(&mut self, s: Resource<Socket>, bufsize: u64, flags: MsgFlags) -> Result<Message> {
+        self.table.get(&s)?.os()?.recvmsg(self.ctx, bufsize, flags)
     }
 
     fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> Result<()> {
-        self.table.get(&s)?.shutdown(how)
+        self.table.get(&s)?.os()?.shutdown(how)
     }
 
     fn getsockname(&mut self, s: Resource<Socket>) -> Result<SockAddress> {
-        from_os(&self.table.get(&s)?.os()?.local_addr()?)
+        from_os(&self.table.get(&s)?.os()?.os.local_addr()?)
     }
 
     fn getpeername(&mut self, s: Resource<Socket>) -> Result<SockAddress> {
-        from_os(&self.table.get(&s)?.os()?.peer_addr()?)
+        from_os(&self.table.get(&s)?.os()?.os.peer_addr()?)
     }
 
     fn getsockopt(&mut self, s: Resource<Socket>, name: SockoptName) -> Result<Sockopt> {
-        self.table.get(&s)?.getsockopt(name)
+        crate::sockopt::get(&self.table.get(&s)?.os()?.os, name)
     }
 
     fn setsockopt(&mut self, s: Resource<Socket>, value: Sockopt) -> Result<()> {
-        self.table.get(&s)?.setsockopt(value)
+        crate::sockopt::set(self.ctx, &self.table.get(&s)?.os()?.os, value)
     }
 
     fn settimeout(&mut self, s: Resource<Socket>, timeout: Option<u64>) -> wasmtime::Result<()> {
-        self.table.get_mut(&s)?.mode = Mode::from_timeout(timeout.map(Duration::from_nanos));
+        let mode = Mode::from_timeout(timeout.map(Duration::from_nanos));
+        self.table.get(&s)?.set_mode(mode);
         Ok(())
     }
 
     fn gettimeout(&mut self, s: Resource<Socket>) -> wasmtime::Result<Option<u64>> {
-        Ok(self.table.get(&s)?.mode.timeout().map(duration_ns))
+        let sock = self.table.get(&s)?;
+        // A closed socket reports what it had: CPython keeps the timeout on the object.
+        Ok(sock
+            .os
+            .as_ref()
+            .and_then(|os| os.mode().timeout())
+            .map(duration_ns))
     }
 
     fn setblocking(&mut self, s: Resource<Socket>, flag: bool) -> wasmtime::Result<()> {
-        self.table.get_mut(&s)?.mode = if flag {
+        let mode = if flag {
             Mode::Blocking
         } else {
             Mode::NonBlocking
         };
+        self.table.get(&s)?.set_mode(mode);
         Ok(())
     }
 
     fn getblocking(&mut self, s: Resource<Socket>) -> wasmtime::Result<bool> {
-        Ok(self.table.get(&s)?.mode != Mode::NonBlocking)
+        let sock = self.table.get(&s)?;
+        Ok(sock
+            .os
+            .as_ref()
+            .is_none_or(|os| os.mode() != Mode::NonBlocking))
     }
 
     fn family(&mut self, s: Resource<Socket>) -> wasmtime::Result<AddressFamily> {
@@ -475,8 +554,28 @@ impl HostSocket for SocketCtxView<'_> {
         Ok(self.table.get(&s)?.proto)
     }
 
+    fn dup(&mut self, s: Resource<Socket>) -> Result<Resource<Socket>> {
+        self.ctx.check_socket_limit(1)?;
+        let dup = self.table.get(&s)?.dup()?;
+        self.push_socket(dup)
+    }
+
+    fn get_inheritable(&mut self, s: Resource<Socket>) -> Result<bool> {
+        let sock = self.table.get(&s)?;
+        sock.os()?;
+        Ok(sock.inheritable)
+    }
+
+    fn set_inheritable(&mut self, s: Resource<Socket>, inheritable: bool) -> Result<()> {
+        let sock = self.table.get_mut(&s)?;
+        sock.os()?;
+        sock.inheritable = inheritable;
+        Ok(())
+    }
+
     fn close(&mut self, s: Resource<Socket>) -> Result<()> {
-        // Dropping the OS socket closes it; closing twice is not an error (socket.py).
+        // The OS socket closes with its last reference (a socket-io may hold one); closing
+        // twice is not an error (socket.py).
         self.table.get_mut(&s)?.os = None;
         Ok(())
     }
@@ -508,6 +607,6 @@ impl Host for SocketCtxView<'_> {
     }
 }
 
-fn duration_ns(d: Duration) -> u64 {
+pub(crate) fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,42 @@ impl Mode {
                 .checked_add(t)
                 .map_or(Deadline::Never, Deadline::At),
         }
+    }
+}
+
+/// A [`Mode`] shared between a socket and the socket-io objects made from it (socket.py's
+/// SocketIO reads with the socket's timeout at the time of the call).
+#[derive(Debug)]
+pub(crate) struct SharedMode(AtomicU64);
+
+impl SharedMode {
+    const BLOCKING: u64 = u64::MAX;
+
+    pub(crate) fn new(mode: Mode) -> Self {
+        SharedMode(AtomicU64::new(Self::encode(mode)))
+    }
+
+    fn encode(mode: Mode) -> u64 {
+        match mode {
+            Mode::Blocking => Self::BLOCKING,
+            Mode::NonBlocking => 0,
+            // Non-zero by construction; kept below the blocking marker.
+            Mode::Timeout(t) => u64::try_from(t.as_nanos())
+                .unwrap_or(u64::MAX)
+                .clamp(1, u64::MAX - 1),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Mode {
+        match self.0.load(Ordering::Relaxed) {
+            Self::BLOCKING => Mode::Blocking,
+            0 => Mode::NonBlocking,
+            ns => Mode::Timeout(Duration::from_nanos(ns)),
+        }
+    }
+
+    pub(crate) fn set(&self, mode: Mode) {
+        self.0.store(Self::encode(mode), Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,242 @@
+//! `helpers`: socket.py's module functions that build sockets (create_connection,
+//! create_server, socketpair), run in the host on the same core as the socket methods.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Type};
+use wasmtime::component::Resource;
+
+use crate::bindings::sockbox::socket::helpers::{Host, TimeoutSetting};
+use crate::bindings::sockbox::socket::netdb::AddrInfoFlags;
+use crate::bindings::sockbox::socket::types::{
+    AddressFamily, Errno, Error, SockAddress, SocketKind,
+};
+use crate::ctx::SocketCtxView;
+use crate::error::SocketError;
+use crate::netdb::getaddrinfo;
+use crate::socket::Socket;
+use crate::wait::{self, Deadline, Interest, Mode};
+
+type Result<T, E = SocketError> = std::result::Result<T, E>;
+
+/// socket.py's `listen()` default backlog: `min(SOMAXCONN, 128)`.
+const DEFAULT_BACKLOG: i32 = 128;
+
+impl SocketCtxView<'_> {
+    /// One attempt of create_connection: socket, timeout, optional bind, connect.
+    fn try_connect(
+        &mut self,
+        family: AddressFamily,
+        kind: SocketKind,
+        proto: i32,
+        address: &SockAddress,
+        timeout: TimeoutSetting,
+        source: Option<&SockAddress>,
+    ) -> Result<Socket> {
+        self.ctx.check_socket_limit(1)?;
+        let sock = Socket::create(family, kind, proto, self.ctx.default_timeout)?;
+        match timeout {
+            TimeoutSetting::Default => {}
+            TimeoutSetting::Blocking => sock.set_mode(Mode::Blocking),
+            TimeoutSetting::After(ns) => {
+                sock.set_mode(Mode::from_timeout(Some(Duration::from_nanos(ns))))
+            }
+        }
+        let os = sock.os()?;
+        if let Some(source) = source {
+            os.bind(self.ctx, source)?;
+        }
+        os.connect(self.ctx, address)?;
+        Ok(sock)
+    }
+
+    fn socketpair_inet(&mut self, family: AddressFamily) -> Result<(Socket, Socket)> {
+        let (domain, loopback): (Domain, SocketAddr) = match family {
+            AddressFamily::Inet6 => (Domain::IPV6, (Ipv6Addr::LOCALHOST, 0).into()),
+            _ => (Domain::IPV4, (Ipv4Addr::LOCALHOST, 0).into()),
+        };
+        // Host-internal sockets: the pair reaches nothing but itself, so no policy applies.
+        let stream = Type::STREAM.nonblocking();
+        let lsock = socket2::Socket::new(domain, stream, None)?;
+        lsock.bind(&loopback.into())?;
+        lsock.listen(1)?;
+        let csock = socket2::Socket::new(domain, stream, None)?;
+        match csock.connect(&lsock.local_addr()?) {
+            Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e.into()),
+            _ => {}
+        }
+        let deadline = Deadline::At(Instant::now() + Duration::from_secs(10));
+        let (ssock, _) = wait::call(
+            &lsock,
+            Interest::Read,
+            deadline,
+            &self.ctx.interrupt,
+            socket2::Socket::accept,
+        )?;
+        wait::wait(&csock, Interest::Write, deadline, &self.ctx.interrupt)?;
+        if let Some(e) = csock.take_error()? {
+            return Err(e.into());
+        }
+        ssock.set_nonblocking(true)?;
+        // _fallback_socketpair: make sure the accepted peer is our client, not an intruder
+        // that connected to the listener first.
+        let same = |a: std::io::Result<socket2::SockAddr>, b: std::io::Result<socket2::SockAddr>| {
+            matches!((a, b), (Ok(a), Ok(b)) if a.as_socket() == b.as_socket())
+        };
+        if !same(ssock.local_addr(), csock.peer_addr()) || !same(csock.local_addr(), ssock.peer_addr())
+        {
+            return Err(SocketError::os(
+                Errno::ConnAborted,
+                "Unexpected peer connection",
+            ));
+        }
+        let timeout = self.ctx.default_timeout;
+        Ok((
+            Socket::wrap(ssock, family, SocketKind::Stream, 0, timeout),
+            Socket::wrap(csock, family, SocketKind::Stream, 0, timeout),
+        ))
+    }
+}
+
+impl Host for SocketCtxView<'_> {
+    fn create_connection(
+        &mut self,
+        host: String,
+        port: u16,
+        timeout: TimeoutSetting,
+        source_address: Option<SockAddress>,
+        all_errors: bool,
+    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, Vec<Error>>> {
+        let answers = match getaddrinfo(
+            self.ctx,
+            Some(&host),
+            Some(&port.to_string()),
+            AddressFamily::Unspec,
+            Some(SocketKind::Stream),
+            0,
+            AddrInfoFlags::empty(),
+        ) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(vec![e.into_guest()?])),
+        };
+        let mut errors = Vec::new();
+        for a in &answers {
+            match self.try_connect(
+                a.family,
+                a.kind,
+                a.proto,
+                &a.address,
+                timeout,
+                source_address.as_ref(),
+            ) {
+                Ok(sock) => {
+                    return match self.push_socket(sock) {
+                        Ok(res) => Ok(Ok(res)),
+                        Err(e) => Ok(Err(vec![e.into_guest()?])),
+                    };
+                }
+                Err(e) => errors.push(e.into_guest()?),
+            }
+        }
+        if errors.is_empty() {
+            errors.push(
+                SocketError::os(Errno::Other, "getaddrinfo returns an empty list").into_guest()?,
+            );
+        }
+        // socket.py 3.12: all_errors gives every error, else the first attempt's.
+        if !all_errors {
+            errors.truncate(1);
+        }
+        Ok(Err(errors))
+    }
+
+    fn create_server(
+        &mut self,
+        address: SockAddress,
+        family: AddressFamily,
+        backlog: Option<i32>,
+        reuse_port: bool,
+        dualstack_ipv6: bool,
+    ) -> Result<Resource<Socket>> {
+        if dualstack_ipv6 && !has_dualstack_ipv6() {
+            return Err(SocketError::value(
+                "dualstack_ipv6 not supported on this platform",
+            ));
+        }
+        if dualstack_ipv6 && !matches!(family, AddressFamily::Inet6) {
+            return Err(SocketError::value("dualstack_ipv6 requires AF_INET6 family"));
+        }
+        self.ctx.check_socket_limit(1)?;
+        let sock = Socket::create(family, SocketKind::Stream, 0, self.ctx.default_timeout)?;
+        let os = sock.os()?;
+        // As socket.py: SO_REUSEADDR where it exists (errors ignored), SO_REUSEPORT on request,
+        // IPV6_V6ONLY set unless dual-stack was asked for.
+        let _ = os.os.set_reuse_address(true);
+        if reuse_port {
+            os.os.set_reuse_port(true)?;
+        }
+        if matches!(family, AddressFamily::Inet6) {
+            os.os.set_only_v6(!dualstack_ipv6)?;
+        }
+        if let Err(e) = os.bind(self.ctx, &address) {
+            return Err(match e.as_guest() {
+                Some(Error::Os(o)) => SocketError::os(
+                    o.code,
+                    format!(
+                        "bind({}) failed: {}",
+                        crate::addr::to_std(&address)
+                            .map(|a| crate::addr::display(&a))
+                            .unwrap_or_default(),
+                        o.message
+                    ),
+                ),
+                _ => e,
+            });
+        }
+        os.listen(self.ctx, backlog.unwrap_or(DEFAULT_BACKLOG))?;
+        self.push_socket(sock)
+    }
+
+    fn socketpair(
+        &mut self,
+        family: AddressFamily,
+        kind: SocketKind,
+        proto: i32,
+    ) -> Result<(Resource<Socket>, Resource<Socket>)> {
+        match family {
+            AddressFamily::Inet | AddressFamily::Inet6 => {}
+            AddressFamily::Unix => {
+                return Err(SocketError::os(
+                    Errno::AddressFamilyNotSupported,
+                    "Address family not supported by protocol (AF_UNIX is not served by this host yet)",
+                ));
+            }
+            _ => {
+                return Err(SocketError::value(
+                    "Only AF_INET and AF_INET6 socket address families are supported",
+                ));
+            }
+        }
+        if !matches!(kind, SocketKind::Stream) {
+            return Err(SocketError::value("Only SOCK_STREAM socket type is supported"));
+        }
+        if proto != 0 {
+            return Err(SocketError::value("Only protocol zero is supported"));
+        }
+        self.ctx.check_socket_limit(2)?;
+        let (a, b) = self.socketpair_inet(family)?;
+        Ok((self.push_socket(a)?, self.push_socket(b)?))
+    }
+
+    fn has_dualstack_ipv6(&mut self) -> wasmtime::Result<bool> {
+        Ok(has_dualstack_ipv6())
+    }
+}
+
+/// Whether an IPv6 socket can accept IPv4 too (IPV6_V6ONLY can be cleared).
+fn has_dualstack_ipv6() -> bool {
+    socket2::Socket::new(Domain::IPV6, Type::STREAM, None)
+        .and_then(|s| s.set_only_v6(false))
+        .is_ok()
+}

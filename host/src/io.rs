@@ -1,0 +1,131 @@
+//! The `socket-io` resource: CPython's `SocketIO`, the raw stream under `makefile`.
+
+use std::sync::Arc;
+
+use wasmtime::component::Resource;
+
+use crate::bindings::sockbox::socket::socket::HostSocketIo;
+use crate::bindings::sockbox::socket::types::{Errno, Error, MsgFlags};
+use crate::ctx::SocketCtxView;
+use crate::error::SocketError;
+use crate::socket::{OsSocket, Socket};
+
+type Result<T, E = SocketError> = std::result::Result<T, E>;
+
+/// A socket-io, as kept in the resource table.
+pub struct SocketIo {
+    /// The OS socket it reads and writes; `None` once closed. Holding it keeps the OS socket
+    /// open after the socket itself is closed (socket.py's `_io_refs`).
+    os: Option<Arc<OsSocket>>,
+    mode: String,
+    reading: bool,
+    writing: bool,
+    /// A read timed out: later reads fail (socket.py's `_timeout_occurred`).
+    timeout_occurred: bool,
+}
+
+impl SocketIo {
+    fn open(sock: &Socket, mode: &str) -> Result<SocketIo> {
+        // SocketIO.__init__: only these modes.
+        if !matches!(mode, "r" | "w" | "rw" | "rb" | "wb" | "rwb") {
+            return Err(SocketError::value(format!("invalid mode: {mode:?}")));
+        }
+        Ok(SocketIo {
+            os: Some(Arc::clone(sock.os()?)),
+            mode: mode.to_string(),
+            reading: mode.contains('r'),
+            writing: mode.contains('w'),
+            timeout_occurred: false,
+        })
+    }
+
+    fn os(&self) -> Result<&OsSocket> {
+        self.os
+            .as_deref()
+            .ok_or_else(|| SocketError::value("I/O operation on closed socket."))
+    }
+}
+
+/// A would-block error: socket-io answers `none` for it.
+fn would_block(e: &SocketError) -> bool {
+    e.errno_code() == Some(Errno::Again)
+}
+
+impl HostSocketIo for SocketCtxView<'_> {
+    fn open(&mut self, sock: Resource<Socket>, mode: String) -> Result<Resource<SocketIo>> {
+        let io = SocketIo::open(self.table.get(&sock)?, &mode)?;
+        Ok(self.table.push(io)?)
+    }
+
+    fn read(&mut self, io: Resource<SocketIo>, size: u64) -> Result<Option<Vec<u8>>> {
+        let this = self.table.get_mut(&io)?;
+        let os = this.os()?;
+        if !this.reading {
+            return Err(SocketError::os(Errno::NotSupported, "File not open for reading"));
+        }
+        if this.timeout_occurred {
+            return Err(SocketError::os(
+                Errno::Io,
+                "cannot read from timed out object",
+            ));
+        }
+        match os.recv(self.ctx, size, MsgFlags::empty()) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if would_block(&e) => Ok(None),
+            Err(e) => {
+                if matches!(e.as_guest(), Some(Error::Timeout)) {
+                    this.timeout_occurred = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn write(&mut self, io: Resource<SocketIo>, data: Vec<u8>) -> Result<Option<u64>> {
+        let this = self.table.get(&io)?;
+        let os = this.os()?;
+        if !this.writing {
+            return Err(SocketError::os(Errno::NotSupported, "File not open for writing"));
+        }
+        match os.send(self.ctx, &data, MsgFlags::empty()) {
+            Ok(n) => Ok(Some(n as u64)),
+            Err(e) if would_block(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn readable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
+        let this = self.table.get(&io)?;
+        this.os()?;
+        Ok(this.reading)
+    }
+
+    fn writable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
+        let this = self.table.get(&io)?;
+        this.os()?;
+        Ok(this.writing)
+    }
+
+    fn seekable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
+        self.table.get(&io)?.os()?;
+        Ok(false)
+    }
+
+    fn mode(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&io)?.mode.clone())
+    }
+
+    fn closed(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<bool> {
+        Ok(self.table.get(&io)?.os.is_none())
+    }
+
+    fn close(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
+        self.table.get_mut(&io)?.os = None;
+        Ok(())
+    }
+
+    fn drop(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
+        self.table.delete(io)?;
+        Ok(())
+    }
+}
