@@ -39,14 +39,21 @@ pub enum Error {
     /// `PermissionError`: the host's policy refused the operation; the denial names the rule
     /// that would allow it.
     Denied(PolicyDenial),
-    /// `ValueError` / `OverflowError`: a bad argument, refused before reaching the host.
+    /// `ValueError` / `OverflowError`: a bad argument.
     Value(String),
+    /// `ExceptionGroup`: every attempt's error, in order (`create_connection(all_errors)`).
+    Group(Vec<Error>),
 }
 
 impl Error {
-    /// The errno this error carries, if it is an OS error (or a denial: `access`).
+    /// The errno this error carries, if it is an OS error with one (or a denial: `access`).
     pub fn errno(&self) -> Option<Errno> {
         match self {
+            // An OSError without an errno (socket.py's "service/proto not found", say).
+            Error::Os {
+                errno: Errno::Other,
+                ..
+            } => None,
             Error::Os { errno, .. } => Some(*errno),
             Error::Denied(_) => Some(Errno::Access),
             _ => None,
@@ -75,6 +82,7 @@ impl Error {
             Error::Herror { .. } => "herror",
             Error::Denied(_) => "PermissionError",
             Error::Value(_) => "ValueError",
+            Error::Group(_) => "ExceptionGroup",
         }
     }
 
@@ -90,6 +98,7 @@ impl Error {
             | Error::Value(message) => message,
             Error::Timeout => "timed out",
             Error::Denied(d) => &d.message,
+            Error::Group(_) => "create_connection failed",
         }
     }
 }
@@ -119,9 +128,12 @@ impl From<wit::Error> for Error {
 /// Like Python's `str(exc)`: `[Errno 14] Connection refused`, `timed out`.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.errno() {
-            Some(errno) => write!(f, "[Errno {}] {}", errno.raw(), self.message()),
-            None => f.write_str(self.message()),
+        match (self, self.errno()) {
+            (Error::Group(errors), _) => {
+                write!(f, "{} ({} sub-exceptions)", self.message(), errors.len())
+            }
+            (_, Some(errno)) => write!(f, "[Errno {}] {}", errno.raw(), self.message()),
+            (_, None) => f.write_str(self.message()),
         }
     }
 }
@@ -130,6 +142,9 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = self.python_name();
+        if let Error::Group(errors) = self {
+            return write!(f, "{name}({:?}, {errors:?})", self.message());
+        }
         match self.errno() {
             Some(errno) => write!(f, "{name}({}, {:?})", errno.raw(), self.message()),
             None => write!(f, "{name}({:?})", self.message()),
@@ -145,11 +160,15 @@ impl std::error::Error for Error {}
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
+            Error::Os {
+                errno: Errno::Other,
+                ..
+            } => io::ErrorKind::Other,
             Error::Os { errno, .. } => return io::Error::from_raw_os_error(errno.raw()),
             Error::Timeout => io::ErrorKind::TimedOut,
             Error::Denied(_) => io::ErrorKind::PermissionDenied,
             Error::Value(_) => io::ErrorKind::InvalidInput,
-            Error::Gai { .. } | Error::Herror { .. } => io::ErrorKind::Other,
+            Error::Gai { .. } | Error::Herror { .. } | Error::Group(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -210,6 +229,54 @@ impl Errno {
             Errno::TimedOut => libc::ETIMEDOUT,
             Errno::TooManyOpen => libc::EMFILE,
             Errno::TooManyOpenSystem => libc::ENFILE,
+        }
+    }
+}
+
+impl Errno {
+    /// The C library's message for this error (socket.py's `errorTab` idea, for every errno).
+    pub fn message(self) -> &'static str {
+        match self {
+            Errno::Access => "Permission denied",
+            Errno::AddrInUse => "Address already in use",
+            Errno::AddrNotAvailable => "Cannot assign requested address",
+            Errno::AddressFamilyNotSupported => "Address family not supported by protocol",
+            Errno::Again => "Resource temporarily unavailable",
+            Errno::Already => "Operation already in progress",
+            Errno::BadDescriptor => "Bad file descriptor",
+            Errno::Canceled => "Operation canceled",
+            Errno::ConnAborted => "Software caused connection abort",
+            Errno::ConnRefused => "Connection refused",
+            Errno::ConnReset => "Connection reset by peer",
+            Errno::DestAddrRequired => "Destination address required",
+            Errno::Exists => "File exists",
+            Errno::HostUnreachable => "No route to host",
+            Errno::InProgress => "Operation now in progress",
+            Errno::Interrupted => "Interrupted system call",
+            Errno::Invalid => "Invalid argument",
+            Errno::Io => "Input/output error",
+            Errno::IsConn => "Transport endpoint is already connected",
+            Errno::MsgSize => "Message too long",
+            Errno::NameTooLong => "File name too long",
+            Errno::NetDown => "Network is down",
+            Errno::NetReset => "Network dropped connection on reset",
+            Errno::NetUnreachable => "Network is unreachable",
+            Errno::NoBufferSpace => "No buffer space available",
+            Errno::NoEntry => "No such file or directory",
+            Errno::NoMemory => "Cannot allocate memory",
+            Errno::NoProtocolOption => "Protocol not available",
+            Errno::NotConn => "Transport endpoint is not connected",
+            Errno::NotSock => "Socket operation on non-socket",
+            Errno::NotSupported => "Operation not supported",
+            Errno::Permission => "Operation not permitted",
+            Errno::Pipe => "Broken pipe",
+            Errno::ProtocolNotSupported => "Protocol not supported",
+            Errno::ProtocolType => "Protocol wrong type for socket",
+            Errno::SocketTypeNotSupported => "Socket type not supported",
+            Errno::TimedOut => "Connection timed out",
+            Errno::TooManyOpen => "Too many open files",
+            Errno::TooManyOpenSystem => "Too many open files in system",
+            Errno::Other => "Unknown error",
         }
     }
 }

@@ -24,18 +24,34 @@
 #![deny(missing_docs)]
 
 mod addr;
+pub mod consts;
 mod error;
+mod helpers;
+mod io;
 mod netdb;
 mod socket;
+mod util;
 
 pub use addr::{SockAddress, ToSockAddress};
 pub use error::{Error, Result};
-pub use netdb::{AddrInfo, getaddrinfo};
-pub use socket::{Socket, getdefaulttimeout, preopened_sockets, setdefaulttimeout};
+pub use helpers::{
+    CreateConnection, CreateServer, HostPort, create_connection, create_server,
+    has_dualstack_ipv6, socketpair,
+};
+pub use io::{DEFAULT_BUFFER_SIZE, Newline, SocketFile, SocketIo};
+pub use netdb::{
+    AddrInfo, HostEntry, NameInfoFlags, getaddrinfo, getfqdn, gethostbyaddr, gethostbyname,
+    gethostbyname_ex, gethostname, getnameinfo, getprotobyname, getservbyname, getservbyport,
+    if_indextoname, if_nameindex, if_nametoindex,
+};
+pub use socket::{Socket, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout};
+pub use util::{htonl, htons, inet_aton, inet_ntoa, inet_ntop, inet_pton, ntohl, ntohs};
 
 /// The WIT types, under the names the WIT gives them.
 pub use bindings::sockbox::socket::netdb::AddrInfoFlags;
-pub use bindings::sockbox::socket::socket::{Sockopt, SockoptName};
+pub use bindings::sockbox::socket::socket::{
+    Ipv4Membership, Ipv6Membership, Message, Sockopt, SockoptName,
+};
 pub use bindings::sockbox::socket::types::{
     AddressFamily, Errno, GaiCode, HCode, MsgFlags, PolicyAction, PolicyDenial, SocketKind,
     UnixAddress,

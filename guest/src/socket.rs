@@ -1,12 +1,16 @@
 //! [`Socket`]: `socket.socket`.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown};
 use std::time::Duration;
 
 use crate::bindings::sockbox::socket::preopens;
-use crate::bindings::sockbox::socket::socket::{self as wit, Sockopt, SockoptName};
+use crate::bindings::sockbox::socket::socket::{
+    self as wit, Ipv4Membership, Ipv6Membership, Message, Sockopt, SockoptName,
+};
 use crate::bindings::sockbox::socket::types::ShutdownHow;
 use crate::{
     AddressFamily, Errno, Error, MsgFlags, Result, SockAddress, SocketKind, ToSockAddress,
@@ -20,10 +24,33 @@ use crate::{
 /// fails with [`Error::Timeout`].
 pub struct Socket {
     raw: wit::Socket,
+    /// `close()` was called: the handle stays valid, the OS socket is gone (for this object).
+    closed: Cell<bool>,
 }
 
-fn ns(d: Duration) -> u64 {
+pub(crate) fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+thread_local! {
+    /// Handle numbers of the sockets a `Socket` owns now (what `fileno` returns).
+    static LIVE: RefCell<HashSet<u32>> = RefCell::new(HashSet::new());
+    /// Handle numbers given away by `detach`, waiting for `Socket::from_fd`.
+    static DETACHED: RefCell<HashSet<u32>> = RefCell::new(HashSet::new());
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let h = self.raw.handle();
+        LIVE.with(|l| l.borrow_mut().remove(&h));
+    }
+}
+
+fn bad_fd() -> Error {
+    Error::Os {
+        errno: Errno::BadDescriptor,
+        message: "Bad file descriptor".into(),
+    }
 }
 
 impl Socket {
@@ -34,14 +61,79 @@ impl Socket {
     /// `protocol-not-supported` for what the host does not serve; `permission` for raw
     /// sockets.
     pub fn new(family: AddressFamily, kind: SocketKind, proto: i32) -> Result<Socket> {
-        Ok(Socket {
-            raw: wit::Socket::create(family, kind, proto)?,
-        })
+        Ok(Socket::from_raw(wit::Socket::create(family, kind, proto)?))
     }
 
-    /// The guest-side number of this socket (its handle): `fileno()`. Never a host fd.
+    pub(crate) fn from_raw(raw: wit::Socket) -> Socket {
+        LIVE.with(|l| l.borrow_mut().insert(raw.handle()));
+        Socket {
+            raw,
+            closed: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn raw(&self) -> &wit::Socket {
+        &self.raw
+    }
+
+    /// `fileno()`: the guest-side number of this socket (its component handle), never a host
+    /// fd. -1 once the socket is closed, as in socket.py.
     pub fn fileno(&self) -> i32 {
-        self.raw.handle() as i32
+        if self.closed.get() {
+            -1
+        } else {
+            self.raw.handle() as i32
+        }
+    }
+
+    /// `detach()`: gives up this object without closing the socket and returns its number,
+    /// for [`Socket::from_fd`] (socket.py's `socket(fileno=n)`).
+    pub fn detach(self) -> i32 {
+        let h = self.raw.handle();
+        LIVE.with(|l| l.borrow_mut().remove(&h));
+        DETACHED.with(|d| d.borrow_mut().insert(h));
+        // The handle now belongs to the detached set, not to this object.
+        let h = self.raw.take_handle();
+        std::mem::forget(self);
+        h as i32
+    }
+
+    /// `socket.socket(fileno=n)`: takes back a socket given away by [`detach`](Self::detach).
+    ///
+    /// # Errors
+    /// `bad-descriptor` for a number that is not a detached socket.
+    pub fn from_fd(fd: i32) -> Result<Socket> {
+        let h = u32::try_from(fd).map_err(|_| bad_fd())?;
+        if !DETACHED.with(|d| d.borrow_mut().remove(&h)) {
+            return Err(bad_fd());
+        }
+        // SAFETY: `h` is a socket handle this instance owns: detach took it out of a Socket
+        // and nothing else has used it since.
+        Ok(Socket::from_raw(unsafe { wit::Socket::from_handle(h) }))
+    }
+
+    /// `dup()`: a new socket on a duplicate of the OS socket, with the same timeout.
+    ///
+    /// # Errors
+    /// `bad-descriptor` when closed; `too-many-open` past the host's limit.
+    pub fn dup(&self) -> Result<Socket> {
+        Ok(Socket::from_raw(self.raw.dup()?))
+    }
+
+    /// `get_inheritable()`: a flag kept for the guest (host descriptors are close-on-exec).
+    ///
+    /// # Errors
+    /// `bad-descriptor` when closed.
+    pub fn get_inheritable(&self) -> Result<bool> {
+        Ok(self.raw.get_inheritable()?)
+    }
+
+    /// `set_inheritable(flag)`.
+    ///
+    /// # Errors
+    /// `bad-descriptor` when closed.
+    pub fn set_inheritable(&self, inheritable: bool) -> Result<()> {
+        Ok(self.raw.set_inheritable(inheritable)?)
     }
 
     /// `bind(address)`.
@@ -67,7 +159,7 @@ impl Socket {
     /// [`Error::Timeout`], `again` when non-blocking, `canceled` when the host interrupts the instance.
     pub fn accept(&self) -> Result<(Socket, SockAddress)> {
         let (raw, peer) = self.raw.accept()?;
-        Ok((Socket { raw }, peer))
+        Ok((Socket::from_raw(raw), peer))
     }
 
     /// `connect(address)`.
@@ -194,6 +286,42 @@ impl Socket {
         Ok(self.raw.recvfrom(bufsize as u64, flags)?)
     }
 
+    /// `recvfrom_into(buffer)`: reads into `buf`; how many bytes and the sender.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv).
+    pub fn recvfrom_into(&self, buf: &mut [u8]) -> Result<(usize, Option<SockAddress>)> {
+        let (data, from) = self.recvfrom(buf.len())?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok((n, from))
+    }
+
+    /// `sendmsg(buffers, [], flags, address)`: sends the buffers in one call (gathered);
+    /// `address` for an unconnected datagram socket.
+    ///
+    /// # Errors
+    /// [`Error::Denied`] when the host's connect rules refuse the address; as
+    /// [`send`](Self::send).
+    pub fn sendmsg(
+        &self,
+        buffers: &[&[u8]],
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<usize> {
+        let owned: Vec<Vec<u8>> = buffers.iter().map(|b| b.to_vec()).collect();
+        Ok(self.raw.sendmsg(&owned, flags, address.as_ref())? as usize)
+    }
+
+    /// `recvmsg(bufsize, 0, flags)`: the data, the flags the OS set (`TRUNC`, `EOR`, `OOB`)
+    /// and the sender.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv).
+    pub fn recvmsg(&self, bufsize: usize, flags: MsgFlags) -> Result<Message> {
+        Ok(self.raw.recvmsg(bufsize as u64, flags)?)
+    }
+
     /// `shutdown(how)`.
     ///
     /// # Errors
@@ -264,6 +392,7 @@ impl Socket {
     /// # Errors
     /// None today; kept fallible as in socket.py.
     pub fn close(&self) -> Result<()> {
+        self.closed.set(true);
         Ok(self.raw.close()?)
     }
 
@@ -325,20 +454,107 @@ macro_rules! options {
 options! {
     /// SO_REUSEADDR.
     "SO_REUSEADDR": SoReuseaddr(bool) => reuse_address / set_reuse_address;
+    /// SO_REUSEPORT.
+    "SO_REUSEPORT": SoReuseport(bool) => reuse_port / set_reuse_port;
     /// SO_KEEPALIVE.
     "SO_KEEPALIVE": SoKeepalive(bool) => keepalive / set_keepalive;
+    /// SO_BROADCAST.
+    "SO_BROADCAST": SoBroadcast(bool) => broadcast / set_broadcast;
+    /// SO_LINGER, in seconds (`None`: off).
+    "SO_LINGER": SoLinger(Option<u32>) => linger / set_linger;
     /// SO_RCVBUF, in bytes (Linux reports double what was set).
     "SO_RCVBUF": SoRcvbuf(u32) => recv_buffer_size / set_recv_buffer_size;
     /// SO_SNDBUF, in bytes (Linux reports double what was set).
     "SO_SNDBUF": SoSndbuf(u32) => send_buffer_size / set_send_buffer_size;
+    /// SO_RCVLOWAT, in bytes.
+    "SO_RCVLOWAT": SoRcvlowat(u32) => recv_lowat / set_recv_lowat;
     /// SO_ERROR: takes the pending error, if any.
     "SO_ERROR": SoError(Option<Errno>) => take_error;
     /// SO_TYPE: the kind, as the OS reports it.
     "SO_TYPE": SoType(SocketKind) => socket_type;
     /// TCP_NODELAY.
     "TCP_NODELAY": TcpNodelay(bool) => tcp_nodelay / set_tcp_nodelay;
+    /// TCP_CORK.
+    "TCP_CORK": TcpCork(bool) => tcp_cork / set_tcp_cork;
+    /// TCP_QUICKACK.
+    "TCP_QUICKACK": TcpQuickack(bool) => tcp_quickack / set_tcp_quickack;
+    /// TCP_KEEPIDLE, seconds.
+    "TCP_KEEPIDLE": TcpKeepidle(u32) => tcp_keepidle / set_tcp_keepidle;
+    /// TCP_KEEPINTVL, seconds.
+    "TCP_KEEPINTVL": TcpKeepintvl(u32) => tcp_keepintvl / set_tcp_keepintvl;
+    /// TCP_KEEPCNT.
+    "TCP_KEEPCNT": TcpKeepcnt(u32) => tcp_keepcnt / set_tcp_keepcnt;
+    /// TCP_USER_TIMEOUT, milliseconds (0: the OS default).
+    "TCP_USER_TIMEOUT": TcpUserTimeoutMs(u32) => tcp_user_timeout_ms / set_tcp_user_timeout_ms;
+    /// IP_TTL.
+    "IP_TTL": IpTtl(u32) => ttl / set_ttl;
+    /// IP_MULTICAST_TTL.
+    "IP_MULTICAST_TTL": IpMulticastTtl(u32) => multicast_ttl_v4 / set_multicast_ttl_v4;
+    /// IP_MULTICAST_LOOP.
+    "IP_MULTICAST_LOOP": IpMulticastLoop(bool) => multicast_loop_v4 / set_multicast_loop_v4;
     /// IPV6_V6ONLY.
     "IPV6_V6ONLY": Ipv6V6only(bool) => only_v6 / set_only_v6;
+    /// IPV6_UNICAST_HOPS: the hop limit.
+    "IPV6_UNICAST_HOPS": Ipv6UnicastHops(u32) => unicast_hops_v6 / set_unicast_hops_v6;
+    /// IPV6_MULTICAST_HOPS.
+    "IPV6_MULTICAST_HOPS": Ipv6MulticastHops(u32) => multicast_hops_v6 / set_multicast_hops_v6;
+    /// IPV6_MULTICAST_LOOP.
+    "IPV6_MULTICAST_LOOP": Ipv6MulticastLoop(bool) => multicast_loop_v6 / set_multicast_loop_v6;
+}
+
+impl Socket {
+    /// IP_ADD_MEMBERSHIP: joins an IPv4 multicast group on `interface` (0.0.0.0: any).
+    ///
+    /// # Errors
+    /// [`Error::Denied`] unless a host bind rule covers the group; OS errors.
+    #[doc(alias = "IP_ADD_MEMBERSHIP")]
+    pub fn join_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> Result<()> {
+        self.setsockopt(Sockopt::IpAddMembership(v4_membership(group, interface)))
+    }
+
+    /// IP_DROP_MEMBERSHIP.
+    ///
+    /// # Errors
+    /// OS errors (not a member, say).
+    #[doc(alias = "IP_DROP_MEMBERSHIP")]
+    pub fn leave_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> Result<()> {
+        self.setsockopt(Sockopt::IpDropMembership(v4_membership(group, interface)))
+    }
+
+    /// IPV6_JOIN_GROUP: joins an IPv6 multicast group on interface index `interface`.
+    ///
+    /// # Errors
+    /// [`Error::Denied`] unless a host bind rule covers the group; OS errors.
+    #[doc(alias = "IPV6_JOIN_GROUP")]
+    pub fn join_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> Result<()> {
+        self.setsockopt(Sockopt::Ipv6JoinGroup(v6_membership(group, interface)))
+    }
+
+    /// IPV6_LEAVE_GROUP.
+    ///
+    /// # Errors
+    /// OS errors (not a member, say).
+    #[doc(alias = "IPV6_LEAVE_GROUP")]
+    pub fn leave_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> Result<()> {
+        self.setsockopt(Sockopt::Ipv6LeaveGroup(v6_membership(group, interface)))
+    }
+}
+
+fn v4_membership(group: Ipv4Addr, interface: Ipv4Addr) -> Ipv4Membership {
+    let [a, b, c, d] = group.octets();
+    let [e, f, g, h] = interface.octets();
+    Ipv4Membership {
+        group: (a, b, c, d),
+        interface: (e, f, g, h),
+    }
+}
+
+fn v6_membership(group: Ipv6Addr, interface: u32) -> Ipv6Membership {
+    let [a, b, c, d, e, f, g, h] = group.segments();
+    Ipv6Membership {
+        group: (a, b, c, d, e, f, g, h),
+        interface,
+    }
 }
 
 impl Read for Socket {
@@ -427,7 +643,7 @@ pub fn setdefaulttimeout(timeout: Option<Duration>) {
 pub fn preopened_sockets() -> Result<Vec<(Socket, String)>> {
     Ok(preopens::get_sockets()?
         .into_iter()
-        .map(|(raw, name)| (Socket { raw }, name))
+        .map(|(raw, name)| (Socket::from_raw(raw), name))
         .collect())
 }
 
@@ -455,4 +671,21 @@ impl fmt::Display for SocketKind {
             SocketKind::Other(n) => write!(f, "{n}"),
         }
     }
+}
+
+/// `socket.fromfd(fd)`: a new socket on a duplicate of the socket numbered `fd` (a
+/// [`Socket::fileno`] this guest holds, or a detached one).
+///
+/// # Errors
+/// `bad-descriptor` for a number that is no socket of this guest.
+pub fn fromfd(fd: i32) -> Result<Socket> {
+    let h = u32::try_from(fd).map_err(|_| bad_fd())?;
+    let known = LIVE.with(|l| l.borrow().contains(&h)) || DETACHED.with(|d| d.borrow().contains(&h));
+    if !known {
+        return Err(bad_fd());
+    }
+    // SAFETY: `h` is a socket handle this instance holds (registered above); it is only
+    // borrowed for the dup, and ManuallyDrop keeps this copy from dropping it.
+    let borrowed = std::mem::ManuallyDrop::new(unsafe { wit::Socket::from_handle(h) });
+    Ok(Socket::from_raw(borrowed.dup()?))
 }

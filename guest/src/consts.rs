@@ -1,0 +1,216 @@
+//! The C constants as numbers, and numbers back to the WIT's named values (socket.py's
+//! `IntEnum` converters). Numbers never cross to the host: these are the guest's own.
+//!
+//! Families and socket types take wasi-libc's numbers on `wasm32-wasip2` where it defines them
+//! (`AF_INET` is 1 there) and the C library's elsewhere; `MSG_*` and `AI_*` take Linux's.
+
+use crate::{AddrInfoFlags, AddressFamily, Error, MsgFlags, Result, SocketKind};
+
+#[cfg(target_os = "wasi")]
+mod sys {
+    pub(super) const AF_UNSPEC: i32 = 0;
+    pub(super) const AF_INET: i32 = 1;
+    pub(super) const AF_INET6: i32 = 2;
+    pub(super) const AF_UNIX: i32 = 3;
+    pub(super) const SOCK_DGRAM: i32 = 5;
+    pub(super) const SOCK_STREAM: i32 = 6;
+    // Not in wasi-libc: sockbox's own, clear of the two above.
+    pub(super) const SOCK_RAW: i32 = 3;
+    pub(super) const SOCK_SEQPACKET: i32 = 7;
+}
+
+#[cfg(not(target_os = "wasi"))]
+mod sys {
+    pub(super) const AF_UNSPEC: i32 = libc::AF_UNSPEC;
+    pub(super) const AF_INET: i32 = libc::AF_INET;
+    pub(super) const AF_INET6: i32 = libc::AF_INET6;
+    pub(super) const AF_UNIX: i32 = libc::AF_UNIX;
+    pub(super) const SOCK_DGRAM: i32 = libc::SOCK_DGRAM;
+    pub(super) const SOCK_STREAM: i32 = libc::SOCK_STREAM;
+    pub(super) const SOCK_RAW: i32 = libc::SOCK_RAW;
+    pub(super) const SOCK_SEQPACKET: i32 = libc::SOCK_SEQPACKET;
+}
+
+/// AF_UNSPEC
+pub const AF_UNSPEC: i32 = sys::AF_UNSPEC;
+/// AF_INET
+pub const AF_INET: i32 = sys::AF_INET;
+/// AF_INET6
+pub const AF_INET6: i32 = sys::AF_INET6;
+/// AF_UNIX
+pub const AF_UNIX: i32 = sys::AF_UNIX;
+/// SOCK_STREAM
+pub const SOCK_STREAM: i32 = sys::SOCK_STREAM;
+/// SOCK_DGRAM
+pub const SOCK_DGRAM: i32 = sys::SOCK_DGRAM;
+/// SOCK_SEQPACKET
+pub const SOCK_SEQPACKET: i32 = sys::SOCK_SEQPACKET;
+/// SOCK_RAW
+pub const SOCK_RAW: i32 = sys::SOCK_RAW;
+
+/// MSG_OOB
+pub const MSG_OOB: i32 = 0x1;
+/// MSG_PEEK
+pub const MSG_PEEK: i32 = 0x2;
+/// MSG_DONTROUTE
+pub const MSG_DONTROUTE: i32 = 0x4;
+/// MSG_CTRUNC
+pub const MSG_CTRUNC: i32 = 0x8;
+/// MSG_TRUNC
+pub const MSG_TRUNC: i32 = 0x20;
+/// MSG_DONTWAIT
+pub const MSG_DONTWAIT: i32 = 0x40;
+/// MSG_EOR
+pub const MSG_EOR: i32 = 0x80;
+/// MSG_WAITALL
+pub const MSG_WAITALL: i32 = 0x100;
+
+/// AI_PASSIVE
+pub const AI_PASSIVE: i32 = 0x1;
+/// AI_CANONNAME
+pub const AI_CANONNAME: i32 = 0x2;
+/// AI_NUMERICHOST
+pub const AI_NUMERICHOST: i32 = 0x4;
+/// AI_V4MAPPED
+pub const AI_V4MAPPED: i32 = 0x8;
+/// AI_ALL
+pub const AI_ALL: i32 = 0x10;
+/// AI_ADDRCONFIG
+pub const AI_ADDRCONFIG: i32 = 0x20;
+/// AI_NUMERICSERV
+pub const AI_NUMERICSERV: i32 = 0x400;
+
+/// A family number; one with no name stays `Other(n)`, as socket.py keeps unknown ints.
+impl From<i32> for AddressFamily {
+    fn from(n: i32) -> Self {
+        match n {
+            AF_UNSPEC => AddressFamily::Unspec,
+            AF_INET => AddressFamily::Inet,
+            AF_INET6 => AddressFamily::Inet6,
+            AF_UNIX => AddressFamily::Unix,
+            other => AddressFamily::Other(other),
+        }
+    }
+}
+
+impl AddressFamily {
+    /// This family's number.
+    pub fn raw(self) -> i32 {
+        match self {
+            AddressFamily::Unspec => AF_UNSPEC,
+            AddressFamily::Inet => AF_INET,
+            AddressFamily::Inet6 => AF_INET6,
+            AddressFamily::Unix => AF_UNIX,
+            AddressFamily::Other(n) => n,
+        }
+    }
+}
+
+/// A socket type number; one with no name stays `Other(n)`.
+impl From<i32> for SocketKind {
+    fn from(n: i32) -> Self {
+        match n {
+            SOCK_STREAM => SocketKind::Stream,
+            SOCK_DGRAM => SocketKind::Dgram,
+            SOCK_SEQPACKET => SocketKind::Seqpacket,
+            SOCK_RAW => SocketKind::Raw,
+            other => SocketKind::Other(other),
+        }
+    }
+}
+
+impl SocketKind {
+    /// This kind's number.
+    pub fn raw(self) -> i32 {
+        match self {
+            SocketKind::Stream => SOCK_STREAM,
+            SocketKind::Dgram => SOCK_DGRAM,
+            SocketKind::Seqpacket => SOCK_SEQPACKET,
+            SocketKind::Raw => SOCK_RAW,
+            SocketKind::Other(n) => n,
+        }
+    }
+}
+
+const MSG_BITS: [(MsgFlags, i32); 8] = [
+    (MsgFlags::OOB, MSG_OOB),
+    (MsgFlags::PEEK, MSG_PEEK),
+    (MsgFlags::DONTROUTE, MSG_DONTROUTE),
+    (MsgFlags::CTRUNC, MSG_CTRUNC),
+    (MsgFlags::TRUNC, MSG_TRUNC),
+    (MsgFlags::DONTWAIT, MSG_DONTWAIT),
+    (MsgFlags::EOR, MSG_EOR),
+    (MsgFlags::WAITALL, MSG_WAITALL),
+];
+
+const AI_BITS: [(AddrInfoFlags, i32); 7] = [
+    (AddrInfoFlags::PASSIVE, AI_PASSIVE),
+    (AddrInfoFlags::CANONNAME, AI_CANONNAME),
+    (AddrInfoFlags::NUMERICHOST, AI_NUMERICHOST),
+    (AddrInfoFlags::V4MAPPED, AI_V4MAPPED),
+    (AddrInfoFlags::ALL, AI_ALL),
+    (AddrInfoFlags::ADDRCONFIG, AI_ADDRCONFIG),
+    (AddrInfoFlags::NUMERICSERV, AI_NUMERICSERV),
+];
+
+/// Flags from bits, refusing bits with no name (they would be silently lost).
+fn from_bits<F: Copy + std::ops::BitOr<Output = F>>(
+    raw: i32,
+    table: &[(F, i32)],
+    none: F,
+    what: &str,
+) -> Result<F> {
+    let mut flags = none;
+    let mut rest = raw;
+    for &(flag, bit) in table {
+        if raw & bit != 0 {
+            flags = flags | flag;
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        return Err(Error::value(format!("unknown {what} bits {rest:#x}")));
+    }
+    Ok(flags)
+}
+
+fn to_bits<F: Copy + PartialEq + std::ops::BitAnd<Output = F>>(
+    flags: F,
+    table: &[(F, i32)],
+    none: F,
+) -> i32 {
+    table
+        .iter()
+        .filter(|(flag, _)| flags & *flag != none)
+        .fold(0, |acc, (_, bit)| acc | bit)
+}
+
+impl MsgFlags {
+    /// `MSG_*` bits as flags.
+    ///
+    /// # Errors
+    /// [`Error::Value`] for bits with no name here.
+    pub fn from_raw(raw: i32) -> Result<MsgFlags> {
+        from_bits(raw, &MSG_BITS, MsgFlags::empty(), "MSG_*")
+    }
+
+    /// These flags as `MSG_*` bits.
+    pub fn raw(self) -> i32 {
+        to_bits(self, &MSG_BITS, MsgFlags::empty())
+    }
+}
+
+impl AddrInfoFlags {
+    /// `AI_*` bits as flags.
+    ///
+    /// # Errors
+    /// [`Error::Value`] for bits with no name here.
+    pub fn from_raw(raw: i32) -> Result<AddrInfoFlags> {
+        from_bits(raw, &AI_BITS, AddrInfoFlags::empty(), "AI_*")
+    }
+
+    /// These flags as `AI_*` bits.
+    pub fn raw(self) -> i32 {
+        to_bits(self, &AI_BITS, AddrInfoFlags::empty())
+    }
+}
