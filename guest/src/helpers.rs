@@ -119,7 +119,9 @@ impl CreateConnection {
                 if self.all_errors {
                     Err(Error::Group(errors))
                 } else {
-                    Err(errors.pop().unwrap_or_else(|| Error::value("no error reported")))
+                    Err(errors
+                        .pop()
+                        .unwrap_or_else(|| Error::value("no error reported")))
                 }
             }
         }

@@ -247,8 +247,8 @@ impl SocketFile {
                 Reader::Buffered(BufReader::with_capacity(buffering, io.clone()), translate)
             }
         });
-        let writer = (writing && buffering > 0)
-            .then(|| BufWriter::with_capacity(buffering, io.clone()));
+        let writer =
+            (writing && buffering > 0).then(|| BufWriter::with_capacity(buffering, io.clone()));
         Ok(SocketFile {
             io,
             reader,

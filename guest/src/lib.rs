@@ -35,8 +35,8 @@ mod util;
 pub use addr::{SockAddress, ToSockAddress};
 pub use error::{Error, Result};
 pub use helpers::{
-    CreateConnection, CreateServer, HostPort, create_connection, create_server,
-    has_dualstack_ipv6, socketpair,
+    CreateConnection, CreateServer, HostPort, create_connection, create_server, has_dualstack_ipv6,
+    socketpair,
 };
 pub use io::{DEFAULT_BUFFER_SIZE, Newline, SocketFile, SocketIo};
 pub use netdb::{

@@ -680,7 +680,8 @@ impl fmt::Display for SocketKind {
 /// `bad-descriptor` for a number that is no socket of this guest.
 pub fn fromfd(fd: i32) -> Result<Socket> {
     let h = u32::try_from(fd).map_err(|_| bad_fd())?;
-    let known = LIVE.with(|l| l.borrow().contains(&h)) || DETACHED.with(|d| d.borrow().contains(&h));
+    let known =
+        LIVE.with(|l| l.borrow().contains(&h)) || DETACHED.with(|d| d.borrow().contains(&h));
     if !known {
         return Err(bad_fd());
     }

@@ -21,7 +21,8 @@ pub fn inet_aton(text: &str) -> Result<[u8; 4]> {
     }
     let mut nums = Vec::with_capacity(4);
     for p in &parts {
-        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
+        {
             (h, 16)
         } else if p.len() > 1 && p.starts_with('0') {
             (&p[1..], 8)
@@ -148,7 +149,15 @@ mod tests {
         assert_eq!(inet_aton("017.0.0.1").unwrap(), [15, 0, 0, 1]);
         assert_eq!(inet_aton("1.2.65535").unwrap(), [1, 2, 255, 255]);
         assert_eq!(inet_aton("4294967295").unwrap(), [255; 4]);
-        for bad in ["", "1.2.3.4.5", "256.1.1.1", "1.2.65536", "a.b.c.d", "1..2", "08.1.1.1"] {
+        for bad in [
+            "",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.65536",
+            "a.b.c.d",
+            "1..2",
+            "08.1.1.1",
+        ] {
             assert!(inet_aton(bad).is_err(), "{bad:?}");
         }
     }

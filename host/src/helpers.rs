@@ -81,10 +81,12 @@ impl SocketCtxView<'_> {
         ssock.set_nonblocking(true)?;
         // _fallback_socketpair: make sure the accepted peer is our client, not an intruder
         // that connected to the listener first.
-        let same = |a: std::io::Result<socket2::SockAddr>, b: std::io::Result<socket2::SockAddr>| {
+        let same = |a: std::io::Result<socket2::SockAddr>,
+                    b: std::io::Result<socket2::SockAddr>| {
             matches!((a, b), (Ok(a), Ok(b)) if a.as_socket() == b.as_socket())
         };
-        if !same(ssock.local_addr(), csock.peer_addr()) || !same(csock.local_addr(), ssock.peer_addr())
+        if !same(ssock.local_addr(), csock.peer_addr())
+            || !same(csock.local_addr(), ssock.peer_addr())
         {
             return Err(SocketError::os(
                 Errno::ConnAborted,
@@ -165,7 +167,9 @@ impl Host for SocketCtxView<'_> {
             ));
         }
         if dualstack_ipv6 && !matches!(family, AddressFamily::Inet6) {
-            return Err(SocketError::value("dualstack_ipv6 requires AF_INET6 family"));
+            return Err(SocketError::value(
+                "dualstack_ipv6 requires AF_INET6 family",
+            ));
         }
         self.ctx.check_socket_limit(1)?;
         let sock = Socket::create(family, SocketKind::Stream, 0, self.ctx.default_timeout)?;
@@ -219,7 +223,9 @@ impl Host for SocketCtxView<'_> {
             }
         }
         if !matches!(kind, SocketKind::Stream) {
-            return Err(SocketError::value("Only SOCK_STREAM socket type is supported"));
+            return Err(SocketError::value(
+                "Only SOCK_STREAM socket type is supported",
+            ));
         }
         if proto != 0 {
             return Err(SocketError::value("Only protocol zero is supported"));

@@ -21,7 +21,9 @@ pub(crate) fn nameindex() -> io::Result<Vec<(u32, String)>> {
             break;
         }
         // SAFETY: as above; the string is copied before the array is freed.
-        let name = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
+        let name = unsafe { CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned();
         out.push((index, name));
         // SAFETY: the array has a further entry (at least the terminating one).
         entry = unsafe { entry.add(1) };

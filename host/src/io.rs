@@ -61,7 +61,10 @@ impl HostSocketIo for SocketCtxView<'_> {
         let this = self.table.get_mut(&io)?;
         let os = this.os()?;
         if !this.reading {
-            return Err(SocketError::os(Errno::NotSupported, "File not open for reading"));
+            return Err(SocketError::os(
+                Errno::NotSupported,
+                "File not open for reading",
+            ));
         }
         if this.timeout_occurred {
             return Err(SocketError::os(
@@ -85,7 +88,10 @@ impl HostSocketIo for SocketCtxView<'_> {
         let this = self.table.get(&io)?;
         let os = this.os()?;
         if !this.writing {
-            return Err(SocketError::os(Errno::NotSupported, "File not open for writing"));
+            return Err(SocketError::os(
+                Errno::NotSupported,
+                "File not open for writing",
+            ));
         }
         match os.send(self.ctx, &data, MsgFlags::empty()) {
             Ok(n) => Ok(Some(n as u64)),

@@ -44,8 +44,8 @@ mod wait;
 
 pub use ctx::{SocketCtx, SocketCtxBuilder, SocketCtxView, SocketView};
 pub use error::SocketError;
-pub use policy::{Policy, PolicyBuilder};
 pub use io::SocketIo;
+pub use policy::{Policy, PolicyBuilder};
 pub use socket::Socket;
 pub use wait::InterruptHandle;
 

@@ -15,9 +15,9 @@ use crate::bindings::sockbox::socket::netdb::{
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, GaiCode, HCode, SockAddress, SocketKind,
 };
-use crate::socket::deny;
 use crate::ctx::{SocketCtx, SocketCtxView};
 use crate::error::SocketError;
+use crate::socket::deny;
 
 /// `getaddrinfo`, after the lookup policy: a host name needs a lookup rule; numeric hosts,
 /// `AI_NUMERICHOST` lookups and a `None` host need no DNS and are not checked.
@@ -375,12 +375,10 @@ impl Host for SocketCtxView<'_> {
 
     fn if_nametoindex(&mut self, name: String) -> Result<u32, SocketError> {
         no_nul(&name)?;
-        crate::ifaces::nametoindex(&name)
-            .ok_or_else(|| not_found("no interface with this name"))
+        crate::ifaces::nametoindex(&name).ok_or_else(|| not_found("no interface with this name"))
     }
 
     fn if_indextoname(&mut self, index: u32) -> Result<String, SocketError> {
-        crate::ifaces::indextoname(index)
-            .ok_or_else(|| not_found("No such device or address"))
+        crate::ifaces::indextoname(index).ok_or_else(|| not_found("No such device or address"))
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn get(os: &socket2::Socket, name: SockoptName) -> Result<Sockopt> {
         N::SoReuseport => Sockopt::SoReuseport(os.reuse_port()?),
         N::SoKeepalive => Sockopt::SoKeepalive(os.keepalive()?),
         N::SoBroadcast => Sockopt::SoBroadcast(os.broadcast()?),
-        N::SoLinger => Sockopt::SoLinger(os.linger()?.map(|d| secs(d))),
+        N::SoLinger => Sockopt::SoLinger(os.linger()?.map(secs)),
         N::SoRcvbuf => Sockopt::SoRcvbuf(clamp_u32(os.recv_buffer_size()?)),
         N::SoSndbuf => Sockopt::SoSndbuf(clamp_u32(os.send_buffer_size()?)),
         N::SoRcvlowat => Sockopt::SoRcvlowat(get_int(os, libc::SOL_SOCKET, libc::SO_RCVLOWAT)?),
@@ -40,9 +40,7 @@ pub(crate) fn get(os: &socket2::Socket, name: SockoptName) -> Result<Sockopt> {
         N::TcpCork => Sockopt::TcpCork(os.tcp_cork()?),
         N::TcpQuickack => Sockopt::TcpQuickack(os.tcp_quickack()?),
         N::TcpKeepidle => Sockopt::TcpKeepidle(secs(rustix::net::sockopt::tcp_keepidle(os)?)),
-        N::TcpKeepintvl => {
-            Sockopt::TcpKeepintvl(secs(rustix::net::sockopt::tcp_keepintvl(os)?))
-        }
+        N::TcpKeepintvl => Sockopt::TcpKeepintvl(secs(rustix::net::sockopt::tcp_keepintvl(os)?)),
         N::TcpKeepcnt => Sockopt::TcpKeepcnt(rustix::net::sockopt::tcp_keepcnt(os)?),
         N::TcpUserTimeoutMs => Sockopt::TcpUserTimeoutMs(
             os.tcp_user_timeout()?

@@ -99,6 +99,11 @@ pub fn case(args: &[&str], ctx: SocketCtxBuilder) -> Outcome {
     run_with("cases", args, ctx.build().expect("socket ctx"))
 }
 
+/// Runs a test case of the `surface` guest (the socket.py surface) under `ctx`.
+pub fn surface(args: &[&str], ctx: SocketCtxBuilder) -> Outcome {
+    run_with("surface", args, ctx.build().expect("socket ctx"))
+}
+
 /// A context builder with this policy.
 pub fn with_policy(policy: Policy) -> SocketCtxBuilder {
     SocketCtx::builder().policy(policy)
