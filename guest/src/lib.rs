@@ -7,17 +7,24 @@
 //! [`std::net::SocketAddr`].
 //!
 //! ```no_run
-//! use std::io::{Read, Write};
-//! use sockbox::{AddressFamily, Socket, SocketKind};
+//! use std::io::{BufRead, Write};
+//! use std::time::Duration;
 //!
-//! # fn main() -> sockbox::Result<()> {
-//! let mut s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
-//! s.settimeout(Some(std::time::Duration::from_secs(5)));
-//! s.connect(("localhost", 7000))?;          // resolved by the host, under its policy
-//! s.sendall(b"ping\n")?;
-//! let reply = s.recv(1024)?;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The host resolves "localhost" and checks the address against its policy.
+//! let s = sockbox::create_connection(("localhost", 8000))
+//!     .timeout(Duration::from_secs(5))
+//!     .connect()?;
+//! let mut out = s.makefile("wb")?;
+//! write!(out, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+//! out.flush()?;
+//! for line in s.makefile("r")?.lines() {
+//!     println!("{}", line?);
+//! }
 //! # Ok(()) }
 //! ```
+//!
+//! The README has a table of every socket.py name beside this crate's.
 //!
 //! Outside wasm (for docs and host-side type checks) the crate compiles, but every call that
 //! reaches the host panics: there is no host.
