@@ -71,5 +71,14 @@ pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
         world: "sockbox:socket/imports",
+        // wasi types are the `wasi` crate's, so a `wasi::filesystem` descriptor can be handed
+        // to sendfile and send_fds as it is.
+        with: {
+            "wasi:io/poll@0.2.12": wasi::io::poll,
+            "wasi:io/error@0.2.12": wasi::io::error,
+            "wasi:io/streams@0.2.12": wasi::io::streams,
+            "wasi:clocks/wall-clock@0.2.12": wasi::clocks::wall_clock,
+            "wasi:filesystem/types@0.2.12": wasi::filesystem::types,
+        },
     });
 }

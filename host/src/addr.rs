@@ -1,23 +1,23 @@
 //! Conversions between the WIT's address, family and kind values and the OS's.
 
+use std::ffi::OsStr;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
 use socket2::{Domain, SockAddr, Type};
 
 use crate::bindings::sockbox::socket::types::{
-    AddressFamily, Errno, Ipv4SockAddress, Ipv6SockAddress, SockAddress, SocketKind,
+    AddressFamily, Errno, Ipv4SockAddress, Ipv6SockAddress, SockAddress, SocketKind, UnixAddress,
 };
 use crate::error::SocketError;
 
-/// The families the host serves: IPv4 and IPv6 (Unix-domain sockets are not served yet).
+/// The families the host serves: IPv4, IPv6 and Unix-domain.
 pub(crate) fn domain(family: AddressFamily) -> Result<Domain, SocketError> {
     match family {
         AddressFamily::Inet => Ok(Domain::IPV4),
         AddressFamily::Inet6 => Ok(Domain::IPV6),
-        AddressFamily::Unix => Err(SocketError::os(
-            Errno::AddressFamilyNotSupported,
-            "Address family not supported by protocol (AF_UNIX is not served by this host yet)",
-        )),
+        AddressFamily::Unix => Ok(Domain::UNIX),
         AddressFamily::Unspec | AddressFamily::Other(_) => {
             Err(SocketError::errno(Errno::AddressFamilyNotSupported))
         }
@@ -88,9 +88,88 @@ pub(crate) fn to_std(addr: &SockAddress) -> Result<SocketAddr, SocketError> {
         }
         SockAddress::Unix(_) => Err(SocketError::os(
             Errno::AddressFamilyNotSupported,
-            "Address family not supported by protocol (AF_UNIX is not served by this host yet)",
+            "Address family not supported by protocol (an IP address was expected)",
         )),
     }
+}
+
+/// Where a guest address points, for the policy and the OS.
+pub(crate) enum Target {
+    /// An IPv4 or IPv6 socket address.
+    Ip(SocketAddr),
+    /// A Unix-domain address.
+    Unix(UnixTarget),
+}
+
+/// A Unix-domain address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum UnixTarget {
+    /// A filesystem path (any bytes but NUL).
+    Path(PathBuf),
+    /// A Linux abstract name (without the leading NUL).
+    Abstract(Vec<u8>),
+    /// No name (binding one asks the kernel for an autobind name).
+    Unnamed,
+}
+
+/// The target of a guest address. A path with a NUL inside is refused (CPython's ValueError
+/// "embedded null byte"): the kernel would cut it there.
+pub(crate) fn target(addr: &SockAddress) -> Result<Target, SocketError> {
+    Ok(match addr {
+        SockAddress::Unix(UnixAddress::Path(p)) => {
+            if p.contains(&0) {
+                return Err(SocketError::value("embedded null byte"));
+            }
+            if p.is_empty() {
+                Target::Unix(UnixTarget::Unnamed)
+            } else {
+                Target::Unix(UnixTarget::Path(PathBuf::from(OsStr::from_bytes(p))))
+            }
+        }
+        SockAddress::Unix(UnixAddress::Abstract(name)) => {
+            Target::Unix(UnixTarget::Abstract(name.clone()))
+        }
+        SockAddress::Unix(UnixAddress::Unnamed) => Target::Unix(UnixTarget::Unnamed),
+        ip => Target::Ip(to_std(ip)?),
+    })
+}
+
+impl UnixTarget {
+    /// The OS form. A path or name too long for `sun_path` is EINVAL ("AF_UNIX path too
+    /// long" in CPython).
+    pub(crate) fn to_os(&self) -> Result<SockAddr, SocketError> {
+        let too_long = |_| SocketError::os(Errno::Invalid, "AF_UNIX path too long");
+        match self {
+            UnixTarget::Path(p) => SockAddr::unix(p).map_err(too_long),
+            UnixTarget::Abstract(name) => {
+                let mut bytes = vec![0u8];
+                bytes.extend_from_slice(name);
+                SockAddr::unix(OsStr::from_bytes(&bytes)).map_err(too_long)
+            }
+            UnixTarget::Unnamed => SockAddr::unix("").map_err(too_long),
+        }
+    }
+
+    /// The rustix form, for sendmsg with ancillary data.
+    pub(crate) fn to_rustix(&self) -> Result<rustix::net::SocketAddrUnix, SocketError> {
+        let too_long = |_| SocketError::os(Errno::Invalid, "AF_UNIX path too long");
+        match self {
+            UnixTarget::Path(p) => rustix::net::SocketAddrUnix::new(p.as_path()).map_err(too_long),
+            UnixTarget::Abstract(name) => {
+                rustix::net::SocketAddrUnix::new_abstract_name(name).map_err(too_long)
+            }
+            UnixTarget::Unnamed => Ok(rustix::net::SocketAddrUnix::new_unnamed()),
+        }
+    }
+}
+
+/// The guest form of a Unix-domain address.
+pub(crate) fn unix_address(target: UnixTarget) -> SockAddress {
+    SockAddress::Unix(match target {
+        UnixTarget::Path(p) => UnixAddress::Path(p.into_os_string().into_vec()),
+        UnixTarget::Abstract(name) => UnixAddress::Abstract(name),
+        UnixTarget::Unnamed => UnixAddress::Unnamed,
+    })
 }
 
 /// The guest form of an IP socket address.
@@ -117,10 +196,20 @@ pub(crate) fn from_std(addr: SocketAddr) -> SockAddress {
 
 /// The guest form of an address the OS returned.
 pub(crate) fn from_os(addr: &SockAddr) -> Result<SockAddress, SocketError> {
-    match addr.as_socket() {
-        Some(a) => Ok(from_std(a)),
-        None => Err(SocketError::errno(Errno::AddressFamilyNotSupported)),
+    if let Some(a) = addr.as_socket() {
+        return Ok(from_std(a));
     }
+    if addr.is_unix() {
+        let target = if let Some(p) = addr.as_pathname() {
+            UnixTarget::Path(p.to_path_buf())
+        } else if let Some(name) = addr.as_abstract_namespace() {
+            UnixTarget::Abstract(name.to_vec())
+        } else {
+            UnixTarget::Unnamed
+        };
+        return Ok(unix_address(target));
+    }
+    Err(SocketError::errno(Errno::AddressFamilyNotSupported))
 }
 
 /// A textual form for messages and rules: `1.2.3.4:80`, `[::1]:80`.

@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use crate::bindings::sockbox::socket::types::Errno;
 use crate::error::SocketError;
 use crate::policy::Policy;
+use crate::share::ShareGroup;
 use crate::wait::InterruptHandle;
 
 /// The default cap on bytes returned by one read (`recv`, `recvfrom`).
@@ -15,6 +16,9 @@ pub const DEFAULT_MAX_READ: usize = 1 << 20;
 
 /// The default cap on sockets one instance may hold at once.
 pub const DEFAULT_MAX_SOCKETS: usize = 1024;
+
+/// The default cap on descriptors one `recv-fds` call accepts.
+pub const DEFAULT_MAX_FDS_PER_CALL: usize = 16;
 
 /// The sockbox state of one instance: its policy, default timeout, interrupt handle, limits
 /// and preopened sockets. Sockets themselves live in the embedder's [`ResourceTable`].
@@ -24,8 +28,11 @@ pub struct SocketCtx {
     pub(crate) interrupt: InterruptHandle,
     pub(crate) max_read: usize,
     pub(crate) max_sockets: usize,
-    /// Socket resources the guest holds now (counted against `max_sockets`).
+    /// Socket resources and received descriptors the guest holds now (counted against
+    /// `max_sockets`).
     pub(crate) open_sockets: usize,
+    pub(crate) max_fds_per_call: usize,
+    pub(crate) share_group: Option<ShareGroup>,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
 }
 
@@ -66,19 +73,24 @@ pub struct SocketCtxBuilder {
     default_timeout: Option<Duration>,
     max_read: usize,
     max_sockets: usize,
+    max_fds_per_call: usize,
+    share_group: Option<ShareGroup>,
     preopens: Vec<(String, socket2::Socket)>,
 }
 
 impl SocketCtxBuilder {
     /// The defaults: a policy that denies everything, no default timeout (new sockets block),
     /// reads capped at [`DEFAULT_MAX_READ`] bytes, at most [`DEFAULT_MAX_SOCKETS`] sockets,
-    /// no preopened sockets.
+    /// at most [`DEFAULT_MAX_FDS_PER_CALL`] descriptors per recv-fds, no share group, no
+    /// preopened sockets.
     pub fn new() -> Self {
         SocketCtxBuilder {
             policy: Policy::deny_all(),
             default_timeout: None,
             max_read: DEFAULT_MAX_READ,
             max_sockets: DEFAULT_MAX_SOCKETS,
+            max_fds_per_call: DEFAULT_MAX_FDS_PER_CALL,
+            share_group: None,
             preopens: Vec::new(),
         }
     }
@@ -108,6 +120,20 @@ impl SocketCtxBuilder {
         self
     }
 
+    /// The most descriptors one recv-fds call accepts; more are closed and reported with
+    /// `ctrunc`.
+    pub fn max_fds_per_call(mut self, n: usize) -> Self {
+        self.max_fds_per_call = n;
+        self
+    }
+
+    /// Puts the instance in a share group: its sockets can be handed to other instances of the
+    /// same group with `share`/`fromshare`. Without one, `share` fails with `not-supported`.
+    pub fn share_group(mut self, group: ShareGroup) -> Self {
+        self.share_group = Some(group);
+        self
+    }
+
     /// Hands the guest an already bound (and usually listening) socket under `name`; the guest
     /// finds it with `preopens.get-sockets`. The socket is outside the policy: the embedder
     /// chose it. [`build`](Self::build) makes it non-blocking.
@@ -133,6 +159,8 @@ impl SocketCtxBuilder {
             max_read: self.max_read,
             max_sockets: self.max_sockets,
             open_sockets: 0,
+            max_fds_per_call: self.max_fds_per_call,
+            share_group: self.share_group,
             preopens: self.preopens,
         })
     }

@@ -211,10 +211,15 @@ impl Host for SocketCtxView<'_> {
         match family {
             AddressFamily::Inet | AddressFamily::Inet6 => {}
             AddressFamily::Unix => {
-                return Err(SocketError::os(
-                    Errno::AddressFamilyNotSupported,
-                    "Address family not supported by protocol (AF_UNIX is not served by this host yet)",
-                ));
+                // Native: an unnamed connected pair, any kind the OS has.
+                self.ctx.check_socket_limit(2)?;
+                let ty = crate::addr::socket_type(kind)?;
+                let protocol = (proto != 0).then(|| socket2::Protocol::from(proto));
+                let (a, b) = socket2::Socket::pair(Domain::UNIX, ty.nonblocking(), protocol)?;
+                let timeout = self.ctx.default_timeout;
+                let a = Socket::wrap(a, family, kind, proto, timeout);
+                let b = Socket::wrap(b, family, kind, proto, timeout);
+                return Ok((self.push_socket(a)?, self.push_socket(b)?));
             }
             _ => {
                 return Err(SocketError::value(
@@ -237,6 +242,10 @@ impl Host for SocketCtxView<'_> {
 
     fn has_dualstack_ipv6(&mut self) -> wasmtime::Result<bool> {
         Ok(has_dualstack_ipv6())
+    }
+
+    fn fromshare(&mut self, token: Vec<u8>) -> Result<Resource<Socket>> {
+        SocketCtxView::fromshare(self, &token)
     }
 }
 

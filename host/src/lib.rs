@@ -37,15 +37,19 @@ mod io;
 mod netdb;
 pub mod policy;
 mod preopens;
+mod share;
 pub mod run;
 mod socket;
 mod sockopt;
+mod unix;
 mod wait;
 
 pub use ctx::{SocketCtx, SocketCtxBuilder, SocketCtxView, SocketView};
 pub use error::SocketError;
 pub use io::SocketIo;
 pub use policy::{Policy, PolicyBuilder};
+pub use share::ShareGroup;
+pub use unix::ReceivedFd;
 pub use socket::Socket;
 pub use wait::InterruptHandle;
 
@@ -58,8 +62,10 @@ pub mod bindings {
         world: "sockbox:socket/imports",
         imports: { default: trappable },
         with: {
+            "wasi": wasmtime_wasi::p2::bindings::sync,
             "sockbox:socket/socket.socket": crate::socket::Socket,
             "sockbox:socket/socket.socket-io": crate::io::SocketIo,
+            "sockbox:socket/socket.received-fd": crate::unix::ReceivedFd,
         },
         trappable_error_type: {
             "sockbox:socket/types.error" => crate::error::SocketError,

@@ -9,6 +9,8 @@
 //! | `allow_connect` / `--allow-connect` | connect, connect-ex, sendto | address rule |
 //! | `allow_bind` / `--allow-bind` | bind | address rule |
 //! | `allow_lookup` / `--allow-lookup` | getaddrinfo of a host name | name rule |
+//! | `allow_unix` / `--allow-unix` | Unix-domain bind, connect, sendto | `PATH`, `DIR/*`, `@NAME`, `@PREFIX*` |
+//! | `allow_fd_passing` / `--allow-fd-passing` | send-fds, recv-fds | (a switch) |
 //!
 //! Address rules: `*` (anything), `IP`, `CIDR`, `[IPv6]`, `[IPv6/len]`, each optionally
 //! followed by `:PORTS`, where PORTS is `N`, `N-M` or `*`; `*:PORTS` matches any address on
@@ -23,9 +25,10 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use crate::addr::display;
+use crate::addr::{UnixTarget, display};
 use crate::bindings::sockbox::socket::types::{PolicyAction, PolicyDenial};
 
 /// A parsed, immutable policy. Cheap to clone; share one among many instances.
@@ -39,6 +42,8 @@ struct Rules {
     connect: Vec<AddrRule>,
     bind: Vec<AddrRule>,
     lookup: Vec<NameRule>,
+    unix: Vec<UnixRule>,
+    fd_passing: bool,
 }
 
 /// Builds a [`Policy`]. Every `allow_*` method parses its rule and fails on a malformed one.
@@ -123,19 +128,54 @@ impl Policy {
         })
     }
 
+    /// Checks a bind, connect or sendto on a Unix-domain address. Paths are compared after
+    /// making them absolute and resolving `..` and symlinks in their parent directory, so a
+    /// guest cannot step out of an allowed directory. Unnamed addresses need no rule.
+    pub(crate) fn check_unix(&self, target: &UnixTarget) -> Result<(), Denial> {
+        let (shown, allowed) = match target {
+            UnixTarget::Unnamed => return Ok(()),
+            UnixTarget::Path(p) => {
+                let normal = normalize_unix_path(p);
+                let ok = self.rules.unix.iter().any(|r| r.matches_path(&normal));
+                (normal.display().to_string(), ok)
+            }
+            UnixTarget::Abstract(name) => {
+                let ok = self.rules.unix.iter().any(|r| r.matches_abstract(name));
+                (format!("@{}", String::from_utf8_lossy(name)), ok)
+            }
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(Denial {
+            action: PolicyAction::Unix,
+            target: shown.clone(),
+            rule: format!("--allow-unix {shown}"),
+        })
+    }
+
+    /// Checks passing descriptors (send-fds, recv-fds).
+    pub fn check_fd_passing(&self) -> Result<(), Denial> {
+        if self.rules.fd_passing {
+            return Ok(());
+        }
+        Err(Denial {
+            action: PolicyAction::FdPassing,
+            target: "SCM_RIGHTS".to_string(),
+            rule: "--allow-fd-passing".to_string(),
+        })
+    }
+
     /// Each rule in its flag form, one per line (what `sockbox policy` would print).
     pub fn describe(&self) -> Vec<String> {
         let r = &self.rules;
-        let connect = r
-            .connect
-            .iter()
-            .map(|x| format!("--allow-connect {}", x.text));
-        let bind = r.bind.iter().map(|x| format!("--allow-bind {}", x.text));
-        let lookup = r
-            .lookup
-            .iter()
-            .map(|x| format!("--allow-lookup {}", x.text));
-        connect.chain(bind).chain(lookup).collect()
+        let flag = |flag: &'static str| move |text: &String| format!("--allow-{flag} {text}");
+        let connect = r.connect.iter().map(|x| &x.text).map(flag("connect"));
+        let bind = r.bind.iter().map(|x| &x.text).map(flag("bind"));
+        let lookup = r.lookup.iter().map(|x| &x.text).map(flag("lookup"));
+        let unix = r.unix.iter().map(|x| &x.text).map(flag("unix"));
+        let fds = r.fd_passing.then(|| "--allow-fd-passing".to_string());
+        connect.chain(bind).chain(lookup).chain(unix).chain(fds).collect()
     }
 }
 
@@ -175,6 +215,20 @@ impl PolicyBuilder {
         Ok(self)
     }
 
+    /// Allows Unix-domain bind, connect and sendto on matching addresses: `PATH` (that path),
+    /// `DIR/*` (any path under DIR), `@NAME` (that abstract name), `@PREFIX*` (abstract names
+    /// starting so). Paths are normalised as [`Policy::check_unix`] does.
+    pub fn allow_unix(mut self, rule: &str) -> Result<Self, RuleError> {
+        self.rules.unix.push(UnixRule::parse(rule)?);
+        Ok(self)
+    }
+
+    /// Allows passing descriptors over Unix-domain sockets (send-fds, recv-fds).
+    pub fn allow_fd_passing(mut self) -> Self {
+        self.rules.fd_passing = true;
+        self
+    }
+
     /// The policy.
     pub fn build(self) -> Policy {
         Policy {
@@ -201,6 +255,9 @@ impl fmt::Display for Denial {
             PolicyAction::Bind => "bind to",
             PolicyAction::SendTo => "send to",
             PolicyAction::Lookup => "lookup of",
+            PolicyAction::Unix => "Unix-domain access to",
+            PolicyAction::FdPassing => "passing descriptors with",
+            PolicyAction::Share => "sharing",
         };
         write!(
             f,
@@ -403,6 +460,90 @@ impl NameRule {
     }
 }
 
+/// A Unix-domain rule.
+struct UnixRule {
+    kind: UnixRuleKind,
+    text: String,
+}
+
+enum UnixRuleKind {
+    Path(PathBuf),
+    Under(PathBuf),
+    Abstract(Vec<u8>),
+    AbstractPrefix(Vec<u8>),
+}
+
+impl UnixRule {
+    fn parse(text: &str) -> Result<Self, RuleError> {
+        let err = |reason: &str| RuleError {
+            rule: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let t = text.trim();
+        if t.is_empty() || t.contains('\0') {
+            return Err(err("expected PATH, DIR/*, @NAME or @PREFIX*"));
+        }
+        let kind = if let Some(name) = t.strip_prefix('@') {
+            match name.strip_suffix('*') {
+                Some(prefix) => UnixRuleKind::AbstractPrefix(prefix.as_bytes().to_vec()),
+                None if !name.is_empty() => UnixRuleKind::Abstract(name.as_bytes().to_vec()),
+                None => return Err(err("an abstract name after '@'")),
+            }
+        } else if let Some(dir) = t.strip_suffix("/*") {
+            let dir = if dir.is_empty() { "/" } else { dir };
+            let normal = normalize_unix_path(Path::new(dir));
+            UnixRuleKind::Under(normal.canonicalize().unwrap_or(normal))
+        } else {
+            UnixRuleKind::Path(normalize_unix_path(Path::new(t)))
+        };
+        let text = match &kind {
+            UnixRuleKind::Path(p) => p.display().to_string(),
+            UnixRuleKind::Under(d) => d.join("*").display().to_string(),
+            _ => t.to_string(),
+        };
+        Ok(UnixRule { kind, text })
+    }
+
+    fn matches_path(&self, path: &Path) -> bool {
+        match &self.kind {
+            UnixRuleKind::Path(p) => p == path,
+            UnixRuleKind::Under(dir) => path.starts_with(dir) && path != dir,
+            _ => false,
+        }
+    }
+
+    fn matches_abstract(&self, name: &[u8]) -> bool {
+        match &self.kind {
+            UnixRuleKind::Abstract(n) => n == name,
+            UnixRuleKind::AbstractPrefix(p) => name.starts_with(p),
+            _ => false,
+        }
+    }
+}
+
+/// A Unix path as the kernel will see it: absolute (relative to the host's working
+/// directory), with `..` and symlinks in its parent directory resolved when the parent exists
+/// (else resolved by its text).
+pub(crate) fn normalize_unix_path(path: &Path) -> PathBuf {
+    let abs = std::env::current_dir().unwrap_or_default().join(path);
+    if let (Some(parent), Some(name)) = (abs.parent(), abs.file_name())
+        && let Ok(real) = parent.canonicalize()
+    {
+        return real.join(name);
+    }
+    let mut out = PathBuf::from("/");
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(x) => out.push(x),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
 fn normalize_name(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
@@ -494,6 +635,42 @@ mod tests {
                 .check_lookup("x")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn unix_rules_normalise_paths() {
+        let dir = std::env::temp_dir().join(format!("sockbox-policy-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        let d = dir.display();
+        let p = Policy::builder()
+            .allow_unix(&format!("{d}/*"))
+            .unwrap()
+            .allow_unix("/run/exact.sock")
+            .unwrap()
+            .allow_unix("@app-*")
+            .unwrap()
+            .build();
+        let t = |s: String| UnixTarget::Path(PathBuf::from(s));
+        assert!(p.check_unix(&t(format!("{d}/a.sock"))).is_ok());
+        assert!(p.check_unix(&t(format!("{d}/sub/../b.sock"))).is_ok());
+        // ".." cannot step out of the allowed directory.
+        assert!(p.check_unix(&t(format!("{d}/../escape.sock"))).is_err());
+        assert!(p.check_unix(&t("/run/exact.sock".into())).is_ok());
+        assert!(p.check_unix(&t("/run/other.sock".into())).is_err());
+        assert!(p.check_unix(&UnixTarget::Abstract(b"app-1".to_vec())).is_ok());
+        assert!(p.check_unix(&UnixTarget::Abstract(b"other".to_vec())).is_err());
+        assert!(p.check_unix(&UnixTarget::Unnamed).is_ok());
+        assert_eq!(
+            p.check_unix(&UnixTarget::Abstract(b"x".to_vec()))
+                .unwrap_err()
+                .rule,
+            "--allow-unix @x"
+        );
+        assert!(Policy::deny_all().check_fd_passing().is_err());
+        let fds = Policy::builder().allow_fd_passing().build();
+        assert!(fds.check_fd_passing().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
 
-use crate::addr::{self, domain, from_os, kind_of, socket_type, to_std};
+use crate::addr::{self, Target, domain, from_os, kind_of, socket_type};
 use crate::bindings::sockbox::socket::socket::{Host, HostSocket, Message, Sockopt, SockoptName};
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
@@ -89,6 +89,21 @@ impl Socket {
             .ok_or_else(|| SocketError::errno(Errno::BadDescriptor))
     }
 
+    /// The family it was made with.
+    pub(crate) fn family(&self) -> AddressFamily {
+        self.family
+    }
+
+    /// The kind it was made with.
+    pub(crate) fn kind(&self) -> SocketKind {
+        self.kind
+    }
+
+    /// The protocol it was made with.
+    pub(crate) fn proto(&self) -> i32 {
+        self.proto
+    }
+
     pub(crate) fn set_mode(&self, mode: Mode) {
         if let Some(os) = &self.os {
             os.mode.set(mode);
@@ -122,9 +137,8 @@ impl OsSocket {
     }
 
     pub(crate) fn bind(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
-        let sa = to_std(address)?;
-        ctx.policy.check_bind(&sa).map_err(deny)?;
-        Ok(self.os.bind(&sa.into())?)
+        let (to, _) = checked(ctx, address, Use::Bind)?;
+        Ok(self.os.bind(&to)?)
     }
 
     pub(crate) fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
@@ -151,10 +165,9 @@ impl OsSocket {
     }
 
     pub(crate) fn connect(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
-        let sa = to_std(address)?;
-        ctx.policy.check_connect(&sa).map_err(deny)?;
+        let (to, _) = checked(ctx, address, Use::Connect)?;
         let mode = self.mode();
-        match self.os.connect(&sa.into()) {
+        match self.os.connect(&to) {
             Ok(()) => Ok(()),
             Err(e)
                 if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
@@ -202,9 +215,7 @@ impl OsSocket {
         flags: MsgFlags,
         address: &SockAddress,
     ) -> Result<usize> {
-        let sa = to_std(address)?;
-        ctx.policy.check_send_to(&sa).map_err(deny)?;
-        let to = SockAddr::from(sa);
+        let (to, _) = checked(ctx, address, Use::SendTo)?;
         let raw = send_flags(flags);
         wait::call(
             &self.os,
@@ -223,11 +234,7 @@ impl OsSocket {
         address: Option<&SockAddress>,
     ) -> Result<usize> {
         let to = match address {
-            Some(a) => {
-                let sa = to_std(a)?;
-                ctx.policy.check_send_to(&sa).map_err(deny)?;
-                Some(SockAddr::from(sa))
-            }
+            Some(a) => Some(checked(ctx, a, Use::SendTo)?.0),
             None => None,
         };
         let slices: Vec<IoSlice<'_>> = buffers.iter().map(|b| IoSlice::new(b)).collect();
@@ -332,6 +339,35 @@ impl OsSocket {
         };
         Ok(self.os.shutdown(how)?)
     }
+}
+
+/// What an address is handed to the OS for: the policy rule that applies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Use {
+    Bind,
+    Connect,
+    SendTo,
+}
+
+/// The OS form of a guest address, after the policy allowed this use of it.
+pub(crate) fn checked(ctx: &SocketCtx, address: &SockAddress, use_: Use) -> Result<(SockAddr, Target)> {
+    let target = addr::target(address)?;
+    let os = match &target {
+        Target::Ip(sa) => {
+            let verdict = match use_ {
+                Use::Bind => ctx.policy.check_bind(sa),
+                Use::Connect => ctx.policy.check_connect(sa),
+                Use::SendTo => ctx.policy.check_send_to(sa),
+            };
+            verdict.map_err(deny)?;
+            SockAddr::from(*sa)
+        }
+        Target::Unix(u) => {
+            ctx.policy.check_unix(u).map_err(deny)?;
+            u.to_os()?
+        }
+    };
+    Ok((os, target))
 }
 
 /// The sender of a received message: a connected stream reports no address (length 0), for
@@ -552,6 +588,48 @@ impl HostSocket for SocketCtxView<'_> {
 
     fn proto(&mut self, s: Resource<Socket>) -> wasmtime::Result<i32> {
         Ok(self.table.get(&s)?.proto)
+    }
+
+    fn send_fds(
+        &mut self,
+        s: Resource<Socket>,
+        buffers: Vec<Vec<u8>>,
+        fds: Vec<crate::bindings::sockbox::socket::socket::FdToSend>,
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<u64> {
+        SocketCtxView::send_fds(self, &s, &buffers, &fds, flags, address.as_ref())
+    }
+
+    fn recv_fds(
+        &mut self,
+        s: Resource<Socket>,
+        bufsize: u64,
+        maxfds: u32,
+        flags: MsgFlags,
+    ) -> Result<crate::bindings::sockbox::socket::socket::FdsMessage> {
+        SocketCtxView::recv_fds(self, &s, bufsize, maxfds, flags)
+    }
+
+    fn from_received_fd(
+        &mut self,
+        fd: Resource<crate::unix::ReceivedFd>,
+    ) -> Result<Resource<Socket>> {
+        SocketCtxView::from_received_fd(self, fd)
+    }
+
+    fn sendfile(
+        &mut self,
+        s: Resource<Socket>,
+        file: Resource<wasmtime_wasi::filesystem::Descriptor>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
+        SocketCtxView::sendfile(self, &s, &file, offset, count)
+    }
+
+    fn share(&mut self, s: Resource<Socket>) -> Result<Vec<u8>> {
+        SocketCtxView::share(self, &s)
     }
 
     fn dup(&mut self, s: Resource<Socket>) -> Result<Resource<Socket>> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::addr::kind_of;
 use crate::bindings::sockbox::socket::socket::{
-    Ipv4Membership, Ipv6Membership, Sockopt, SockoptName,
+    Ipv4Membership, Ipv6Membership, PeerCredentials, Sockopt, SockoptName,
 };
 use crate::bindings::sockbox::socket::types::Errno;
 use crate::ctx::SocketCtx;
@@ -36,6 +36,14 @@ pub(crate) fn get(os: &socket2::Socket, name: SockoptName) -> Result<Sockopt> {
                 .map(errno_from_raw),
         ),
         N::SoType => Sockopt::SoType(kind_of(os.r#type()?)),
+        N::SoPeercred => {
+            let cred = rustix::net::sockopt::socket_peercred(os)?;
+            Sockopt::SoPeercred(PeerCredentials {
+                pid: cred.pid.as_raw_nonzero().get(),
+                uid: cred.uid.as_raw(),
+                gid: cred.gid.as_raw(),
+            })
+        }
         N::TcpNodelay => Sockopt::TcpNodelay(os.tcp_nodelay()?),
         N::TcpCork => Sockopt::TcpCork(os.tcp_cork()?),
         N::TcpQuickack => Sockopt::TcpQuickack(os.tcp_quickack()?),
@@ -68,10 +76,10 @@ pub(crate) fn set(ctx: &SocketCtx, os: &socket2::Socket, value: Sockopt) -> Resu
         Sockopt::SoRcvbuf(v) => os.set_recv_buffer_size(v as usize)?,
         Sockopt::SoSndbuf(v) => os.set_send_buffer_size(v as usize)?,
         Sockopt::SoRcvlowat(v) => set_int(os, libc::SOL_SOCKET, libc::SO_RCVLOWAT, v)?,
-        Sockopt::SoError(_) | Sockopt::SoType(_) => {
+        Sockopt::SoError(_) | Sockopt::SoType(_) | Sockopt::SoPeercred(_) => {
             return Err(SocketError::os(
                 Errno::NoProtocolOption,
-                "Protocol not available (SO_ERROR and SO_TYPE are read only)",
+                "Protocol not available (SO_ERROR, SO_TYPE and SO_PEERCRED are read only)",
             ));
         }
         Sockopt::TcpNodelay(v) => os.set_tcp_nodelay(v)?,

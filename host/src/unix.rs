@@ -1,0 +1,341 @@
+//! What only sockbox gives a guest: descriptor passing (SCM_RIGHTS), zero-copy sendfile from a
+//! wasi file, and share/fromshare. Unix-domain addresses themselves are in `addr` and `policy`.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+use wasmtime::component::Resource;
+use wasmtime_wasi::filesystem::Descriptor;
+
+use crate::addr::{Target, UnixTarget, from_std, unix_address};
+use crate::bindings::sockbox::socket::socket::{FdToSend, FdsMessage};
+use crate::bindings::sockbox::socket::types::{
+    Errno, MsgFlags, SockAddress, SocketKind,
+};
+use crate::ctx::SocketCtxView;
+use crate::error::SocketError;
+use crate::socket::{Socket, Use, checked, deny};
+use crate::wait::{self, Interest, Mode};
+
+type Result<T, E = SocketError> = std::result::Result<T, E>;
+
+/// A descriptor received with recv-fds. It owns the host fd (closed on drop); the guest only
+/// ever holds a handle to it.
+pub struct ReceivedFd {
+    pub(crate) fd: OwnedFd,
+    is_socket: bool,
+}
+
+impl ReceivedFd {
+    fn new(fd: OwnedFd) -> ReceivedFd {
+        let is_socket = rustix::fs::fstat(&fd)
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket)
+            .unwrap_or(false);
+        ReceivedFd { fd, is_socket }
+    }
+
+    /// Whether it is a socket.
+    pub fn is_socket(&self) -> bool {
+        self.is_socket
+    }
+}
+
+/// sendmsg/recvmsg flags in rustix's form.
+fn send_flags(flags: MsgFlags) -> SendFlags {
+    let mut out = SendFlags::NOSIGNAL;
+    if flags.contains(MsgFlags::OOB) {
+        out |= SendFlags::OOB;
+    }
+    if flags.contains(MsgFlags::DONTROUTE) {
+        out |= SendFlags::DONTROUTE;
+    }
+    if flags.contains(MsgFlags::EOR) {
+        out |= SendFlags::EOR;
+    }
+    out
+}
+
+fn recv_flags(flags: MsgFlags) -> RecvFlags {
+    let mut out = RecvFlags::CMSG_CLOEXEC;
+    if flags.contains(MsgFlags::OOB) {
+        out |= RecvFlags::OOB;
+    }
+    if flags.contains(MsgFlags::PEEK) {
+        out |= RecvFlags::PEEK;
+    }
+    if flags.contains(MsgFlags::WAITALL) {
+        out |= RecvFlags::WAITALL;
+    }
+    out
+}
+
+fn msg_flags(flags: ReturnFlags) -> MsgFlags {
+    let mut out = MsgFlags::empty();
+    for (on, flag) in [
+        (ReturnFlags::TRUNC, MsgFlags::TRUNC),
+        (ReturnFlags::CTRUNC, MsgFlags::CTRUNC),
+        (ReturnFlags::EOR, MsgFlags::EOR),
+        (ReturnFlags::OOB, MsgFlags::OOB),
+    ] {
+        if flags.contains(on) {
+            out |= flag;
+        }
+    }
+    out
+}
+
+/// The guest form of a sender rustix reported.
+fn sender(addr: Option<rustix::net::SocketAddrAny>) -> Option<SockAddress> {
+    let addr = addr?;
+    if let Ok(sa) = std::net::SocketAddr::try_from(addr.clone()) {
+        return Some(from_std(sa));
+    }
+    let unix = rustix::net::SocketAddrUnix::try_from(addr).ok()?;
+    let target = if let Some(p) = unix.path_bytes() {
+        UnixTarget::Path(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+    } else if let Some(name) = unix.abstract_name() {
+        UnixTarget::Abstract(name.to_vec())
+    } else {
+        UnixTarget::Unnamed
+    };
+    Some(unix_address(target))
+}
+
+impl SocketCtxView<'_> {
+    /// The host fd behind something the guest wants to pass.
+    fn fd_to_send(&self, fd: &FdToSend) -> Result<BorrowedFd<'_>> {
+        Ok(match fd {
+            FdToSend::Socket(s) => self.table.get(s)?.os()?.os.as_fd(),
+            FdToSend::Received(r) => self.table.get(r)?.fd.as_fd(),
+            FdToSend::File(d) => match self.table.get(d)? {
+                Descriptor::File(f) => f.file.as_fd(),
+                Descriptor::Dir(d) => d.dir.as_fd(),
+            },
+        })
+    }
+
+    pub(crate) fn send_fds(
+        &mut self,
+        s: &Resource<Socket>,
+        buffers: &[Vec<u8>],
+        fds: &[FdToSend],
+        flags: MsgFlags,
+        address: Option<&SockAddress>,
+    ) -> Result<u64> {
+        self.ctx.policy.check_fd_passing().map_err(deny)?;
+        let to = match address {
+            Some(a) => Some(checked(self.ctx, a, Use::SendTo)?.1),
+            None => None,
+        };
+        let borrowed = fds
+            .iter()
+            .map(|f| self.fd_to_send(f))
+            .collect::<Result<Vec<_>>>()?;
+        let os = self.table.get(s)?.os()?;
+        let iov: Vec<IoSlice<'_>> = buffers.iter().map(|b| IoSlice::new(b)).collect();
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(borrowed.len()))];
+        let deadline = if flags.contains(MsgFlags::DONTWAIT) {
+            wait::Deadline::Now
+        } else {
+            os.mode().deadline()
+        };
+        let sflags = send_flags(flags);
+        let n = wait::call(&os.os, Interest::Write, deadline, &self.ctx.interrupt, |sock| {
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
+            }
+            let sent = match &to {
+                None => rustix::net::sendmsg(sock, &iov, &mut control, sflags),
+                Some(Target::Ip(sa)) => {
+                    rustix::net::sendmsg_addr(sock, sa, &iov, &mut control, sflags)
+                }
+                Some(Target::Unix(u)) => {
+                    let ua = u.to_rustix().map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+                    rustix::net::sendmsg_addr(sock, &ua, &iov, &mut control, sflags)
+                }
+            };
+            sent.map_err(std::io::Error::from)
+        })?;
+        Ok(n as u64)
+    }
+
+    pub(crate) fn recv_fds(
+        &mut self,
+        s: &Resource<Socket>,
+        bufsize: u64,
+        maxfds: u32,
+        flags: MsgFlags,
+    ) -> Result<FdsMessage> {
+        self.ctx.policy.check_fd_passing().map_err(deny)?;
+        let maxfds = (maxfds as usize).min(self.ctx.max_fds_per_call);
+        let os = self.table.get(s)?.os()?.clone();
+        let size = usize::try_from(bufsize).unwrap_or(usize::MAX).min(self.ctx.max_read);
+        let mut data = vec![0u8; size];
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
+        let deadline = if flags.contains(MsgFlags::DONTWAIT) {
+            wait::Deadline::Now
+        } else {
+            os.mode().deadline()
+        };
+        let rflags = recv_flags(flags);
+        let mut received: Vec<OwnedFd> = Vec::new();
+        let (n, ret, from) = wait::call(&os.os, Interest::Read, deadline, &self.ctx.interrupt, |sock| {
+            let mut control = RecvAncillaryBuffer::new(&mut space);
+            let mut iov = [IoSliceMut::new(&mut data)];
+            let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rflags)
+                .map_err(std::io::Error::from)?;
+            // Take ownership of every descriptor at once: dropped, they are closed.
+            for m in control.drain() {
+                if let RecvAncillaryMessage::ScmRights(fds) = m {
+                    received.extend(fds);
+                }
+            }
+            Ok((msg.bytes, msg.flags, msg.address))
+        })?;
+        data.truncate(n.min(size));
+        // Over the instance's limit, the descriptors are closed (dropped) and reported.
+        let mut out_flags = msg_flags(ret);
+        if self.ctx.check_socket_limit(received.len()).is_err() {
+            received.clear();
+            out_flags |= MsgFlags::CTRUNC;
+        }
+        let mut fds = Vec::with_capacity(received.len());
+        for fd in received {
+            fds.push(self.table.push(ReceivedFd::new(fd))?);
+            self.ctx.open_sockets += 1;
+        }
+        Ok(FdsMessage {
+            data,
+            fds,
+            flags: out_flags,
+            address: sender(from),
+        })
+    }
+
+    pub(crate) fn from_received_fd(&mut self, fd: Resource<ReceivedFd>) -> Result<Resource<Socket>> {
+        let received = self.table.delete(fd)?;
+        self.ctx.open_sockets -= 1;
+        if !received.is_socket {
+            return Err(SocketError::errno(Errno::NotSock));
+        }
+        let os = socket2::Socket::from(received.fd);
+        // The guest's blocking mode is host state; the OS socket must not block the host.
+        os.set_nonblocking(true)?;
+        let sock = Socket::adopt(os, self.ctx.default_timeout)?;
+        self.push_socket(sock)
+    }
+
+    /// sendfile(2) from a wasi file, socket.py's `_sendfile_use_sendfile` rules.
+    pub(crate) fn sendfile(
+        &mut self,
+        s: &Resource<Socket>,
+        file: &Resource<Descriptor>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
+        let sock = self.table.get(s)?;
+        let os = sock.os()?.clone();
+        if !matches!(sock.kind(), SocketKind::Stream) {
+            return Err(SocketError::value("only SOCK_STREAM type sockets are supported"));
+        }
+        if count == Some(0) {
+            return Err(SocketError::value("count must be a positive integer (got 0)"));
+        }
+        let file = match self.table.get(file)? {
+            Descriptor::File(f) if f.open_mode.contains(wasmtime_wasi::OpenMode::READ) => {
+                f.file.clone()
+            }
+            Descriptor::File(_) => return Err(SocketError::errno(Errno::BadDescriptor)),
+            Descriptor::Dir(_) => {
+                return Err(SocketError::os(
+                    Errno::NotSupported,
+                    "Operation not supported (a directory, not a regular file)",
+                ));
+            }
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(SocketError::os(
+                Errno::NotSupported,
+                "Operation not supported (not a regular file)",
+            ));
+        }
+        let fsize = meta.len();
+        if fsize == 0 {
+            return Ok(0);
+        }
+        if os.mode() == Mode::NonBlocking {
+            return Err(SocketError::value("non-blocking sockets are not supported"));
+        }
+        let end = match count {
+            Some(c) => offset.saturating_add(c).min(fsize),
+            None => fsize,
+        };
+        let mut pos = offset;
+        let mut total = 0u64;
+        while pos < end {
+            // As socket.py: at most 1 GiB per call; the timeout bounds each wait.
+            let block = ((end - pos).min(1 << 30)) as usize;
+            let block = NonZeroUsize::new(block).expect("pos < end");
+            let sent = wait::call(
+                &os.os,
+                Interest::Write,
+                os.mode().deadline(),
+                &self.ctx.interrupt,
+                |sock| sock.sendfile(&*file, pos as usize, Some(block)),
+            )?;
+            if sent == 0 {
+                break; // the file ended early (it shrank)
+            }
+            pos += sent as u64;
+            total += sent as u64;
+        }
+        Ok(total)
+    }
+
+    pub(crate) fn share(&mut self, s: &Resource<Socket>) -> Result<Vec<u8>> {
+        let Some(group) = self.ctx.share_group.clone() else {
+            return Err(SocketError::os(
+                Errno::NotSupported,
+                "Operation not supported (this instance is in no share group)",
+            ));
+        };
+        let sock = self.table.get(s)?;
+        let dup = sock.os()?.os.try_clone()?;
+        let token = group.put(dup, sock.family(), sock.kind(), sock.proto())?;
+        Ok(token.to_vec())
+    }
+
+    pub(crate) fn fromshare(&mut self, token: &[u8]) -> Result<Resource<Socket>> {
+        let Some(group) = self.ctx.share_group.clone() else {
+            return Err(SocketError::os(
+                Errno::NotSupported,
+                "Operation not supported (this instance is in no share group)",
+            ));
+        };
+        self.ctx.check_socket_limit(1)?;
+        let p = group.take(token)?;
+        let sock = Socket::wrap(p.os, p.family, p.kind, p.proto, self.ctx.default_timeout);
+        self.push_socket(sock)
+    }
+}
+
+impl crate::bindings::sockbox::socket::socket::HostReceivedFd for SocketCtxView<'_> {
+    fn is_socket(&mut self, fd: Resource<ReceivedFd>) -> wasmtime::Result<bool> {
+        Ok(self.table.get(&fd)?.is_socket)
+    }
+
+    fn drop(&mut self, fd: Resource<ReceivedFd>) -> wasmtime::Result<()> {
+        self.table.delete(fd)?;
+        self.ctx.open_sockets -= 1;
+        Ok(())
+    }
+}
