@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::path::{Path, PathBuf};
 
 use crate::bindings::sockbox::socket::types::{Ipv4SockAddress, Ipv6SockAddress};
 use crate::{AddressFamily, Error, Result, SocketKind, UnixAddress};
@@ -69,6 +70,38 @@ impl SockAddress {
             SockAddress::Inet6(_) => AddressFamily::Inet6,
             SockAddress::Unix(_) => AddressFamily::Unix,
         }
+    }
+}
+
+impl SockAddress {
+    /// A Unix-domain path (any bytes but NUL; it need not be UTF-8).
+    pub fn unix_path(path: impl AsRef<Path>) -> SockAddress {
+        SockAddress::Unix(UnixAddress::Path(
+            path.as_ref().as_os_str().as_encoded_bytes().to_vec(),
+        ))
+    }
+
+    /// A Linux abstract name (without the leading NUL).
+    pub fn abstract_name(name: impl Into<Vec<u8>>) -> SockAddress {
+        SockAddress::Unix(UnixAddress::Abstract(name.into()))
+    }
+}
+
+impl ToSockAddress for &Path {
+    fn to_sock_address(&self, _: AddressFamily, _: SocketKind) -> Result<SockAddress> {
+        Ok(SockAddress::unix_path(self))
+    }
+}
+
+impl ToSockAddress for PathBuf {
+    fn to_sock_address(&self, _: AddressFamily, _: SocketKind) -> Result<SockAddress> {
+        Ok(SockAddress::unix_path(self))
+    }
+}
+
+impl ToSockAddress for UnixAddress {
+    fn to_sock_address(&self, _: AddressFamily, _: SocketKind) -> Result<SockAddress> {
+        Ok(SockAddress::Unix(self.clone()))
     }
 }
 

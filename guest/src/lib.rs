@@ -33,10 +33,12 @@
 mod addr;
 pub mod consts;
 mod error;
+pub mod fs;
 mod helpers;
 mod io;
 mod netdb;
 mod socket;
+mod unix;
 mod util;
 
 pub use addr::{SockAddress, ToSockAddress};
@@ -52,12 +54,13 @@ pub use netdb::{
     if_indextoname, if_nameindex, if_nametoindex,
 };
 pub use socket::{Socket, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout};
+pub use unix::{Fd, FdsMessage, ReceivedFd, fromshare, recv_fds, send_fds};
 pub use util::{htonl, htons, inet_aton, inet_ntoa, inet_ntop, inet_pton, ntohl, ntohs};
 
 /// The WIT types, under the names the WIT gives them.
 pub use bindings::sockbox::socket::netdb::AddrInfoFlags;
 pub use bindings::sockbox::socket::socket::{
-    Ipv4Membership, Ipv6Membership, Message, Sockopt, SockoptName,
+    Ipv4Membership, Ipv6Membership, Message, PeerCredentials, Sockopt, SockoptName,
 };
 pub use bindings::sockbox::socket::types::{
     AddressFamily, Errno, GaiCode, HCode, MsgFlags, PolicyAction, PolicyDenial, SocketKind,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::bindings::sockbox::socket::preopens;
 use crate::bindings::sockbox::socket::socket::{
-    self as wit, Ipv4Membership, Ipv6Membership, Message, Sockopt, SockoptName,
+    self as wit, Ipv4Membership, Ipv6Membership, Message, PeerCredentials, Sockopt, SockoptName,
 };
 use crate::bindings::sockbox::socket::types::ShutdownHow;
 use crate::{
@@ -472,6 +472,8 @@ options! {
     "SO_ERROR": SoError(Option<Errno>) => take_error;
     /// SO_TYPE: the kind, as the OS reports it.
     "SO_TYPE": SoType(SocketKind) => socket_type;
+    /// SO_PEERCRED: the peer process of a Unix-domain socket.
+    "SO_PEERCRED": SoPeercred(PeerCredentials) => peer_credentials;
     /// TCP_NODELAY.
     "TCP_NODELAY": TcpNodelay(bool) => tcp_nodelay / set_tcp_nodelay;
     /// TCP_CORK.

@@ -32,8 +32,9 @@ enum Command {
 struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
-    /// Bind and listen on ADDR (`127.0.0.1:8080`, `[::1]:0`) and hand the guest the listening
-    /// socket, found with `sockbox::preopened_sockets()`. Outside the policy. Repeatable.
+    /// Bind and listen on ADDR (`127.0.0.1:8080`, `[::1]:0`, `unix:/run/app.sock`) and hand the
+    /// guest the listening socket, found with `sockbox::preopened_sockets()`. Outside the
+    /// policy. Repeatable.
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
     /// Give the guest the host directory HOST as GUEST (`--dir ./data::/data`). Repeatable.
@@ -62,9 +63,20 @@ struct PolicyArgs {
     /// Allow bind to matching addresses (same forms as --allow-connect). Repeatable.
     #[arg(long, value_name = "RULE")]
     allow_bind: Vec<String>,
-    /// Allow DNS lookups of matching names: `name`, `*.domain`, `*`. Repeatable.
+    /// Allow DNS lookups of matching names: `name`, `*.domain`, `*`; an `IP` or `CIDR`
+    /// allows reverse lookups of those addresses. Repeatable.
     #[arg(long, value_name = "RULE")]
     allow_lookup: Vec<String>,
+    /// Allow Unix-domain bind/connect/sendto: `PATH`, `DIR/*`, `@NAME`, `@PREFIX*`.
+    /// Repeatable.
+    #[arg(long, value_name = "RULE")]
+    allow_unix: Vec<String>,
+    /// Allow passing descriptors (send_fds/recv_fds) over Unix-domain sockets.
+    #[arg(long)]
+    allow_fd_passing: bool,
+    /// The most sockets the guest may hold at once.
+    #[arg(long, value_name = "N")]
+    max_sockets: Option<usize>,
 }
 
 impl PolicyArgs {
@@ -78,6 +90,12 @@ impl PolicyArgs {
         }
         for r in &self.allow_lookup {
             b = b.allow_lookup(r)?;
+        }
+        for r in &self.allow_unix {
+            b = b.allow_unix(r)?;
+        }
+        if self.allow_fd_passing {
+            b = b.allow_fd_passing();
         }
         Ok(b.build())
     }
@@ -103,14 +121,23 @@ fn main() -> Result<()> {
 
 fn run(args: RunArgs) -> Result<i32> {
     let mut sockets = SocketCtx::builder().policy(args.policy.build()?);
+    if let Some(n) = args.policy.max_sockets {
+        sockets = sockets.max_sockets(n);
+    }
     if let Some(secs) = args.default_timeout {
         let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;
         sockets = sockets.default_timeout(Some(t));
     }
     for addr in &args.listen {
-        let (socket, bound) = listen(addr)?;
-        eprintln!("sockbox: listening on {bound}");
-        sockets = sockets.preopen(bound.to_string(), socket);
+        let (socket, name) = match addr.strip_prefix("unix:") {
+            Some(path) => (listen_unix(path)?, format!("unix:{path}")),
+            None => {
+                let (socket, bound) = listen(addr)?;
+                (socket, bound.to_string())
+            }
+        };
+        eprintln!("sockbox: listening on {name}");
+        sockets = sockets.preopen(name, socket);
     }
     let mut wasi = WasiCtx::builder();
     wasi.inherit_stdio();
@@ -154,6 +181,17 @@ fn listen(addr: &str) -> Result<(Socket, SocketAddr)> {
         .as_socket()
         .context("listener address")?;
     Ok((socket, bound))
+}
+
+/// A listening Unix-domain stream socket at `path` (which must not exist yet).
+fn listen_unix(path: &str) -> Result<Socket> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    let addr = socket2::SockAddr::unix(path).with_context(|| format!("--listen unix:{path}"))?;
+    socket
+        .bind(&addr)
+        .with_context(|| format!("--listen unix:{path}"))?;
+    socket.listen(128)?;
+    Ok(socket)
 }
 
 /// The demo plugin, compiled from `examples/src/bin/demo.rs` by the build script.

@@ -1,0 +1,66 @@
+//! Opening files as wasi descriptors, for [`Socket::sendfile`](crate::Socket::sendfile) and
+//! [`send_fds`](crate::send_fds).
+//!
+//! `std::fs::File` on `wasm32-wasip2` keeps its wasi descriptor private, so a file to send
+//! with zero copies is opened here instead: through the directories the host preopened
+//! (`sockbox run --dir HOST::GUEST`).
+
+use std::path::Path;
+
+pub use wasi::filesystem::types::Descriptor;
+use wasi::filesystem::types::{DescriptorFlags, ErrorCode, OpenFlags, PathFlags};
+
+use crate::{Errno, Error, Result};
+
+/// Opens `path` for reading, through the preopened directory it lies under (an absolute
+/// path under a `--dir` guest path, or a relative one when `.` is preopened).
+///
+/// # Errors
+/// `no-entry` when no preopened directory holds it, or it does not exist; `access`.
+pub fn open(path: impl AsRef<Path>) -> Result<Descriptor> {
+    let path = path.as_ref();
+    for (dir, guest) in wasi::filesystem::preopens::get_directories() {
+        let rest = if path.is_relative() && (guest == "." || guest == "./") {
+            Some(path)
+        } else {
+            path.strip_prefix(&guest).ok()
+        };
+        let Some(rest) = rest else { continue };
+        let rest = rest.to_str().ok_or_else(|| Error::value("path is not UTF-8"))?;
+        let rest = if rest.is_empty() { "." } else { rest };
+        return dir
+            .open_at(
+                PathFlags::SYMLINK_FOLLOW,
+                rest,
+                OpenFlags::empty(),
+                DescriptorFlags::READ,
+            )
+            .map_err(error);
+    }
+    Err(Error::Os {
+        errno: Errno::NoEntry,
+        message: format!(
+            "No such file or directory ({} is under no preopened directory)",
+            path.display()
+        ),
+    })
+}
+
+/// A wasi filesystem error as a sockbox error.
+pub(crate) fn error(e: ErrorCode) -> Error {
+    let errno = match e {
+        ErrorCode::Access | ErrorCode::NotPermitted => Errno::Access,
+        ErrorCode::NoEntry => Errno::NoEntry,
+        ErrorCode::Exist => Errno::Exists,
+        ErrorCode::NameTooLong => Errno::NameTooLong,
+        ErrorCode::BadDescriptor => Errno::BadDescriptor,
+        ErrorCode::Unsupported => Errno::NotSupported,
+        ErrorCode::InsufficientMemory => Errno::NoMemory,
+        ErrorCode::Invalid => Errno::Invalid,
+        _ => Errno::Io,
+    };
+    Error::Os {
+        errno,
+        message: format!("{} ({e:?})", errno.message()),
+    }
+}
