@@ -1,0 +1,228 @@
+//! The guest side of the Unix-domain, fd-passing, sendfile and share tests:
+//! `unix NAME ARGS...` runs one case and prints what it saw, one fact per line.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sockbox::{AddressFamily, Error, Fd, MsgFlags, SockAddress, Socket, SocketKind};
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn main() -> Res {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = &args[1..];
+    match args[0].as_str() {
+        "stream" => stream(Path::new(&rest[0])),
+        "dgram" => dgram(Path::new(&rest[0])),
+        "seqpacket" => seqpacket(Path::new(&rest[0])),
+        "abstract" => abstract_name(&rest[0]),
+        "denied" => denied(Path::new(&rest[0])),
+        "pair" => pair(),
+        "fds" => fds(Path::new(&rest[0])),
+        "sendfile" => sendfile(rest[0].parse()?, &rest[1], &rest[2]),
+        "share" => share(),
+        "fromshare" => fromshare(&rest[0]),
+        other => Err(format!("unknown case {other}").into()),
+    }
+}
+
+/// Prints an outcome as `label: ok` or `label: err <python-name> <errno-name>: <message>`.
+fn report<T>(label: &str, r: Result<T, Error>) {
+    match r {
+        Ok(_) => println!("{label}: ok"),
+        Err(e) => println!(
+            "{label}: err {} {}: {e}",
+            e.python_name(),
+            e.errno()
+                .map(|c| format!("{c:?}").trim_start_matches("Errno::").to_string())
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn unix(kind: SocketKind) -> Result<Socket, Error> {
+    let s = Socket::new(AddressFamily::Unix, kind, 0)?;
+    s.settimeout(Some(Duration::from_secs(10)));
+    Ok(s)
+}
+
+/// Shows a Unix address as socket.py would: the path, `@name` for abstract, `''` unnamed.
+fn shape(a: &SockAddress) -> String {
+    a.to_string()
+}
+
+/// SOCK_STREAM: connect to the native server at DIR/native.sock, then serve one native
+/// client on DIR/guest.sock (and a path that is not UTF-8).
+fn stream(dir: &Path) -> Res {
+    let c = unix(SocketKind::Stream)?;
+    c.connect(dir.join("native.sock").as_path())?;
+    println!("client-sockname: {}", shape(&c.getsockname()?));
+    println!("client-peername: {}", shape(&c.getpeername()?));
+    let cred = c.peer_credentials()?;
+    println!("peercred-pid: {}", cred.pid);
+    c.sendall(b"hello over unix")?;
+    println!("echo: {}", String::from_utf8_lossy(&c.recv(64)?));
+
+    let server = unix(SocketKind::Stream)?;
+    server.bind(dir.join("guest.sock").as_path())?;
+    server.listen(4)?;
+    println!("server-sockname: {}", shape(&server.getsockname()?));
+    c.sendall(b"ready")?; // the native side connects to guest.sock now
+    let (conn, peer) = server.accept()?;
+    println!("accepted-peer: {}", shape(&peer));
+    println!("accepted-got: {}", String::from_utf8_lossy(&conn.recv(64)?));
+
+    let again = unix(SocketKind::Stream)?;
+    report("bind-existing", again.bind(dir.join("guest.sock").as_path()));
+    let odd = unix(SocketKind::Stream)?;
+    let mut raw = dir.as_os_str().as_encoded_bytes().to_vec();
+    raw.extend_from_slice(b"/odd-\xff.sock");
+    let odd_addr = SockAddress::Unix(sockbox::UnixAddress::Path(raw.clone()));
+    odd.bind(odd_addr)?;
+    let got = match odd.getsockname()? {
+        SockAddress::Unix(sockbox::UnixAddress::Path(p)) => p == raw,
+        _ => false,
+    };
+    println!("non-utf8-path-round-trips: {got}");
+    report(
+        "nul-in-path",
+        unix(SocketKind::Stream)?.bind(SockAddress::Unix(sockbox::UnixAddress::Path(b"/tmp/a\0b".to_vec()))),
+    );
+    Ok(())
+}
+
+/// SOCK_DGRAM: sendto the native socket, recvfrom its answer with the sender's path.
+fn dgram(dir: &Path) -> Res {
+    let s = unix(SocketKind::Dgram)?;
+    s.bind(dir.join("guest.dgram").as_path())?;
+    s.sendto(b"datagram", dir.join("native.dgram").as_path())?;
+    let (data, from) = s.recvfrom(64)?;
+    println!("got: {} from {}", String::from_utf8_lossy(&data), from.map(|a| shape(&a)).unwrap_or_default());
+    Ok(())
+}
+
+/// SOCK_SEQPACKET: message boundaries survive.
+fn seqpacket(dir: &Path) -> Res {
+    let s = unix(SocketKind::Seqpacket)?;
+    s.connect(dir.join("native.seq").as_path())?;
+    s.send(b"first")?;
+    s.send(b"second")?;
+    println!("msg: {}", String::from_utf8_lossy(&s.recv(64)?));
+    println!("msg: {}", String::from_utf8_lossy(&s.recv(64)?));
+    Ok(())
+}
+
+/// An abstract name: connect, and the peer name has the abstract shape.
+fn abstract_name(name: &str) -> Res {
+    let s = unix(SocketKind::Stream)?;
+    s.connect(SockAddress::abstract_name(name))?;
+    println!("peername: {}", shape(&s.getpeername()?));
+    s.sendall(b"abstract")?;
+    println!("echo: {}", String::from_utf8_lossy(&s.recv(64)?));
+    Ok(())
+}
+
+/// Paths outside the rules are refused, `..` included.
+fn denied(dir: &Path) -> Res {
+    let s = unix(SocketKind::Stream)?;
+    let r = s.connect(dir.join("allowed/../outside.sock").as_path());
+    if let Err(Error::Denied(d)) = &r {
+        println!("denied-rule: {}", d.rule);
+    }
+    report("escape", r);
+    report("abstract", unix(SocketKind::Stream)?.connect(SockAddress::abstract_name("nope")));
+    report("fds-without-rule", sockbox::recv_fds(&s, 16, 1, MsgFlags::empty()));
+    Ok(())
+}
+
+/// socketpair(AF_UNIX) of each kind; SO_PEERCRED is this process.
+fn pair() -> Res {
+    for kind in [SocketKind::Stream, SocketKind::Dgram, SocketKind::Seqpacket] {
+        let (a, b) = sockbox::socketpair(AddressFamily::Unix, kind, 0)?;
+        a.send(b"ping")?;
+        println!("{kind}: {} {}", String::from_utf8_lossy(&b.recv(16)?), shape(&a.getsockname()?));
+    }
+    let (a, _b) = sockbox::socketpair(AddressFamily::Unix, SocketKind::Stream, 0)?;
+    println!("pair-peercred-pid: {}", a.peer_credentials()?.pid);
+    Ok(())
+}
+
+/// Descriptor passing with a native peer at PATH: receive a connected TCP socket and a file,
+/// use them, send them back with one of our own files.
+fn fds(path: &Path) -> Res {
+    let s = unix(SocketKind::Stream)?;
+    s.connect(path)?;
+    let m = sockbox::recv_fds(&s, 64, 4, MsgFlags::empty())?;
+    println!("data: {} fds: {} ctrunc: {}", String::from_utf8_lossy(&m.data), m.fds.len(), (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC);
+    let mut fds = m.fds.into_iter();
+    let tcp = fds.next().ok_or("no socket")?;
+    let file = fds.next().ok_or("no file")?;
+    println!("is-socket: {} {}", tcp.is_socket(), file.is_socket());
+    let tcp = tcp.into_socket()?;
+    println!("passed-socket: family={} kind={}", tcp.family(), tcp.kind());
+    tcp.settimeout(Some(Duration::from_secs(10)));
+    tcp.sendall(b"through a passed socket")?;
+    println!("passed-echo: {}", String::from_utf8_lossy(&tcp.recv(64)?));
+    let own = sockbox::fs::open("/data/guest.txt")?;
+    let n = sockbox::send_fds(&s, &[b"back"], &[Fd::Socket(&tcp), Fd::Received(&file), Fd::File(&own)], MsgFlags::empty(), None)?;
+    println!("sent-back: {n}");
+    // The peer now sends three descriptors; we take one: the rest are closed, ctrunc set.
+    let m = sockbox::recv_fds(&s, 64, 1, MsgFlags::empty())?;
+    println!("truncated: fds={} ctrunc={}", m.fds.len(), (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC);
+    let m = sockbox::recv_fds(&s, 64, 0, MsgFlags::empty())?;
+    println!("maxfds-0: fds={} ctrunc={}", m.fds.len(), (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC);
+    let not_sock = m.fds.into_iter().next();
+    println!("none-left: {}", not_sock.is_none());
+    Ok(())
+}
+
+/// sendfile to a native receiver: whole file, a slice, a Read source; then its rules.
+fn sendfile(port: u16, file: &str, empty: &str) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.settimeout(Some(Duration::from_secs(10)));
+    s.connect(("127.0.0.1", port))?;
+    let f = sockbox::fs::open(file)?;
+    println!("whole: {}", s.sendfile(&f, 0, None)?);
+    println!("slice: {}", s.sendfile(&f, 10, Some(5))?);
+    println!("past-end: {}", s.sendfile(&f, 1 << 40, None)?);
+    let mut tail: &[u8] = b"tail bytes";
+    println!("from-read: {}", s.sendfile_from(&mut tail, None)?);
+    let e = sockbox::fs::open(empty)?;
+    report("count-zero", s.sendfile(&f, 0, Some(0)));
+    s.setblocking(false);
+    println!("empty-nonblocking: {}", s.sendfile(&e, 0, None)?);
+    report("nonblocking", s.sendfile(&f, 0, None));
+    s.setblocking(true);
+    let dir = sockbox::fs::open("/data")?;
+    report("directory", s.sendfile(&dir, 0, None));
+    let u = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
+    report("dgram", u.sendfile(&f, 0, None));
+    s.shutdown(std::net::Shutdown::Write)?;
+    Ok(())
+}
+
+/// The supervisor half: accept on the preopened listener and share the connection.
+fn share() -> Res {
+    let (listener, _) = sockbox::preopened_sockets()?.into_iter().next().ok_or("none")?;
+    let (conn, _) = listener.accept()?;
+    let token = conn.share()?;
+    println!("token: {}", token.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    Ok(())
+}
+
+/// The worker half: take the shared connection, answer, and show the token is single use.
+fn fromshare(hex: &str) -> Res {
+    let token: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<_, _>>()?;
+    let conn = sockbox::fromshare(&token)?;
+    conn.settimeout(Some(Duration::from_secs(10)));
+    let got = conn.recv(64)?;
+    conn.sendall(&got.to_ascii_uppercase())?;
+    println!("served: {}", String::from_utf8_lossy(&got));
+    report("reuse", sockbox::fromshare(&token));
+    report("garbage", sockbox::fromshare(b"nope"));
+    Ok(())
+}
+
