@@ -26,7 +26,9 @@ pub fn open(path: impl AsRef<Path>) -> Result<Descriptor> {
             path.strip_prefix(&guest).ok()
         };
         let Some(rest) = rest else { continue };
-        let rest = rest.to_str().ok_or_else(|| Error::value("path is not UTF-8"))?;
+        let rest = rest
+            .to_str()
+            .ok_or_else(|| Error::value("path is not UTF-8"))?;
         let rest = if rest.is_empty() { "." } else { rest };
         return dir
             .open_at(

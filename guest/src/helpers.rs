@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::bindings::sockbox::socket::helpers::{self as wit, TimeoutSetting};
+use crate::bindings::sockbox::socket::helpers::{self as wit, ConnectionFailure, TimeoutSetting};
 use crate::socket::ns;
 use crate::{AddressFamily, Error, Result, SockAddress, Socket, SocketKind, ToSockAddress};
 
@@ -102,8 +102,8 @@ impl CreateConnection {
     /// Connects.
     ///
     /// # Errors
-    /// The first attempt's error, or [`Error::Group`] of all of them with `all_errors`;
-    /// lookup errors ([`Error::Gai`], [`Error::Denied`]) as they are.
+    /// The last attempt's error, or [`Error::Group`] of all of them in order with
+    /// `all_errors`; lookup errors ([`Error::Gai`], [`Error::Denied`]) as they are.
     pub fn connect(self) -> Result<Socket> {
         let source = self.source.map(SockAddress::from);
         match wit::create_connection(
@@ -114,7 +114,8 @@ impl CreateConnection {
             self.all_errors,
         ) {
             Ok(raw) => Ok(Socket::from_raw(raw)),
-            Err(errors) => {
+            Err(ConnectionFailure::Lookup(e)) => Err(e.into()),
+            Err(ConnectionFailure::Attempts(errors)) => {
                 let mut errors: Vec<Error> = errors.into_iter().map(Error::from).collect();
                 if self.all_errors {
                     Err(Error::Group(errors))

@@ -362,6 +362,53 @@ impl BufRead for SocketFile {
         Ok(&t.out[t.pos..])
     }
 
+    /// One line, ended as the text mode's `newline` says (Python's readline): `"\n"` for
+    /// universal newlines (after translation) and `"\n"`; `"\r"`; `"\r\n"`; any of `"\r"`,
+    /// `"\n"`, `"\r\n"` for `""`. Binary files end lines at `"\n"`.
+    fn read_line(&mut self, buf: &mut String) -> io::Result<usize> {
+        let mut line = Vec::new();
+        match self.text {
+            Some(Newline::Cr) => {
+                self.read_until(b'\r', &mut line)?;
+            }
+            Some(Newline::CrLf) => loop {
+                if self.read_until(b'\n', &mut line)? == 0 || line.ends_with(b"\r\n") {
+                    break;
+                }
+            },
+            Some(Newline::Untranslated) => loop {
+                let avail = self.fill_buf()?;
+                if avail.is_empty() {
+                    break;
+                }
+                match avail.iter().position(|&b| b == b'\n' || b == b'\r') {
+                    Some(i) => {
+                        let end = avail[i];
+                        line.extend_from_slice(&avail[..=i]);
+                        self.consume(i + 1);
+                        if end == b'\r' && self.fill_buf()?.first() == Some(&b'\n') {
+                            line.push(b'\n');
+                            self.consume(1);
+                        }
+                        break;
+                    }
+                    None => {
+                        let n = avail.len();
+                        line.extend_from_slice(avail);
+                        self.consume(n);
+                    }
+                }
+            },
+            _ => {
+                self.read_until(b'\n', &mut line)?;
+            }
+        }
+        let text =
+            String::from_utf8(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        buf.push_str(&text);
+        Ok(text.len())
+    }
+
     fn consume(&mut self, amt: usize) {
         if let Some(Reader::Buffered(inner, t)) = &mut self.reader {
             if t.on {

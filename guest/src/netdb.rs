@@ -78,19 +78,22 @@ pub fn gethostbyaddr(address: &str) -> Result<HostEntry> {
 /// `socket.getfqdn(name)`, socket.py's algorithm: the first name with a dot among
 /// gethostbyaddr's name and aliases, else its name; `name` itself when that fails. An empty
 /// name (or `0.0.0.0`, `::`) means this host.
-pub fn getfqdn(name: &str) -> String {
+///
+/// # Errors
+/// Only what `gethostname` fails with, for an empty name.
+pub fn getfqdn(name: &str) -> Result<String> {
     let mut name = name.trim().to_string();
     if name.is_empty() || name == "0.0.0.0" || name == "::" {
-        name = gethostname().unwrap_or_default();
+        name = gethostname()?;
     }
-    match gethostbyaddr(&name) {
+    Ok(match gethostbyaddr(&name) {
         Ok(entry) => std::iter::once(&entry.name)
             .chain(entry.aliases.iter())
             .find(|n| n.contains('.'))
             .unwrap_or(&entry.name)
             .clone(),
         Err(_) => name,
-    }
+    })
 }
 
 /// `socket.getservbyname(name, proto)`: the port of a service (`proto`: `"tcp"`, `"udp"`).

@@ -153,7 +153,12 @@ impl Socket {
     }
 
     /// The fallback: read the descriptor at `offset` and send.
-    fn sendfile_by_reading(&self, file: &Descriptor, offset: u64, count: Option<u64>) -> Result<u64> {
+    fn sendfile_by_reading(
+        &self,
+        file: &Descriptor,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
         self.check_sendfile(count)?;
         let mut pos = offset;
         let mut total = 0u64;
@@ -190,12 +195,10 @@ impl Socket {
             if want == 0 {
                 break;
             }
-            let n = source
-                .read(&mut buf[..want])
-                .map_err(|e| Error::Os {
-                    errno: Errno::Io,
-                    message: e.to_string(),
-                })?;
+            let n = source.read(&mut buf[..want]).map_err(|e| Error::Os {
+                errno: Errno::Io,
+                message: e.to_string(),
+            })?;
             if n == 0 {
                 break;
             }

@@ -32,6 +32,10 @@ pub fn inet_aton(text: &str) -> Result<[u8; 4]> {
         if digits.is_empty() && radix != 16 {
             return Err(illegal());
         }
+        // Digits only: from_str_radix would also take a sign, which inet_aton does not.
+        if !digits.chars().all(|c| c.is_digit(radix)) {
+            return Err(illegal());
+        }
         let n = if digits.is_empty() {
             0
         } else {
@@ -157,6 +161,8 @@ mod tests {
             "a.b.c.d",
             "1..2",
             "08.1.1.1",
+            "+1.2.3.4",
+            "0x+1",
         ] {
             assert!(inet_aton(bad).is_err(), "{bad:?}");
         }

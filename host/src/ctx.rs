@@ -1,6 +1,8 @@
 //! Per-instance state: [`SocketCtx`], its builder, and the [`SocketView`] the bindings reach.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
@@ -28,18 +30,19 @@ pub struct SocketCtx {
     pub(crate) interrupt: InterruptHandle,
     pub(crate) max_read: usize,
     pub(crate) max_sockets: usize,
-    /// Socket resources and received descriptors the guest holds now (counted against
-    /// `max_sockets`).
-    pub(crate) open_sockets: usize,
+    /// Host descriptors the guest holds now (sockets, also those kept open by a socket-io,
+    /// and received descriptors), counted against `max_sockets`.
+    pub(crate) open: Arc<AtomicUsize>,
     pub(crate) max_fds_per_call: usize,
     pub(crate) share_group: Option<ShareGroup>,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
 }
 
 impl SocketCtx {
-    /// EMFILE when `more` sockets would take the guest past `max_sockets`.
-    pub(crate) fn check_socket_limit(&self, more: usize) -> Result<(), SocketError> {
-        if self.open_sockets + more > self.max_sockets {
+    /// A place for one more host descriptor, or EMFILE past `max_sockets`. The place is given
+    /// back when the returned [`Slot`] drops, with the descriptor it was taken for.
+    pub(crate) fn slot(&self) -> Result<Slot, SocketError> {
+        if self.open.load(Ordering::SeqCst) >= self.max_sockets {
             return Err(SocketError::os(
                 Errno::TooManyOpen,
                 format!(
@@ -48,7 +51,8 @@ impl SocketCtx {
                 ),
             ));
         }
-        Ok(())
+        self.open.fetch_add(1, Ordering::SeqCst);
+        Ok(Slot(Arc::clone(&self.open)))
     }
 
     /// A builder with the defaults listed on [`SocketCtxBuilder::new`].
@@ -64,6 +68,16 @@ impl SocketCtx {
     /// The instance's policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+}
+
+/// One host descriptor counted against an instance's limit; dropping it gives the place back.
+#[derive(Debug)]
+pub(crate) struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -158,7 +172,7 @@ impl SocketCtxBuilder {
             interrupt: InterruptHandle::new()?,
             max_read: self.max_read,
             max_sockets: self.max_sockets,
-            open_sockets: 0,
+            open: Arc::new(AtomicUsize::new(0)),
             max_fds_per_call: self.max_fds_per_call,
             share_group: self.share_group,
             preopens: self.preopens,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Type};
 use wasmtime::component::Resource;
 
-use crate::bindings::sockbox::socket::helpers::{Host, TimeoutSetting};
+use crate::bindings::sockbox::socket::helpers::{ConnectionFailure, Host, TimeoutSetting};
 use crate::bindings::sockbox::socket::netdb::AddrInfoFlags;
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, Error, SockAddress, SocketKind,
@@ -34,8 +34,8 @@ impl SocketCtxView<'_> {
         timeout: TimeoutSetting,
         source: Option<&SockAddress>,
     ) -> Result<Socket> {
-        self.ctx.check_socket_limit(1)?;
-        let sock = Socket::create(family, kind, proto, self.ctx.default_timeout)?;
+        let slot = self.ctx.slot()?;
+        let mut sock = Socket::create(family, kind, proto, self.ctx.default_timeout, slot)?;
         match timeout {
             TimeoutSetting::Default => {}
             TimeoutSetting::Blocking => sock.set_mode(Mode::Blocking),
@@ -51,7 +51,11 @@ impl SocketCtxView<'_> {
         Ok(sock)
     }
 
-    fn socketpair_inet(&mut self, family: AddressFamily) -> Result<(Socket, Socket)> {
+    fn socketpair_inet(
+        &mut self,
+        family: AddressFamily,
+        slots: (crate::ctx::Slot, crate::ctx::Slot),
+    ) -> Result<(Socket, Socket)> {
         let (domain, loopback): (Domain, SocketAddr) = match family {
             AddressFamily::Inet6 => (Domain::IPV6, (Ipv6Addr::LOCALHOST, 0).into()),
             _ => (Domain::IPV4, (Ipv4Addr::LOCALHOST, 0).into()),
@@ -95,8 +99,8 @@ impl SocketCtxView<'_> {
         }
         let timeout = self.ctx.default_timeout;
         Ok((
-            Socket::wrap(ssock, family, SocketKind::Stream, 0, timeout),
-            Socket::wrap(csock, family, SocketKind::Stream, 0, timeout),
+            Socket::wrap(ssock, family, SocketKind::Stream, 0, timeout, slots.0),
+            Socket::wrap(csock, family, SocketKind::Stream, 0, timeout, slots.1),
         ))
     }
 }
@@ -109,7 +113,7 @@ impl Host for SocketCtxView<'_> {
         timeout: TimeoutSetting,
         source_address: Option<SockAddress>,
         all_errors: bool,
-    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, Vec<Error>>> {
+    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
         let answers = match getaddrinfo(
             self.ctx,
             Some(&host),
@@ -120,7 +124,8 @@ impl Host for SocketCtxView<'_> {
             AddrInfoFlags::empty(),
         ) {
             Ok(a) => a,
-            Err(e) => return Ok(Err(vec![e.into_guest()?])),
+            // A lookup failure is raised as it is, all_errors or not (socket.py).
+            Err(e) => return Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
         };
         let mut errors = Vec::new();
         for a in &answers {
@@ -135,22 +140,21 @@ impl Host for SocketCtxView<'_> {
                 Ok(sock) => {
                     return match self.push_socket(sock) {
                         Ok(res) => Ok(Ok(res)),
-                        Err(e) => Ok(Err(vec![e.into_guest()?])),
+                        Err(e) => Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
                     };
                 }
                 Err(e) => errors.push(e.into_guest()?),
             }
         }
         if errors.is_empty() {
-            errors.push(
-                SocketError::os(Errno::Other, "getaddrinfo returns an empty list").into_guest()?,
-            );
+            let empty = SocketError::os(Errno::Other, "getaddrinfo returns an empty list");
+            return Ok(Err(ConnectionFailure::Lookup(empty.into_guest()?)));
         }
-        // socket.py 3.12: all_errors gives every error, else the first attempt's.
+        // socket.py 3.12 keeps every error for all_errors, else only the latest one.
         if !all_errors {
-            errors.truncate(1);
+            errors.drain(..errors.len() - 1);
         }
-        Ok(Err(errors))
+        Ok(Err(ConnectionFailure::Attempts(errors)))
     }
 
     fn create_server(
@@ -171,8 +175,14 @@ impl Host for SocketCtxView<'_> {
                 "dualstack_ipv6 requires AF_INET6 family",
             ));
         }
-        self.ctx.check_socket_limit(1)?;
-        let sock = Socket::create(family, SocketKind::Stream, 0, self.ctx.default_timeout)?;
+        let slot = self.ctx.slot()?;
+        let sock = Socket::create(
+            family,
+            SocketKind::Stream,
+            0,
+            self.ctx.default_timeout,
+            slot,
+        )?;
         let os = sock.os()?;
         // As socket.py: SO_REUSEADDR where it exists (errors ignored), SO_REUSEPORT on request,
         // IPV6_V6ONLY set unless dual-stack was asked for.
@@ -212,13 +222,13 @@ impl Host for SocketCtxView<'_> {
             AddressFamily::Inet | AddressFamily::Inet6 => {}
             AddressFamily::Unix => {
                 // Native: an unnamed connected pair, any kind the OS has.
-                self.ctx.check_socket_limit(2)?;
+                let slots = (self.ctx.slot()?, self.ctx.slot()?);
                 let ty = crate::addr::socket_type(kind)?;
                 let protocol = (proto != 0).then(|| socket2::Protocol::from(proto));
                 let (a, b) = socket2::Socket::pair(Domain::UNIX, ty.nonblocking(), protocol)?;
                 let timeout = self.ctx.default_timeout;
-                let a = Socket::wrap(a, family, kind, proto, timeout);
-                let b = Socket::wrap(b, family, kind, proto, timeout);
+                let a = Socket::wrap(a, family, kind, proto, timeout, slots.0);
+                let b = Socket::wrap(b, family, kind, proto, timeout, slots.1);
                 return Ok((self.push_socket(a)?, self.push_socket(b)?));
             }
             _ => {
@@ -235,8 +245,8 @@ impl Host for SocketCtxView<'_> {
         if proto != 0 {
             return Err(SocketError::value("Only protocol zero is supported"));
         }
-        self.ctx.check_socket_limit(2)?;
-        let (a, b) = self.socketpair_inet(family)?;
+        let slots = (self.ctx.slot()?, self.ctx.slot()?);
+        let (a, b) = self.socketpair_inet(family, slots)?;
         Ok((self.push_socket(a)?, self.push_socket(b)?))
     }
 

@@ -30,11 +30,17 @@ impl SocketIo {
         if !matches!(mode, "r" | "w" | "rw" | "rb" | "wb" | "rwb") {
             return Err(SocketError::value(format!("invalid mode: {mode:?}")));
         }
+        // SocketIO.__init__ adds "b": the raw stream is binary whatever was asked.
+        let mode = if mode.contains('b') {
+            mode.to_string()
+        } else {
+            format!("{mode}b")
+        };
         Ok(SocketIo {
             os: Some(Arc::clone(sock.os()?)),
-            mode: mode.to_string(),
             reading: mode.contains('r'),
             writing: mode.contains('w'),
+            mode,
             timeout_occurred: false,
         })
     }
@@ -67,8 +73,9 @@ impl HostSocketIo for SocketCtxView<'_> {
             ));
         }
         if this.timeout_occurred {
+            // An OSError without an errno, as socket.py raises it.
             return Err(SocketError::os(
-                Errno::Io,
+                Errno::Other,
                 "cannot read from timed out object",
             ));
         }

@@ -37,8 +37,8 @@ mod io;
 mod netdb;
 pub mod policy;
 mod preopens;
-mod share;
 pub mod run;
+mod share;
 mod socket;
 mod sockopt;
 mod unix;
@@ -49,8 +49,8 @@ pub use error::SocketError;
 pub use io::SocketIo;
 pub use policy::{Policy, PolicyBuilder};
 pub use share::ShareGroup;
-pub use unix::ReceivedFd;
 pub use socket::Socket;
+pub use unix::ReceivedFd;
 pub use wait::InterruptHandle;
 
 /// Host bindings generated from `wit/` (world `sockbox:socket/imports`); the WIT documents

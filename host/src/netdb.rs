@@ -189,21 +189,33 @@ fn service_type(proto: Option<&str>) -> Option<i32> {
 /// `getservbyname`, read from the services database through getaddrinfo (no DNS).
 fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16, SocketError> {
     no_nul(name)?;
-    let socktype = service_type(proto).ok_or_else(|| not_found("service/proto not found"))?;
+    // No proto: any protocol, as getservbyname(3) — TCP first, then UDP.
+    let socktypes: &[i32] = match proto {
+        None => &[libc::SOCK_STREAM, libc::SOCK_DGRAM],
+        Some(p) => match service_type(Some(p)) {
+            Some(t) if t == libc::SOCK_STREAM => &[libc::SOCK_STREAM],
+            Some(_) => &[libc::SOCK_DGRAM],
+            None => &[],
+        },
+    };
     if name.is_empty() || name.parse::<u16>().is_ok() {
         return Err(not_found("service/proto not found"));
     }
-    let hints = AddrInfoHints {
-        flags: libc::AI_NUMERICHOST,
-        address: libc::AF_INET,
-        socktype,
-        protocol: 0,
-    };
-    dns_lookup::getaddrinfo(Some("0.0.0.0"), Some(name), Some(hints))
-        .ok()
-        .and_then(|mut answers| answers.next())
-        .and_then(|a| a.ok())
-        .map(|a| a.sockaddr.port())
+    socktypes
+        .iter()
+        .find_map(|&socktype| {
+            let hints = AddrInfoHints {
+                flags: libc::AI_NUMERICHOST,
+                address: libc::AF_INET,
+                socktype,
+                protocol: 0,
+            };
+            dns_lookup::getaddrinfo(Some("0.0.0.0"), Some(name), Some(hints))
+                .ok()
+                .and_then(|mut answers| answers.next())
+                .and_then(|a| a.ok())
+                .map(|a| a.sockaddr.port())
+        })
         .ok_or_else(|| not_found("service/proto not found"))
 }
 
@@ -337,6 +349,12 @@ impl Host for SocketCtxView<'_> {
     }
 
     fn gethostbyname(&mut self, name: String) -> Result<String, SocketError> {
+        // CPython's setipaddr: "" is the any-address, "<broadcast>" the broadcast address.
+        match name.as_str() {
+            "" => return Ok("0.0.0.0".to_string()),
+            "<broadcast>" => return Ok("255.255.255.255".to_string()),
+            _ => {}
+        }
         let (_, addresses) = lookup_v4(self.ctx, &name)?;
         addresses
             .into_iter()

@@ -175,7 +175,12 @@ impl Policy {
         let lookup = r.lookup.iter().map(|x| &x.text).map(flag("lookup"));
         let unix = r.unix.iter().map(|x| &x.text).map(flag("unix"));
         let fds = r.fd_passing.then(|| "--allow-fd-passing".to_string());
-        connect.chain(bind).chain(lookup).chain(unix).chain(fds).collect()
+        connect
+            .chain(bind)
+            .chain(lookup)
+            .chain(unix)
+            .chain(fds)
+            .collect()
     }
 }
 
@@ -658,8 +663,14 @@ mod tests {
         assert!(p.check_unix(&t(format!("{d}/../escape.sock"))).is_err());
         assert!(p.check_unix(&t("/run/exact.sock".into())).is_ok());
         assert!(p.check_unix(&t("/run/other.sock".into())).is_err());
-        assert!(p.check_unix(&UnixTarget::Abstract(b"app-1".to_vec())).is_ok());
-        assert!(p.check_unix(&UnixTarget::Abstract(b"other".to_vec())).is_err());
+        assert!(
+            p.check_unix(&UnixTarget::Abstract(b"app-1".to_vec()))
+                .is_ok()
+        );
+        assert!(
+            p.check_unix(&UnixTarget::Abstract(b"other".to_vec()))
+                .is_err()
+        );
         assert!(p.check_unix(&UnixTarget::Unnamed).is_ok());
         assert_eq!(
             p.check_unix(&UnixTarget::Abstract(b"x".to_vec()))

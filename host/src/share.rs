@@ -88,7 +88,12 @@ impl ShareGroup {
 
     /// Takes the socket of a token, once.
     pub(crate) fn take(&self, token: &[u8]) -> Result<Pending, SocketError> {
-        let bad = || SocketError::os(Errno::Invalid, "Invalid argument (unknown, used or expired share token)");
+        let bad = || {
+            SocketError::os(
+                Errno::Invalid,
+                "Invalid argument (unknown, used or expired share token)",
+            )
+        };
         let key: [u8; 16] = token.try_into().map_err(|_| bad())?;
         let mut map = self.lock();
         Self::expire(&mut map);

@@ -14,7 +14,7 @@ use crate::bindings::sockbox::socket::socket::{Host, HostSocket, Message, Sockop
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
 };
-use crate::ctx::{SocketCtx, SocketCtxView};
+use crate::ctx::{Slot, SocketCtx, SocketCtxView};
 use crate::error::SocketError;
 use crate::wait::{self, Deadline, Interest, Mode, SharedMode};
 
@@ -30,12 +30,16 @@ pub struct Socket {
     proto: i32,
     /// `set_inheritable`'s flag, for the guest only: host descriptors stay close-on-exec.
     inheritable: bool,
+    /// The mode when `close` was called: gettimeout still answers it, as in CPython.
+    closed_mode: Mode,
 }
 
 /// An open OS socket (non-blocking, close-on-exec) and the guest's mode for it.
 pub(crate) struct OsSocket {
     pub(crate) os: socket2::Socket,
     mode: SharedMode,
+    /// Its place in the instance's limit, given back when the OS socket closes.
+    _slot: Slot,
 }
 
 impl Socket {
@@ -45,13 +49,14 @@ impl Socket {
         kind: SocketKind,
         proto: i32,
         default_timeout: Option<Duration>,
+        slot: Slot,
     ) -> Result<Socket> {
         let dom = domain(family)?;
         let ty = socket_type(kind)?;
         let protocol = (proto != 0).then(|| Protocol::from(proto));
         // socket2 adds SOCK_CLOEXEC on Linux; the guest's blocking mode is host state.
         let os = socket2::Socket::new(dom, ty.nonblocking(), protocol)?;
-        Ok(Socket::wrap(os, family, kind, proto, default_timeout))
+        Ok(Socket::wrap(os, family, kind, proto, default_timeout, slot))
     }
 
     pub(crate) fn wrap(
@@ -60,26 +65,33 @@ impl Socket {
         kind: SocketKind,
         proto: i32,
         timeout: Option<Duration>,
+        slot: Slot,
     ) -> Socket {
         Socket {
             os: Some(Arc::new(OsSocket {
                 os,
                 mode: SharedMode::new(Mode::from_timeout(timeout)),
+                _slot: slot,
             })),
             family,
             kind,
             proto,
             inheritable: false,
+            closed_mode: Mode::Blocking,
         }
     }
 
     /// A guest socket for an OS socket the embedder opened (a preopen). Its family, kind and
     /// protocol are read from the OS.
-    pub(crate) fn adopt(os: socket2::Socket, timeout: Option<Duration>) -> Result<Socket> {
+    pub(crate) fn adopt(
+        os: socket2::Socket,
+        timeout: Option<Duration>,
+        slot: Slot,
+    ) -> Result<Socket> {
         let family = addr::family_of(os.local_addr()?.domain());
         let kind = kind_of(os.r#type()?);
         let proto = os.protocol()?.map_or(0, i32::from);
-        Ok(Socket::wrap(os, family, kind, proto, timeout))
+        Ok(Socket::wrap(os, family, kind, proto, timeout, slot))
     }
 
     /// The OS socket, or EBADF once closed.
@@ -104,14 +116,20 @@ impl Socket {
         self.proto
     }
 
-    pub(crate) fn set_mode(&self, mode: Mode) {
-        if let Some(os) = &self.os {
-            os.mode.set(mode);
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
+        match &self.os {
+            Some(os) => os.mode.set(mode),
+            None => self.closed_mode = mode,
         }
     }
 
+    /// The guest's mode: the OS socket's, or what it was when closed.
+    fn mode(&self) -> Mode {
+        self.os.as_ref().map_or(self.closed_mode, |os| os.mode())
+    }
+
     /// `dup()`: a duplicate OS socket with its own copy of the mode.
-    fn dup(&self) -> Result<Socket> {
+    fn dup(&self, slot: Slot) -> Result<Socket> {
         let os = self.os()?;
         Ok(Socket::wrap(
             os.os.try_clone()?,
@@ -119,6 +137,7 @@ impl Socket {
             self.kind,
             self.proto,
             os.mode().timeout(),
+            slot,
         ))
     }
 }
@@ -254,7 +273,7 @@ impl OsSocket {
     /// `recv`, also the read of a socket-io.
     pub(crate) fn recv(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
         let want = read_size(ctx, bufsize);
-        let mut buf = Vec::with_capacity(want);
+        let mut buf = read_buffer(want, flags);
         let raw = recv_flags(flags);
         let deadline = self.deadline(flags);
         // A blocking CPython socket's fd is blocking, so the kernel honours MSG_WAITALL; ours
@@ -275,9 +294,10 @@ impl OsSocket {
                 Err(e) => return Err(e),
             };
             // With MSG_TRUNC the OS reports a datagram's full length, which may exceed the
-            // buffer: only what fits was written.
+            // buffer: keep only what fits.
             let n = n.min(room);
-            // SAFETY: recv(2) initialised the `n` bytes after the current length.
+            // SAFETY: recv(2) initialised the `n` bytes after the current length, or (with
+            // MSG_TRUNC, which may report bytes it did not write) read_buffer zeroed them.
             unsafe { buf.set_len(buf.len() + n) };
             if !waitall || n == 0 || buf.len() == want {
                 break;
@@ -288,7 +308,7 @@ impl OsSocket {
 
     fn recvmsg(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Message> {
         let want = read_size(ctx, bufsize);
-        let mut buf = Vec::with_capacity(want);
+        let mut buf = read_buffer(want, flags);
         let raw = recv_flags(flags);
         let (n, got_flags, from) = wait::call(
             &self.os,
@@ -300,9 +320,10 @@ impl OsSocket {
                 s.recv_from_vectored_with_flags(&mut slices, raw)
             },
         )?;
-        // With MSG_TRUNC the OS reports the datagram's full length: only `want` were written.
+        // With MSG_TRUNC the OS reports the datagram's full length: keep only what fits.
         let n = n.min(want);
-        // SAFETY: recvmsg(2) initialised the first `n` bytes of the spare capacity.
+        // SAFETY: recvmsg(2) initialised the first `n` bytes of the spare capacity, or (with
+        // MSG_TRUNC, which may report bytes it did not write) read_buffer zeroed them.
         unsafe { buf.set_len(n) };
         let mut out_flags = MsgFlags::empty();
         for (on, flag) in [
@@ -350,7 +371,11 @@ pub(crate) enum Use {
 }
 
 /// The OS form of a guest address, after the policy allowed this use of it.
-pub(crate) fn checked(ctx: &SocketCtx, address: &SockAddress, use_: Use) -> Result<(SockAddr, Target)> {
+pub(crate) fn checked(
+    ctx: &SocketCtx,
+    address: &SockAddress,
+    use_: Use,
+) -> Result<(SockAddr, Target)> {
     let target = addr::target(address)?;
     let os = match &target {
         Target::Ip(sa) => {
@@ -377,6 +402,20 @@ fn sender(from: &SockAddr) -> Result<Option<SockAddress>> {
         Ok(None)
     } else {
         Ok(Some(from_os(from)?))
+    }
+}
+
+/// An empty buffer with room for `want` bytes. With MSG_TRUNC the OS may report more bytes
+/// than it wrote (a stream discards them; a datagram is cut), so the room is zeroed first and
+/// every byte the returned length covers is initialised; otherwise recv(2) writes all it
+/// reports and the room can stay uninitialised.
+fn read_buffer(want: usize, flags: MsgFlags) -> Vec<u8> {
+    if flags.contains(MsgFlags::TRUNC) {
+        let mut buf = vec![0u8; want];
+        buf.clear();
+        buf
+    } else {
+        Vec::with_capacity(want)
     }
 }
 
@@ -426,8 +465,8 @@ impl HostSocket for SocketCtxView<'_> {
         kind: SocketKind,
         proto: i32,
     ) -> Result<Resource<Socket>> {
-        self.ctx.check_socket_limit(1)?;
-        let sock = Socket::create(family, kind, proto, self.ctx.default_timeout)?;
+        let slot = self.ctx.slot()?;
+        let sock = Socket::create(family, kind, proto, self.ctx.default_timeout, slot)?;
         self.push_socket(sock)
     }
 
@@ -441,7 +480,7 @@ impl HostSocket for SocketCtxView<'_> {
 
     fn accept(&mut self, s: Resource<Socket>) -> Result<(Resource<Socket>, SockAddress)> {
         // Refuse before accepting, so the connection stays queued rather than dropped.
-        self.ctx.check_socket_limit(1)?;
+        let slot = self.ctx.slot()?;
         let listener = self.table.get(&s)?;
         let (conn, peer) = listener.os()?.accept(self.ctx)?;
         // socket.py's accept(): the default timeout, or blocking when the listener has a
@@ -452,6 +491,7 @@ impl HostSocket for SocketCtxView<'_> {
             listener.kind,
             listener.proto,
             self.ctx.default_timeout,
+            slot,
         );
         Ok((self.push_socket(sock)?, peer))
     }
@@ -546,18 +586,13 @@ impl HostSocket for SocketCtxView<'_> {
 
     fn settimeout(&mut self, s: Resource<Socket>, timeout: Option<u64>) -> wasmtime::Result<()> {
         let mode = Mode::from_timeout(timeout.map(Duration::from_nanos));
-        self.table.get(&s)?.set_mode(mode);
+        self.table.get_mut(&s)?.set_mode(mode);
         Ok(())
     }
 
     fn gettimeout(&mut self, s: Resource<Socket>) -> wasmtime::Result<Option<u64>> {
-        let sock = self.table.get(&s)?;
         // A closed socket reports what it had: CPython keeps the timeout on the object.
-        Ok(sock
-            .os
-            .as_ref()
-            .and_then(|os| os.mode().timeout())
-            .map(duration_ns))
+        Ok(self.table.get(&s)?.mode().timeout().map(duration_ns))
     }
 
     fn setblocking(&mut self, s: Resource<Socket>, flag: bool) -> wasmtime::Result<()> {
@@ -566,16 +601,12 @@ impl HostSocket for SocketCtxView<'_> {
         } else {
             Mode::NonBlocking
         };
-        self.table.get(&s)?.set_mode(mode);
+        self.table.get_mut(&s)?.set_mode(mode);
         Ok(())
     }
 
     fn getblocking(&mut self, s: Resource<Socket>) -> wasmtime::Result<bool> {
-        let sock = self.table.get(&s)?;
-        Ok(sock
-            .os
-            .as_ref()
-            .is_none_or(|os| os.mode() != Mode::NonBlocking))
+        Ok(self.table.get(&s)?.mode() != Mode::NonBlocking)
     }
 
     fn family(&mut self, s: Resource<Socket>) -> wasmtime::Result<AddressFamily> {
@@ -615,7 +646,7 @@ impl HostSocket for SocketCtxView<'_> {
         &mut self,
         fd: Resource<crate::unix::ReceivedFd>,
     ) -> Result<Resource<Socket>> {
-        SocketCtxView::from_received_fd(self, fd)
+        SocketCtxView::socket_from_received_fd(self, fd)
     }
 
     fn sendfile(
@@ -633,8 +664,8 @@ impl HostSocket for SocketCtxView<'_> {
     }
 
     fn dup(&mut self, s: Resource<Socket>) -> Result<Resource<Socket>> {
-        self.ctx.check_socket_limit(1)?;
-        let dup = self.table.get(&s)?.dup()?;
+        let slot = self.ctx.slot()?;
+        let dup = self.table.get(&s)?.dup(slot)?;
         self.push_socket(dup)
     }
 
@@ -654,23 +685,22 @@ impl HostSocket for SocketCtxView<'_> {
     fn close(&mut self, s: Resource<Socket>) -> Result<()> {
         // The OS socket closes with its last reference (a socket-io may hold one); closing
         // twice is not an error (socket.py).
-        self.table.get_mut(&s)?.os = None;
+        let sock = self.table.get_mut(&s)?;
+        sock.closed_mode = sock.mode();
+        sock.os = None;
         Ok(())
     }
 
     fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
         self.table.delete(s)?;
-        self.ctx.open_sockets -= 1;
         Ok(())
     }
 }
 
 impl SocketCtxView<'_> {
-    /// Puts a new socket in the table and counts it against the instance's limit.
+    /// Puts a new socket in the table (its OS socket already holds a slot of the limit).
     pub(crate) fn push_socket(&mut self, sock: Socket) -> Result<Resource<Socket>> {
-        let res = self.table.push(sock)?;
-        self.ctx.open_sockets += 1;
-        Ok(res)
+        Ok(self.table.push(sock)?)
     }
 }
 

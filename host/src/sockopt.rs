@@ -72,6 +72,14 @@ pub(crate) fn set(ctx: &SocketCtx, os: &socket2::Socket, value: Sockopt) -> Resu
         Sockopt::SoReuseport(v) => os.set_reuse_port(v)?,
         Sockopt::SoKeepalive(v) => os.set_keepalive(v)?,
         Sockopt::SoBroadcast(v) => os.set_broadcast(v)?,
+        // A lingering close blocks the closing thread (O_NONBLOCK or not), which would be the
+        // host's: only off and 0 (reset on close) are allowed.
+        Sockopt::SoLinger(Some(s)) if s > 0 => {
+            return Err(SocketError::os(
+                Errno::Invalid,
+                "Invalid argument (SO_LINGER with a timeout would block the host; use 0 or off)",
+            ));
+        }
         Sockopt::SoLinger(v) => os.set_linger(v.map(|s| Duration::from_secs(s.into())))?,
         Sockopt::SoRcvbuf(v) => os.set_recv_buffer_size(v as usize)?,
         Sockopt::SoSndbuf(v) => os.set_send_buffer_size(v as usize)?,

@@ -16,10 +16,8 @@ use wasmtime_wasi::filesystem::Descriptor;
 
 use crate::addr::{Target, UnixTarget, from_std, unix_address};
 use crate::bindings::sockbox::socket::socket::{FdToSend, FdsMessage};
-use crate::bindings::sockbox::socket::types::{
-    Errno, MsgFlags, SockAddress, SocketKind,
-};
-use crate::ctx::SocketCtxView;
+use crate::bindings::sockbox::socket::types::{Errno, MsgFlags, SockAddress, SocketKind};
+use crate::ctx::{Slot, SocketCtxView};
 use crate::error::SocketError;
 use crate::socket::{Socket, Use, checked, deny};
 use crate::wait::{self, Interest, Mode};
@@ -31,14 +29,22 @@ type Result<T, E = SocketError> = std::result::Result<T, E>;
 pub struct ReceivedFd {
     pub(crate) fd: OwnedFd,
     is_socket: bool,
+    /// Its place in the instance's limit.
+    slot: Slot,
 }
 
 impl ReceivedFd {
-    fn new(fd: OwnedFd) -> ReceivedFd {
+    fn new(fd: OwnedFd, slot: Slot) -> ReceivedFd {
         let is_socket = rustix::fs::fstat(&fd)
-            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket)
+            .map(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket
+            })
             .unwrap_or(false);
-        ReceivedFd { fd, is_socket }
+        ReceivedFd {
+            fd,
+            is_socket,
+            slot,
+        }
     }
 
     /// Whether it is a socket.
@@ -147,23 +153,32 @@ impl SocketCtxView<'_> {
             os.mode().deadline()
         };
         let sflags = send_flags(flags);
-        let n = wait::call(&os.os, Interest::Write, deadline, &self.ctx.interrupt, |sock| {
-            let mut control = SendAncillaryBuffer::new(&mut space);
-            if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
-                return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
-            }
-            let sent = match &to {
-                None => rustix::net::sendmsg(sock, &iov, &mut control, sflags),
-                Some(Target::Ip(sa)) => {
-                    rustix::net::sendmsg_addr(sock, sa, &iov, &mut control, sflags)
+        let n = wait::call(
+            &os.os,
+            Interest::Write,
+            deadline,
+            &self.ctx.interrupt,
+            |sock| {
+                let mut control = SendAncillaryBuffer::new(&mut space);
+                if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed))
+                {
+                    return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
                 }
-                Some(Target::Unix(u)) => {
-                    let ua = u.to_rustix().map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-                    rustix::net::sendmsg_addr(sock, &ua, &iov, &mut control, sflags)
-                }
-            };
-            sent.map_err(std::io::Error::from)
-        })?;
+                let sent = match &to {
+                    None => rustix::net::sendmsg(sock, &iov, &mut control, sflags),
+                    Some(Target::Ip(sa)) => {
+                        rustix::net::sendmsg_addr(sock, sa, &iov, &mut control, sflags)
+                    }
+                    Some(Target::Unix(u)) => {
+                        let ua = u
+                            .to_rustix()
+                            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+                        rustix::net::sendmsg_addr(sock, &ua, &iov, &mut control, sflags)
+                    }
+                };
+                sent.map_err(std::io::Error::from)
+            },
+        )?;
         Ok(n as u64)
     }
 
@@ -177,7 +192,9 @@ impl SocketCtxView<'_> {
         self.ctx.policy.check_fd_passing().map_err(deny)?;
         let maxfds = (maxfds as usize).min(self.ctx.max_fds_per_call);
         let os = self.table.get(s)?.os()?.clone();
-        let size = usize::try_from(bufsize).unwrap_or(usize::MAX).min(self.ctx.max_read);
+        let size = usize::try_from(bufsize)
+            .unwrap_or(usize::MAX)
+            .min(self.ctx.max_read);
         let mut data = vec![0u8; size];
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
         let deadline = if flags.contains(MsgFlags::DONTWAIT) {
@@ -187,30 +204,34 @@ impl SocketCtxView<'_> {
         };
         let rflags = recv_flags(flags);
         let mut received: Vec<OwnedFd> = Vec::new();
-        let (n, ret, from) = wait::call(&os.os, Interest::Read, deadline, &self.ctx.interrupt, |sock| {
-            let mut control = RecvAncillaryBuffer::new(&mut space);
-            let mut iov = [IoSliceMut::new(&mut data)];
-            let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rflags)
-                .map_err(std::io::Error::from)?;
-            // Take ownership of every descriptor at once: dropped, they are closed.
-            for m in control.drain() {
-                if let RecvAncillaryMessage::ScmRights(fds) = m {
-                    received.extend(fds);
+        let (n, ret, from) = wait::call(
+            &os.os,
+            Interest::Read,
+            deadline,
+            &self.ctx.interrupt,
+            |sock| {
+                let mut control = RecvAncillaryBuffer::new(&mut space);
+                let mut iov = [IoSliceMut::new(&mut data)];
+                let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rflags)
+                    .map_err(std::io::Error::from)?;
+                // Take ownership of every descriptor at once: dropped, they are closed.
+                for m in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(fds) = m {
+                        received.extend(fds);
+                    }
                 }
-            }
-            Ok((msg.bytes, msg.flags, msg.address))
-        })?;
+                Ok((msg.bytes, msg.flags, msg.address))
+            },
+        )?;
         data.truncate(n.min(size));
-        // Over the instance's limit, the descriptors are closed (dropped) and reported.
+        // Past the instance's limit, descriptors are closed (dropped) and reported.
         let mut out_flags = msg_flags(ret);
-        if self.ctx.check_socket_limit(received.len()).is_err() {
-            received.clear();
-            out_flags |= MsgFlags::CTRUNC;
-        }
         let mut fds = Vec::with_capacity(received.len());
         for fd in received {
-            fds.push(self.table.push(ReceivedFd::new(fd))?);
-            self.ctx.open_sockets += 1;
+            match self.ctx.slot() {
+                Ok(slot) => fds.push(self.table.push(ReceivedFd::new(fd, slot))?),
+                Err(_) => out_flags |= MsgFlags::CTRUNC,
+            }
         }
         Ok(FdsMessage {
             data,
@@ -220,16 +241,18 @@ impl SocketCtxView<'_> {
         })
     }
 
-    pub(crate) fn from_received_fd(&mut self, fd: Resource<ReceivedFd>) -> Result<Resource<Socket>> {
+    pub(crate) fn socket_from_received_fd(
+        &mut self,
+        fd: Resource<ReceivedFd>,
+    ) -> Result<Resource<Socket>> {
         let received = self.table.delete(fd)?;
-        self.ctx.open_sockets -= 1;
         if !received.is_socket {
             return Err(SocketError::errno(Errno::NotSock));
         }
         let os = socket2::Socket::from(received.fd);
         // The guest's blocking mode is host state; the OS socket must not block the host.
         os.set_nonblocking(true)?;
-        let sock = Socket::adopt(os, self.ctx.default_timeout)?;
+        let sock = Socket::adopt(os, self.ctx.default_timeout, received.slot)?;
         self.push_socket(sock)
     }
 
@@ -244,10 +267,14 @@ impl SocketCtxView<'_> {
         let sock = self.table.get(s)?;
         let os = sock.os()?.clone();
         if !matches!(sock.kind(), SocketKind::Stream) {
-            return Err(SocketError::value("only SOCK_STREAM type sockets are supported"));
+            return Err(SocketError::value(
+                "only SOCK_STREAM type sockets are supported",
+            ));
         }
         if count == Some(0) {
-            return Err(SocketError::value("count must be a positive integer (got 0)"));
+            return Err(SocketError::value(
+                "count must be a positive integer (got 0)",
+            ));
         }
         let file = match self.table.get(file)? {
             Descriptor::File(f) if f.open_mode.contains(wasmtime_wasi::OpenMode::READ) => {
@@ -321,9 +348,16 @@ impl SocketCtxView<'_> {
                 "Operation not supported (this instance is in no share group)",
             ));
         };
-        self.ctx.check_socket_limit(1)?;
+        let slot = self.ctx.slot()?;
         let p = group.take(token)?;
-        let sock = Socket::wrap(p.os, p.family, p.kind, p.proto, self.ctx.default_timeout);
+        let sock = Socket::wrap(
+            p.os,
+            p.family,
+            p.kind,
+            p.proto,
+            self.ctx.default_timeout,
+            slot,
+        );
         self.push_socket(sock)
     }
 }
@@ -335,7 +369,6 @@ impl crate::bindings::sockbox::socket::socket::HostReceivedFd for SocketCtxView<
 
     fn drop(&mut self, fd: Resource<ReceivedFd>) -> wasmtime::Result<()> {
         self.table.delete(fd)?;
-        self.ctx.open_sockets -= 1;
         Ok(())
     }
 }

@@ -33,6 +33,17 @@ fn line_peer() -> u16 {
     port
 }
 
+/// readline ends lines as each `newline` mode says, as io.TextIOWrapper does.
+#[test]
+fn makefile_newline_modes() {
+    let out = surface(&["newlines"], with_policy(policy(&[])));
+    out.assert_ok();
+    assert_eq!(out.line("universal"), r#"["x\n", "y\n", "z\n"]"#);
+    assert_eq!(out.line("untranslated"), r#"["x\r", "y\r\n", "z\n"]"#);
+    assert_eq!(out.line("cr"), r#"["x\r", "y\r", "\nz\n"]"#);
+    assert_eq!(out.line("crlf"), r#"["x\ry\r\n", "z\n"]"#);
+}
+
 #[test]
 fn makefile_binary_text_and_newlines() {
     let port = line_peer();
@@ -103,7 +114,7 @@ fn socket_io_would_block_and_timeout_rules() {
     assert_eq!(out.line("timeout-read"), "err TimeoutError : timed out");
     assert_eq!(
         out.line("after-timeout"),
-        "err OSError Io: [Errno 29] cannot read from timed out object"
+        "err OSError : cannot read from timed out object"
     );
     assert!(
         out.line("bad-mode")
@@ -140,21 +151,27 @@ fn create_connection_timeouts_and_source_address() {
     assert_eq!(out.line("echo"), "ping");
 }
 
-/// The first error, or every attempt's error in order with all_errors.
+/// The last error, or every attempt's error in order with all_errors; lookup failures as they
+/// are. (Which error comes last follows the host resolver's order for "localhost".)
 #[test]
 fn create_connection_errors() {
     let (_reserved, port) = closed_port();
-    let answers = ("localhost", port).to_socket_addrs().unwrap().count();
+    let resolved: Vec<_> = ("localhost", port).to_socket_addrs().unwrap().collect();
+    let answers = resolved.len();
     let p = policy(&["lookup localhost", &format!("connect 127.0.0.1:{port}")]);
     let out = surface(
         &["create-connection-errors", "localhost", &port.to_string()],
         with_policy(p),
     );
     out.assert_ok();
-    assert!(
-        out.line("first").starts_with("err ConnectionRefusedError"),
-        "{out}"
-    );
+    // The last answer's error: refused for 127.0.0.1 (allowed), denied for anything else.
+    let last_allowed = resolved.last().unwrap().ip().to_string() == "127.0.0.1";
+    let expected = if last_allowed {
+        "err ConnectionRefusedError"
+    } else {
+        "err PermissionError"
+    };
+    assert!(out.line("last").starts_with(expected), "{out}");
     assert_eq!(out.line("group"), answers.to_string());
     let members: Vec<_> = out
         .stdout
@@ -167,6 +184,11 @@ fn create_connection_errors() {
         members
             .iter()
             .all(|m| m.contains("ConnectionRefusedError") || m.contains("PermissionError")),
+        "{out}"
+    );
+    // A lookup failure is raised as it is, not as a group.
+    assert!(
+        out.line("lookup-denied").starts_with("err PermissionError"),
         "{out}"
     );
     assert!(
@@ -258,10 +280,7 @@ fn socketpair_fallback() {
         out.line("proto"),
         "err ValueError : Only protocol zero is supported"
     );
-    assert!(
-        out.line("unix")
-            .starts_with("err OSError AddressFamilyNotSupported")
-    );
+    assert_eq!(out.line("unix"), "ok", "AF_UNIX pairs are native");
     assert!(
         out.line("other")
             .starts_with("err ValueError : Only AF_INET and AF_INET6")
@@ -347,6 +366,11 @@ fn every_typed_option_round_trips() {
             .starts_with("err OSError NoProtocolOption"),
         "{out}"
     );
+    assert!(
+        out.line("linger-timeout")
+            .starts_with("err OSError Invalid"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -384,8 +408,12 @@ fn netdb_functions() {
             .contains("--allow-lookup 10.9.8.7"),
         "{out}"
     );
-    assert_eq!(out.line("getservbyname"), "80");
-    assert_eq!(out.line("getservbyport"), "http");
+    // Service names come from the services database (/etc/services, from netbase).
+    if std::path::Path::new("/etc/services").exists() {
+        assert_eq!(out.line("getservbyname"), "80");
+        assert_eq!(out.line("getservbyport"), "http");
+    }
+    assert_eq!(out.line("getfqdn"), "localhost");
     assert_eq!(
         out.line("getservbyname-bad"),
         "err OSError : service/proto not found"

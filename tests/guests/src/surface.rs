@@ -20,6 +20,7 @@ fn main() -> Res {
     match args[0].as_str() {
         "makefile" => makefile(port(0)),
         "io-refs" => io_refs(port(0)),
+        "newlines" => newlines(),
         "socket-io" => socket_io(port(0)),
         "create-connection" => create_connection(&rest[0], port(1)),
         "create-connection-errors" => create_connection_errors(&rest[0], port(1)),
@@ -95,6 +96,31 @@ fn makefile(port: u16) -> Res {
     Ok(())
 }
 
+/// readline's line ends in each text newline mode (over a socketpair).
+fn newlines() -> Res {
+    for (label, newline) in [
+        ("universal", None),
+        ("untranslated", Some("")),
+        ("cr", Some("\r")),
+        ("crlf", Some("\r\n")),
+    ] {
+        let (a, b) = sockbox::socketpair(AddressFamily::Inet, SocketKind::Stream, 0)?;
+        a.sendall(b"x\ry\r\nz\n")?;
+        a.shutdown(Shutdown::Write)?;
+        let mut f = b.makefile_with("r", None, newline)?;
+        let mut lines = Vec::new();
+        loop {
+            let line = f.readline()?;
+            if line.is_empty() {
+                break;
+            }
+            lines.push(line);
+        }
+        println!("{label}: {lines:?}");
+    }
+    Ok(())
+}
+
 /// socket.py's _io_refs rule: close() with a file open keeps the OS socket open until the file
 /// is closed too; the native peer sees EOF only then.
 fn io_refs(port: u16) -> Res {
@@ -162,7 +188,7 @@ fn create_connection(host: &str, port: u16) -> Res {
 
 /// create_connection failures: the first error, or every error with all_errors.
 fn create_connection_errors(host: &str, port: u16) -> Res {
-    report("first", sockbox::create_connection((host, port)).connect());
+    report("last", sockbox::create_connection((host, port)).connect());
     match sockbox::create_connection((host, port))
         .all_errors(true)
         .connect()
@@ -368,7 +394,7 @@ fn options() -> Res {
         (&t4, Sockopt::SoReuseport(true)),
         (&t4, Sockopt::SoKeepalive(true)),
         (&u4, Sockopt::SoBroadcast(true)),
-        (&t4, Sockopt::SoLinger(Some(3))),
+        (&t4, Sockopt::SoLinger(Some(0))),
         (&t4, Sockopt::SoRcvlowat(16)),
         (&t4, Sockopt::TcpNodelay(true)),
         (&t4, Sockopt::TcpCork(true)),
@@ -403,6 +429,7 @@ fn options() -> Res {
     t4.set_tcp_quickack(true)?;
     println!("quickack-readable: {}", t4.tcp_quickack().is_ok());
     report("ipv6-option-on-v4", t4.only_v6());
+    report("linger-timeout", t4.set_linger(Some(5)));
     report("set-so-error", t4.setsockopt(Sockopt::SoError(None)));
     Ok(())
 }
@@ -497,15 +524,15 @@ fn netdb() -> Res {
         Err(e) => report("gethostbyaddr", Err::<(), _>(e)),
     }
     report("gethostbyaddr-denied", sockbox::gethostbyaddr("10.9.8.7"));
-    println!("getfqdn: {}", sockbox::getfqdn("127.0.0.1"));
-    println!(
-        "getservbyname: {}",
-        sockbox::getservbyname("http", Some("tcp"))?
-    );
-    println!(
-        "getservbyport: {}",
-        sockbox::getservbyport(80, Some("tcp"))?
-    );
+    println!("getfqdn: {}", sockbox::getfqdn("127.0.0.1")?);
+    match sockbox::getservbyname("http", Some("tcp")) {
+        Ok(p) => println!("getservbyname: {p}"),
+        Err(e) => report("getservbyname", Err::<(), _>(e)),
+    }
+    match sockbox::getservbyport(80, Some("tcp")) {
+        Ok(s) => println!("getservbyport: {s}"),
+        Err(e) => report("getservbyport", Err::<(), _>(e)),
+    }
     report(
         "getservbyname-bad",
         sockbox::getservbyname("no-such-service", None),

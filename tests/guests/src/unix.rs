@@ -73,7 +73,10 @@ fn stream(dir: &Path) -> Res {
     println!("accepted-got: {}", String::from_utf8_lossy(&conn.recv(64)?));
 
     let again = unix(SocketKind::Stream)?;
-    report("bind-existing", again.bind(dir.join("guest.sock").as_path()));
+    report(
+        "bind-existing",
+        again.bind(dir.join("guest.sock").as_path()),
+    );
     let odd = unix(SocketKind::Stream)?;
     let mut raw = dir.as_os_str().as_encoded_bytes().to_vec();
     raw.extend_from_slice(b"/odd-\xff.sock");
@@ -86,7 +89,9 @@ fn stream(dir: &Path) -> Res {
     println!("non-utf8-path-round-trips: {got}");
     report(
         "nul-in-path",
-        unix(SocketKind::Stream)?.bind(SockAddress::Unix(sockbox::UnixAddress::Path(b"/tmp/a\0b".to_vec()))),
+        unix(SocketKind::Stream)?.bind(SockAddress::Unix(sockbox::UnixAddress::Path(
+            b"/tmp/a\0b".to_vec(),
+        ))),
     );
     Ok(())
 }
@@ -97,7 +102,11 @@ fn dgram(dir: &Path) -> Res {
     s.bind(dir.join("guest.dgram").as_path())?;
     s.sendto(b"datagram", dir.join("native.dgram").as_path())?;
     let (data, from) = s.recvfrom(64)?;
-    println!("got: {} from {}", String::from_utf8_lossy(&data), from.map(|a| shape(&a)).unwrap_or_default());
+    println!(
+        "got: {} from {}",
+        String::from_utf8_lossy(&data),
+        from.map(|a| shape(&a)).unwrap_or_default()
+    );
     Ok(())
 }
 
@@ -130,8 +139,14 @@ fn denied(dir: &Path) -> Res {
         println!("denied-rule: {}", d.rule);
     }
     report("escape", r);
-    report("abstract", unix(SocketKind::Stream)?.connect(SockAddress::abstract_name("nope")));
-    report("fds-without-rule", sockbox::recv_fds(&s, 16, 1, MsgFlags::empty()));
+    report(
+        "abstract",
+        unix(SocketKind::Stream)?.connect(SockAddress::abstract_name("nope")),
+    );
+    report(
+        "fds-without-rule",
+        sockbox::recv_fds(&s, 16, 1, MsgFlags::empty()),
+    );
     Ok(())
 }
 
@@ -140,7 +155,11 @@ fn pair() -> Res {
     for kind in [SocketKind::Stream, SocketKind::Dgram, SocketKind::Seqpacket] {
         let (a, b) = sockbox::socketpair(AddressFamily::Unix, kind, 0)?;
         a.send(b"ping")?;
-        println!("{kind}: {} {}", String::from_utf8_lossy(&b.recv(16)?), shape(&a.getsockname()?));
+        println!(
+            "{kind}: {} {}",
+            String::from_utf8_lossy(&b.recv(16)?),
+            shape(&a.getsockname()?)
+        );
     }
     let (a, _b) = sockbox::socketpair(AddressFamily::Unix, SocketKind::Stream, 0)?;
     println!("pair-peercred-pid: {}", a.peer_credentials()?.pid);
@@ -153,7 +172,12 @@ fn fds(path: &Path) -> Res {
     let s = unix(SocketKind::Stream)?;
     s.connect(path)?;
     let m = sockbox::recv_fds(&s, 64, 4, MsgFlags::empty())?;
-    println!("data: {} fds: {} ctrunc: {}", String::from_utf8_lossy(&m.data), m.fds.len(), (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC);
+    println!(
+        "data: {} fds: {} ctrunc: {}",
+        String::from_utf8_lossy(&m.data),
+        m.fds.len(),
+        (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC
+    );
     let mut fds = m.fds.into_iter();
     let tcp = fds.next().ok_or("no socket")?;
     let file = fds.next().ok_or("no file")?;
@@ -164,13 +188,27 @@ fn fds(path: &Path) -> Res {
     tcp.sendall(b"through a passed socket")?;
     println!("passed-echo: {}", String::from_utf8_lossy(&tcp.recv(64)?));
     let own = sockbox::fs::open("/data/guest.txt")?;
-    let n = sockbox::send_fds(&s, &[b"back"], &[Fd::Socket(&tcp), Fd::Received(&file), Fd::File(&own)], MsgFlags::empty(), None)?;
+    let n = sockbox::send_fds(
+        &s,
+        &[b"back"],
+        &[Fd::Socket(&tcp), Fd::Received(&file), Fd::File(&own)],
+        MsgFlags::empty(),
+        None,
+    )?;
     println!("sent-back: {n}");
     // The peer now sends three descriptors; we take one: the rest are closed, ctrunc set.
     let m = sockbox::recv_fds(&s, 64, 1, MsgFlags::empty())?;
-    println!("truncated: fds={} ctrunc={}", m.fds.len(), (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC);
+    println!(
+        "truncated: fds={} ctrunc={}",
+        m.fds.len(),
+        (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC
+    );
     let m = sockbox::recv_fds(&s, 64, 0, MsgFlags::empty())?;
-    println!("maxfds-0: fds={} ctrunc={}", m.fds.len(), (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC);
+    println!(
+        "maxfds-0: fds={} ctrunc={}",
+        m.fds.len(),
+        (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC
+    );
     let not_sock = m.fds.into_iter().next();
     println!("none-left: {}", not_sock.is_none());
     Ok(())
@@ -203,10 +241,16 @@ fn sendfile(port: u16, file: &str, empty: &str) -> Res {
 
 /// The supervisor half: accept on the preopened listener and share the connection.
 fn share() -> Res {
-    let (listener, _) = sockbox::preopened_sockets()?.into_iter().next().ok_or("none")?;
+    let (listener, _) = sockbox::preopened_sockets()?
+        .into_iter()
+        .next()
+        .ok_or("none")?;
     let (conn, _) = listener.accept()?;
     let token = conn.share()?;
-    println!("token: {}", token.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    println!(
+        "token: {}",
+        token.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
     Ok(())
 }
 
@@ -225,4 +269,3 @@ fn fromshare(hex: &str) -> Res {
     report("garbage", sockbox::fromshare(b"nope"));
     Ok(())
 }
-
