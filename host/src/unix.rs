@@ -224,8 +224,13 @@ impl SocketCtxView<'_> {
             },
         )?;
         data.truncate(n.min(size));
-        // Past the instance's limit, descriptors are closed (dropped) and reported.
+        // The control buffer is rounded up for alignment, so the kernel may deliver more than
+        // maxfds: those, and any past the instance's limit, are closed (dropped) and reported.
         let mut out_flags = msg_flags(ret);
+        if received.len() > maxfds {
+            received.truncate(maxfds);
+            out_flags |= MsgFlags::CTRUNC;
+        }
         let mut fds = Vec::with_capacity(received.len());
         for fd in received {
             match self.ctx.slot() {

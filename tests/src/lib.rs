@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use sockbox_host::run::Runner;
@@ -76,6 +77,12 @@ impl std::fmt::Display for Outcome {
 
 /// Runs guest program `name` with `args` and the sockbox state `ctx`.
 pub fn run_with(name: &str, args: &[&str], ctx: SocketCtx) -> Outcome {
+    run_full(name, args, ctx, &[])
+}
+
+/// Runs guest program `name` with `args`, the sockbox state `ctx`, and host directories
+/// preopened for it (`(host path, guest path)`).
+pub fn run_full(name: &str, args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)]) -> Outcome {
     let component = component(name);
     let stdout = MemoryOutputPipe::new(1 << 20);
     let stderr = MemoryOutputPipe::new(1 << 20);
@@ -84,6 +91,10 @@ pub fn run_with(name: &str, args: &[&str], ctx: SocketCtx) -> Outcome {
         .args(args)
         .stdout(stdout.clone())
         .stderr(stderr.clone());
+    for (host, guest) in dirs {
+        wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite)
+            .expect("preopened dir");
+    }
     let code = runner()
         .run(&component, wasi.build(), ctx)
         .unwrap_or_else(|e| panic!("guest {name} {args:?} trapped: {e:?}"));
@@ -97,6 +108,11 @@ pub fn run_with(name: &str, args: &[&str], ctx: SocketCtx) -> Outcome {
 /// Runs a test case of the `cases` guest under `ctx`.
 pub fn case(args: &[&str], ctx: SocketCtxBuilder) -> Outcome {
     run_with("cases", args, ctx.build().expect("socket ctx"))
+}
+
+/// Runs a test case of the `unix` guest (Unix-domain, fd passing, sendfile, share).
+pub fn unix_case(args: &[&str], ctx: SocketCtxBuilder) -> Outcome {
+    run_with("unix", args, ctx.build().expect("socket ctx"))
 }
 
 /// Runs a test case of the `surface` guest (the socket.py surface) under `ctx`.
@@ -114,15 +130,18 @@ pub fn allowing_connect(port: u16) -> SocketCtxBuilder {
     with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
 }
 
-/// A policy from rules in flag form: `["connect 127.0.0.1:80", "lookup localhost"]`.
+/// A policy from rules in flag form: `["connect 127.0.0.1:80", "lookup localhost",
+/// "unix /tmp/x/*", "fd-passing"]`.
 pub fn policy(rules: &[&str]) -> Policy {
     let mut b = Policy::builder();
     for r in rules {
-        let (kind, rule) = r.split_once(' ').expect("KIND RULE");
+        let (kind, rule) = r.split_once(' ').unwrap_or((r, ""));
         b = match kind {
             "connect" => b.allow_connect(rule),
             "bind" => b.allow_bind(rule),
             "lookup" => b.allow_lookup(rule),
+            "unix" => b.allow_unix(rule),
+            "fd-passing" => Ok(b.allow_fd_passing()),
             _ => panic!("unknown rule kind {kind}"),
         }
         .expect("rule");
