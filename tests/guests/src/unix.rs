@@ -22,6 +22,7 @@ fn main() -> Res {
         "sendfile" => sendfile(rest[0].parse()?, &rest[1], &rest[2]),
         "share" => share(),
         "fromshare" => fromshare(&rest[0]),
+        "leave-open" => leave_open(),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -267,5 +268,36 @@ fn fromshare(hex: &str) -> Res {
     println!("served: {}", String::from_utf8_lossy(&got));
     report("reuse", sockbox::fromshare(&token));
     report("garbage", sockbox::fromshare(b"nope"));
+    Ok(())
+}
+
+/// Opens one of everything and exits without closing any of it: the host must close it all
+/// when the instance goes.
+fn leave_open() -> Res {
+    let mut keep = Vec::new();
+    for (family, kind) in [
+        (AddressFamily::Inet, SocketKind::Stream),
+        (AddressFamily::Inet6, SocketKind::Dgram),
+        (AddressFamily::Unix, SocketKind::Seqpacket),
+    ] {
+        keep.push(Socket::new(family, kind, 0)?);
+    }
+    let (a, b) = sockbox::socketpair(AddressFamily::Unix, SocketKind::Stream, 0)?;
+    let (c, d) = sockbox::socketpair(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    let file = a.makefile("rwb")?;
+    a.close()?; // the socket-io keeps it open
+    let dup = b.dup()?;
+    let detached = c.detach();
+    let shared = d.share();
+    println!(
+        "opened: {} {} {} {}",
+        keep.len(),
+        dup.fileno() > 0,
+        detached > 0,
+        shared.is_err()
+    );
+    std::mem::forget(file);
+    std::mem::forget(keep);
+    std::mem::forget(dup);
     Ok(())
 }

@@ -1,0 +1,80 @@
+//! No host descriptor outlives the guest that had it: sockets, socket-io streams, duplicates,
+//! detached and received descriptors, shared sockets — closed or left open by the guest.
+//! (One test in its own binary, so no other test opens descriptors meanwhile.)
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use sockbox_host::{ShareGroup, SocketCtx};
+use sockbox_tests::{policy, preopen_listener, run_with, with_policy};
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Every scenario once: guests that close, guests that leave things open, hand-offs.
+fn scenarios() {
+    let out = run_with(
+        "unix",
+        &["leave-open"],
+        with_policy(policy(&[])).build().unwrap(),
+    );
+    out.assert_ok();
+    let out = run_with("unix", &["pair"], with_policy(policy(&[])).build().unwrap());
+    out.assert_ok();
+    let out = run_with(
+        "surface",
+        &["descriptors"],
+        with_policy(policy(&[])).build().unwrap(),
+    );
+    out.assert_ok();
+    let out = run_with(
+        "cases",
+        &["limit"],
+        with_policy(policy(&[])).max_sockets(5).build().unwrap(),
+    );
+    out.assert_ok();
+    let out = run_with(
+        "cases",
+        &["bad-input"],
+        with_policy(policy(&["connect *", "bind *"]))
+            .build()
+            .unwrap(),
+    );
+    out.assert_ok();
+
+    // A shared connection, served by a second instance.
+    let group = ShareGroup::new();
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let client = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(local).unwrap();
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+    });
+    let ctx = SocketCtx::builder()
+        .share_group(group.clone())
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let out = run_with("unix", &["share"], ctx);
+    out.assert_ok();
+    let token = out.line("token").to_string();
+    let worker = SocketCtx::builder().share_group(group).build().unwrap();
+    run_with("unix", &["fromshare", &token], worker).assert_ok();
+    client.join().unwrap();
+}
+
+#[test]
+fn no_host_fd_is_left_open() {
+    scenarios(); // compiles the components and warms up whatever the runtime keeps
+    let before = fd_count();
+    for _ in 0..20 {
+        scenarios();
+    }
+    let after = fd_count();
+    assert_eq!(
+        before, after,
+        "host descriptors leaked: {before} before, {after} after"
+    );
+}
