@@ -49,3 +49,97 @@ fn echo_client_talks_to_native_server() {
     out.assert_ok();
     assert_eq!(out.stdout, "hi there\n");
 }
+
+/// `file-server` serves files from a preopened directory with sendfile; 404 otherwise.
+#[test]
+fn file_server_sends_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from sendfile\n").unwrap();
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let ctx = with_policy(policy(&[]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let handle = ctx.interrupt_handle();
+    let get = move |path: &str| -> (String, Vec<u8>) {
+        let mut c = TcpStream::connect(local).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut all = Vec::new();
+        c.read_to_end(&mut all).unwrap();
+        let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&all[..split]).into_owned();
+        (head, all[split + 4..].to_vec())
+    };
+    let client = std::thread::spawn(move || {
+        let small = get("/hello.txt");
+        let large = get("/big.bin");
+        let missing = get("/nope.txt");
+        let escape = get("/../etc/passwd");
+        handle.interrupt();
+        (small, large, missing, escape)
+    });
+    let out = sockbox_tests::run_full("file-server", &[], ctx, &[(dir.path(), "/srv")]);
+    let (small, large, missing, escape) = client.join().unwrap();
+    out.assert_ok();
+    assert!(small.0.starts_with("HTTP/1.1 200 OK"), "{}", small.0);
+    assert_eq!(small.1, b"hello from sendfile\n");
+    assert!(large.0.contains(&format!("Content-Length: {}", big.len())));
+    assert!(large.1 == big, "big.bin arrived as {} bytes", large.1.len());
+    assert!(missing.0.starts_with("HTTP/1.1 404"));
+    assert!(escape.0.starts_with("HTTP/1.1 404"));
+    assert!(
+        out.stderr
+            .contains(&format!("/big.bin {} bytes", big.len())),
+        "{out}"
+    );
+}
+
+/// The fd-passing pair: the supervisor accepts and passes each connection to the worker over
+/// a Unix socket; the worker serves it.
+#[test]
+fn supervisor_passes_connections_to_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work.sock");
+    let unix = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+    unix.bind(&socket2::SockAddr::unix(&work).unwrap()).unwrap();
+    unix.listen(4).unwrap();
+    let worker_ctx = with_policy(policy(&["fd-passing"]))
+        .preopen(format!("unix:{}", work.display()), unix)
+        .build()
+        .unwrap();
+    let worker_stop = worker_ctx.interrupt_handle();
+    let worker = std::thread::spawn(move || run_with("worker", &[], worker_ctx));
+
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let p = policy(&[&format!("unix {}", work.display()), "fd-passing"]);
+    let sup_ctx = with_policy(p)
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let sup_stop = sup_ctx.interrupt_handle();
+    let work_arg = work.display().to_string();
+    let supervisor = std::thread::spawn(move || run_with("supervisor", &[&work_arg], sup_ctx));
+
+    for i in 0..3 {
+        let mut c = TcpStream::connect(local).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        writeln!(c, "hello {i}").unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, format!("HELLO {i}\n"));
+    }
+    sup_stop.interrupt();
+    let sup = supervisor.join().unwrap();
+    worker_stop.interrupt();
+    let work_out = worker.join().unwrap();
+    sup.assert_ok();
+    work_out.assert_ok();
+    assert_eq!(
+        work_out.stderr.matches("worker: served 127.0.0.1:").count(),
+        3,
+        "{work_out}"
+    );
+}
