@@ -135,3 +135,33 @@ fn run_rejects_malformed_rules() {
         "{stderr}"
     );
 }
+
+/// `sockbox run --listen unix:PATH` hands the guest a Unix-domain listener.
+#[test]
+fn run_with_unix_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("echo.sock");
+    let mut child = KillOnDrop(
+        sockbox()
+            .args(["run", "--listen", &format!("unix:{}", path.display())])
+            .arg(example("echo-server"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("sockbox: listening on unix:{}", path.display())
+    );
+    let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"over a unix listener").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut back = String::new();
+    c.read_to_string(&mut back).unwrap();
+    drop(child);
+    assert_eq!(back, "over a unix listener");
+}
