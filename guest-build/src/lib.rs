@@ -22,7 +22,14 @@ pub const TARGET: &str = "wasm32-wasip2";
 pub fn build(packages: &[&str]) -> PathBuf {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("build script"));
     let root = workspace_root(&manifest_dir);
-    for dir in ["guest", "wit", "examples", "tests/guests", "Cargo.lock"] {
+    for dir in [
+        "guest",
+        "wit",
+        "examples",
+        "tests/guests",
+        "bench/guests",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let target_dir = root.join("target").join("guests");

@@ -74,6 +74,16 @@ impl Runner {
         wasi: WasiCtx,
         sockets: SocketCtx,
     ) -> wasmtime::Result<i32> {
+        self.instantiate(component, wasi, sockets)?.run()
+    }
+
+    /// Instantiates the command without running it (to time or schedule the run apart).
+    pub fn instantiate(
+        &self,
+        component: &Component,
+        wasi: WasiCtx,
+        sockets: SocketCtx,
+    ) -> wasmtime::Result<Instance> {
         let state = State {
             wasi,
             sockets,
@@ -81,7 +91,20 @@ impl Runner {
         };
         let mut store = Store::new(&self.engine, state);
         let command = Command::instantiate(&mut store, component, &self.linker)?;
-        match command.wasi_cli_run().call_run(&mut store) {
+        Ok(Instance { store, command })
+    }
+}
+
+/// An instantiated command, ready to run once. Dropping it closes everything it had.
+pub struct Instance {
+    store: Store<State>,
+    command: Command,
+}
+
+impl Instance {
+    /// Runs `wasi:cli/run` to completion: the exit code as [`Runner::run`] gives it.
+    pub fn run(mut self) -> wasmtime::Result<i32> {
+        match self.command.wasi_cli_run().call_run(&mut self.store) {
             Ok(Ok(())) => Ok(0),
             Ok(Err(())) => Ok(1),
             Err(e) => match e.downcast_ref::<I32Exit>() {

@@ -1,0 +1,949 @@
+//! sockbox-bench: each workload three ways in one run — native Rust sockets, a sockbox guest,
+//! and a `wasi:sockets` guest (Rust `std::net` on wasm32-wasip2) in the same wasmtime — with a
+//! native peer every time. Interleaved rounds, the client and the peer pinned to different
+//! cores, wall time and the client thread's CPU time per operation.
+//!
+//! `cargo run --release -p sockbox-bench` (about two minutes); `-- --quick` checks it works.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde::Serialize;
+use sockbox_host::run::Runner;
+use sockbox_host::{Policy, SocketCtx};
+use wasmtime::component::Component;
+use wasmtime_wasi::{FsPerms, WasiCtx};
+
+mod chart;
+
+/// sockbox against native sockets and wasi:sockets, side by side.
+#[derive(Parser)]
+struct Args {
+    /// Tiny sizes and one round: checks that every workload still runs, not its speed.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds (each workload and way once per round, interleaved).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Only the rows whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// Where to write the results as JSON.
+    #[arg(long, default_value = "target/bench/results.json")]
+    json: PathBuf,
+    /// Where to write the chart of ratios as SVG.
+    #[arg(long, default_value = "target/bench/ratios.svg")]
+    svg: PathBuf,
+}
+
+/// Who runs the client side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+enum Way {
+    /// Rust on the host, socket2/std.
+    Native,
+    /// The sockbox guest.
+    Sockbox,
+    /// The `wasi:sockets` guest (std::net on wasm32-wasip2).
+    Wasi,
+    /// The sockbox guest reading the file and sending it (the sendfile row's third way).
+    GuestLoop,
+}
+
+/// What a row measures.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    /// The client sends `total` bytes in `chunk` writes.
+    Send { total: u64, chunk: usize },
+    /// The client receives `total` bytes with `chunk`-sized reads.
+    Recv { total: u64, chunk: usize },
+    /// `count` 1-byte ping-pongs.
+    Rtt { count: u64 },
+    /// A file of `total` bytes sent with sendfile (or read and sent).
+    Sendfile { total: u64 },
+    /// The client accepts and closes `count` connections.
+    Accept { count: u64 },
+    /// Instantiate a guest and get its first byte to the peer.
+    Startup,
+}
+
+/// A benchmark row: a workload, its socket options, the ways it runs, and its target.
+struct Row {
+    name: String,
+    work: Work,
+    nodelay: bool,
+    ways: Vec<Way>,
+    target: Target,
+}
+
+/// The target a row is held to (ratios of medians, same run).
+#[derive(Clone, Copy, Debug, Serialize)]
+enum Target {
+    /// sockbox wall time ≤ x × native.
+    WallAtMost(f64),
+    /// sockbox CPU time per op ≤ x × native.
+    CpuAtMost(f64),
+    /// sockbox CPU per op ≤ x × native and throughput ≥ y × native.
+    CpuAndThroughput(f64, f64),
+    /// sockbox ≥ x × native throughput and ≥ y × the guest read+send loop.
+    Sendfile(f64, f64),
+    /// sockbox accept rate ≥ x × native.
+    RateAtLeast(f64),
+    /// sockbox startup ≤ x × the wasi-only guest.
+    StartupAtMost(f64),
+    /// Only: at least as fast as wasi:sockets.
+    NotSlowerThanWasi,
+}
+
+/// One measurement.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// What the JSON and the table hold per row and way.
+#[derive(Serialize)]
+struct WayResult {
+    way: Way,
+    wall_median_s: f64,
+    wall_spread: f64,
+    cpu_median_s: f64,
+    cpu_per_op_ns: f64,
+    samples: Vec<Sample>,
+}
+
+#[derive(Serialize)]
+struct RowResult {
+    name: String,
+    ops: u64,
+    nodelay: bool,
+    target: Target,
+    ways: Vec<WayResult>,
+    /// sockbox / native, wall.
+    wall_ratio: Option<f64>,
+    /// sockbox / native, CPU per op.
+    cpu_ratio: Option<f64>,
+    /// sockbox / wasi (or the guest loop), wall.
+    vs_third: Option<f64>,
+    met: Option<bool>,
+}
+
+const CLIENT_CPU: usize = 0;
+const PEER_CPU: usize = 1;
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let rounds = if args.quick { 1 } else { args.rounds.max(1) };
+    let rows = rows(args.quick);
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| {
+            args.only
+                .as_ref()
+                .is_none_or(|o| r.name.contains(o.as_str()))
+        })
+        .collect();
+    let files = tempfile::Builder::new()
+        .prefix("sockbox-bench")
+        .tempdir_in(shm_or_tmp())?;
+    let mut samples: Vec<Vec<Vec<Sample>>> = rows
+        .iter()
+        .map(|r| vec![Vec::new(); r.ways.len()])
+        .collect();
+    eprintln!(
+        "sockbox-bench: {} rows x {rounds} rounds, client on cpu {CLIENT_CPU}, peer on cpu {PEER_CPU}",
+        rows.len()
+    );
+    for round in 0..rounds {
+        for (ri, row) in rows.iter().enumerate() {
+            // Rotate the order of the ways each round, so none always runs first.
+            let n = row.ways.len();
+            for k in 0..n {
+                let wi = (k + round) % n;
+                let s = measure(row, row.ways[wi], files.path())
+                    .with_context(|| format!("{} / {:?}", row.name, row.ways[wi]))?;
+                samples[ri][wi].push(s);
+            }
+        }
+        eprintln!("sockbox-bench: round {} of {rounds} done", round + 1);
+    }
+    let results: Vec<RowResult> = rows
+        .iter()
+        .zip(samples)
+        .map(|(row, s)| summarize(row, s))
+        .collect();
+    print_table(&results, args.quick);
+    if let Some(dir) = args.json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&results)?)?;
+    chart::write(&args.svg, &results)?;
+    eprintln!(
+        "sockbox-bench: wrote {} and {}",
+        args.json.display(),
+        args.svg.display()
+    );
+    Ok(())
+}
+
+/// The rows, full size or quick.
+fn rows(quick: bool) -> Vec<Row> {
+    let gib: u64 = if quick { 8 << 20 } else { 1 << 30 };
+    let rtts: u64 = if quick { 1_000 } else { 100_000 };
+    let accepts: u64 = if quick { 200 } else { 20_000 };
+    let three = vec![Way::Native, Way::Sockbox, Way::Wasi];
+    let two = vec![Way::Native, Way::Sockbox];
+    let row = |name: &str, work, nodelay, ways: &Vec<Way>, target| Row {
+        name: name.to_string(),
+        work,
+        nodelay,
+        ways: ways.clone(),
+        target,
+    };
+    vec![
+        row(
+            "send 64 KiB, NODELAY",
+            Work::Send {
+                total: gib,
+                chunk: 64 << 10,
+            },
+            true,
+            &two,
+            Target::CpuAndThroughput(1.05, 0.95),
+        ),
+        row(
+            "send 64 KiB, Nagle",
+            Work::Send {
+                total: gib,
+                chunk: 64 << 10,
+            },
+            false,
+            &three,
+            Target::NotSlowerThanWasi,
+        ),
+        row(
+            "recv 64 KiB",
+            Work::Recv {
+                total: gib,
+                chunk: 64 << 10,
+            },
+            false,
+            &three,
+            Target::CpuAndThroughput(1.05, 0.95),
+        ),
+        row(
+            "send 4 KiB, NODELAY",
+            Work::Send {
+                total: gib,
+                chunk: 4 << 10,
+            },
+            true,
+            &two,
+            Target::CpuAtMost(1.05),
+        ),
+        row(
+            "send 4 KiB, Nagle",
+            Work::Send {
+                total: gib,
+                chunk: 4 << 10,
+            },
+            false,
+            &three,
+            Target::NotSlowerThanWasi,
+        ),
+        row(
+            "recv 4 KiB",
+            Work::Recv {
+                total: gib,
+                chunk: 4 << 10,
+            },
+            false,
+            &three,
+            Target::NotSlowerThanWasi,
+        ),
+        row(
+            "round trip 1 B, NODELAY",
+            Work::Rtt { count: rtts },
+            true,
+            &two,
+            Target::WallAtMost(1.03),
+        ),
+        row(
+            "round trip 1 B, Nagle",
+            Work::Rtt { count: rtts },
+            false,
+            &three,
+            Target::NotSlowerThanWasi,
+        ),
+        row(
+            "sendfile",
+            Work::Sendfile { total: gib },
+            false,
+            &vec![Way::Native, Way::Sockbox, Way::GuestLoop],
+            Target::Sendfile(0.98, 2.0),
+        ),
+        row(
+            "accept + close",
+            Work::Accept { count: accepts },
+            false,
+            &three,
+            Target::RateAtLeast(0.9),
+        ),
+        row(
+            "startup to first byte",
+            Work::Startup,
+            false,
+            &three,
+            Target::StartupAtMost(1.2),
+        ),
+    ]
+}
+
+/// tmpfs when there is one (the sendfile file should not measure a disk).
+fn shm_or_tmp() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+fn ops(work: Work) -> u64 {
+    match work {
+        Work::Send { total, chunk } | Work::Recv { total, chunk } => total.div_ceil(chunk as u64),
+        Work::Sendfile { .. } | Work::Startup => 1,
+        Work::Rtt { count } | Work::Accept { count } => count,
+    }
+}
+
+fn pin(cpu: usize) {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    // On a machine with one CPU (or a restricted set) this fails; the run goes on unpinned.
+    let _ = rustix::thread::sched_setaffinity(None, &set);
+}
+
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Runs `f` on a thread pinned to the client CPU and returns its wall and CPU time.
+fn on_client<T: Send + 'static>(
+    prepare: impl FnOnce() -> Result<T> + Send + 'static,
+    f: impl FnOnce(T) -> Result<()> + Send + 'static,
+) -> Result<Sample> {
+    std::thread::spawn(move || -> Result<Sample> {
+        pin(CLIENT_CPU);
+        let state = prepare()?;
+        let (w0, c0) = (Instant::now(), thread_cpu());
+        f(state)?;
+        Ok(Sample {
+            wall: w0.elapsed(),
+            cpu: thread_cpu() - c0,
+        })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("client thread panicked"))?
+}
+
+/// Spawns the native peer, pinned to the peer CPU.
+fn peer<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> JoinHandle<Result<T>> {
+    std::thread::spawn(move || {
+        pin(PEER_CPU);
+        f()
+    })
+}
+
+fn runner() -> &'static Runner {
+    static R: OnceLock<Runner> = OnceLock::new();
+    R.get_or_init(|| Runner::new().expect("runner"))
+}
+
+fn component(name: &str) -> Result<Component> {
+    static C: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Component>>> =
+        OnceLock::new();
+    let mut map = C.get_or_init(Default::default).lock().unwrap();
+    if let Some(c) = map.get(name) {
+        return Ok(c.clone());
+    }
+    let path = format!("{}/{name}.wasm", env!("SOCKBOX_BENCH_GUESTS"));
+    let wasm = std::fs::read(&path).with_context(|| path.clone())?;
+    let c = runner().compile(&wasm).map_err(anyhow::Error::from)?;
+    map.insert(name.to_string(), c.clone());
+    Ok(c)
+}
+
+/// The arguments a bench guest takes.
+fn guest_args(
+    workload: &str,
+    port: u16,
+    size: u64,
+    chunk: usize,
+    nodelay: bool,
+    path: Option<&str>,
+) -> Vec<String> {
+    let mut v = vec![
+        "bench".to_string(),
+        workload.to_string(),
+        port.to_string(),
+        size.to_string(),
+        chunk.to_string(),
+        if nodelay { "1" } else { "0" }.to_string(),
+    ];
+    v.extend(path.map(str::to_string));
+    v
+}
+
+/// A guest ready to run: the component and its contexts.
+struct GuestRun {
+    component: Component,
+    wasi: WasiCtx,
+    sockets: SocketCtx,
+}
+
+fn guest(
+    way: Way,
+    args: Vec<String>,
+    dir: Option<&Path>,
+    preopen: Option<(String, socket2::Socket)>,
+) -> Result<GuestRun> {
+    let name = if way == Way::Wasi {
+        "bench-wasi"
+    } else {
+        "bench-sockbox"
+    };
+    let mut wasi = WasiCtx::builder();
+    wasi.args(&args);
+    if way == Way::Wasi {
+        wasi.inherit_network()
+            .allow_tcp(true)
+            .allow_ip_name_lookup(false);
+    }
+    if let Some(dir) = dir {
+        wasi.preopened_dir(dir, "/bench", FsPerms::ReadOnly)
+            .map_err(anyhow::Error::from)?;
+    }
+    let mut sockets = SocketCtx::builder().policy(
+        Policy::builder()
+            .allow_connect("127.0.0.1")
+            .map_err(anyhow::Error::msg)?
+            .build(),
+    );
+    if let Some((n, s)) = preopen {
+        sockets = sockets.preopen(n, s);
+    }
+    Ok(GuestRun {
+        component: component(name)?,
+        wasi: wasi.build(),
+        sockets: sockets.build()?,
+    })
+}
+
+/// Instantiates (untimed) and runs (timed) a guest on the client CPU.
+fn run_guest(g: GuestRun) -> Result<Sample> {
+    on_client(
+        move || {
+            runner()
+                .instantiate(&g.component, g.wasi, g.sockets)
+                .map_err(anyhow::Error::from)
+        },
+        |inst| {
+            let code = inst.run().map_err(anyhow::Error::from)?;
+            if code != 0 {
+                bail!("guest exited with {code}");
+            }
+            Ok(())
+        },
+    )
+}
+
+fn listener() -> Result<(TcpListener, u16)> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let port = l.local_addr()?.port();
+    Ok((l, port))
+}
+
+/// One measurement of `row` run `way`.
+fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
+    let nodelay = row.nodelay;
+    match row.work {
+        Work::Send { total, chunk } => {
+            let (l, port) = listener()?;
+            let p = peer(move || {
+                let (mut c, _) = l.accept()?;
+                let mut buf = vec![0u8; 256 << 10];
+                let mut got = 0u64;
+                while let n @ 1.. = c.read(&mut buf)? {
+                    got += n as u64;
+                }
+                Ok(got)
+            });
+            let s = match way {
+                Way::Native => on_client(
+                    move || {
+                        let s = TcpStream::connect(("127.0.0.1", port))?;
+                        s.set_nodelay(nodelay)?;
+                        Ok(s)
+                    },
+                    move |mut s| {
+                        let buf = vec![0x5au8; chunk];
+                        let mut left = total;
+                        while left > 0 {
+                            let n = left.min(chunk as u64) as usize;
+                            s.write_all(&buf[..n])?;
+                            left -= n as u64;
+                        }
+                        Ok(())
+                    },
+                )?,
+                _ => run_guest(guest(
+                    way,
+                    guest_args("send", port, total, chunk, nodelay, None),
+                    None,
+                    None,
+                )?)?,
+            };
+            let got = p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            if got != total {
+                bail!("the peer got {got} of {total} bytes");
+            }
+            Ok(s)
+        }
+        Work::Recv { total, chunk } => {
+            let (l, port) = listener()?;
+            let p = peer(move || {
+                let (mut c, _) = l.accept()?;
+                let buf = vec![0xa5u8; 64 << 10];
+                let mut left = total;
+                while left > 0 {
+                    let n = left.min(buf.len() as u64) as usize;
+                    c.write_all(&buf[..n])?;
+                    left -= n as u64;
+                }
+                Ok(())
+            });
+            let s = match way {
+                Way::Native => on_client(
+                    move || Ok(TcpStream::connect(("127.0.0.1", port))?),
+                    move |mut s| {
+                        let mut buf = vec![0u8; chunk];
+                        let mut got = 0u64;
+                        while got < total {
+                            let n = s.read(&mut buf)?;
+                            if n == 0 {
+                                bail!("short stream");
+                            }
+                            got += n as u64;
+                        }
+                        Ok(())
+                    },
+                )?,
+                _ => run_guest(guest(
+                    way,
+                    guest_args("recv", port, total, chunk, nodelay, None),
+                    None,
+                    None,
+                )?)?,
+            };
+            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            Ok(s)
+        }
+        Work::Rtt { count } => {
+            let (l, port) = listener()?;
+            let p = peer(move || {
+                let (mut c, _) = l.accept()?;
+                c.set_nodelay(nodelay)?;
+                let mut b = [0u8; 1];
+                for _ in 0..count {
+                    c.read_exact(&mut b)?;
+                    c.write_all(&b)?;
+                }
+                Ok(())
+            });
+            let s = match way {
+                Way::Native => on_client(
+                    move || {
+                        let s = TcpStream::connect(("127.0.0.1", port))?;
+                        s.set_nodelay(nodelay)?;
+                        Ok(s)
+                    },
+                    move |mut s| {
+                        let mut b = [0u8; 1];
+                        for _ in 0..count {
+                            s.write_all(b"x")?;
+                            s.read_exact(&mut b)?;
+                        }
+                        Ok(())
+                    },
+                )?,
+                _ => run_guest(guest(
+                    way,
+                    guest_args("rtt", port, count, 1, nodelay, None),
+                    None,
+                    None,
+                )?)?,
+            };
+            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            Ok(s)
+        }
+        Work::Sendfile { total } => {
+            let path = files.join("sendfile.bin");
+            if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(total) {
+                let block = vec![0x3cu8; 1 << 20];
+                let mut f = std::fs::File::create(&path)?;
+                let mut left = total;
+                while left > 0 {
+                    let n = left.min(block.len() as u64) as usize;
+                    f.write_all(&block[..n])?;
+                    left -= n as u64;
+                }
+            }
+            let (l, port) = listener()?;
+            let p = peer(move || {
+                let (mut c, _) = l.accept()?;
+                let mut buf = vec![0u8; 256 << 10];
+                let mut got = 0u64;
+                while let n @ 1.. = c.read(&mut buf)? {
+                    got += n as u64;
+                }
+                Ok(got)
+            });
+            let s = match way {
+                Way::Native => {
+                    let path = path.clone();
+                    on_client(
+                        move || {
+                            let s = socket2::Socket::from(std::os::fd::OwnedFd::from(
+                                TcpStream::connect(("127.0.0.1", port))?,
+                            ));
+                            Ok((s, std::fs::File::open(path)?))
+                        },
+                        move |(s, f)| {
+                            let mut off = 0usize;
+                            while (off as u64) < total {
+                                let n =
+                                    s.sendfile(&f, off, std::num::NonZeroUsize::new(1 << 30))?;
+                                if n == 0 {
+                                    break;
+                                }
+                                off += n;
+                            }
+                            Ok(())
+                        },
+                    )?
+                }
+                Way::Sockbox => run_guest(guest(
+                    way,
+                    guest_args(
+                        "sendfile",
+                        port,
+                        total,
+                        64 << 10,
+                        false,
+                        Some("/bench/sendfile.bin"),
+                    ),
+                    Some(files),
+                    None,
+                )?)?,
+                _ => run_guest(guest(
+                    Way::Sockbox,
+                    guest_args(
+                        "readsend",
+                        port,
+                        total,
+                        64 << 10,
+                        false,
+                        Some("/bench/sendfile.bin"),
+                    ),
+                    Some(files),
+                    None,
+                )?)?,
+            };
+            let got = p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            if got != total {
+                bail!("the peer got {got} of {total} bytes");
+            }
+            Ok(s)
+        }
+        Work::Accept { count } => accept(way, count),
+        Work::Startup => startup(way),
+    }
+}
+
+/// The client accepts `count` connections a native peer makes and closes.
+fn accept(way: Way, count: u64) -> Result<Sample> {
+    let connect_all = move |addr: SocketAddr| {
+        peer(move || {
+            for _ in 0..count {
+                // The guest may not listen yet (wasi binds inside the run): retry briefly.
+                let mut tries = 0;
+                let c = loop {
+                    match TcpStream::connect(addr) {
+                        Ok(c) => break c,
+                        Err(e)
+                            if tries < 2000
+                                && e.kind() == std::io::ErrorKind::ConnectionRefused =>
+                        {
+                            tries += 1;
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                drop(c);
+            }
+            Ok(())
+        })
+    };
+    let s = match way {
+        Way::Native => {
+            let (l, port) = listener()?;
+            let p = connect_all(([127, 0, 0, 1], port).into());
+            let s = on_client(
+                move || Ok(l),
+                move |l| {
+                    for _ in 0..count {
+                        drop(l.accept()?);
+                    }
+                    Ok(())
+                },
+            )?;
+            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            s
+        }
+        Way::Sockbox => {
+            let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+            let any: SocketAddr = "127.0.0.1:0".parse()?;
+            l.bind(&any.into())?;
+            l.listen(1024)?;
+            let addr = l.local_addr()?.as_socket().context("addr")?;
+            let p = connect_all(addr);
+            let g = guest(
+                way,
+                guest_args("accept", addr.port(), count, 0, false, None),
+                None,
+                Some((addr.to_string(), l)),
+            )?;
+            let s = run_guest(g)?;
+            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            s
+        }
+        _ => {
+            // wasi binds the port itself: find a free one.
+            let port = listener()?.1;
+            let p = connect_all(([127, 0, 0, 1], port).into());
+            let s = run_guest(guest(
+                way,
+                guest_args("accept", port, count, 0, false, None),
+                None,
+                None,
+            )?)?;
+            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            s
+        }
+    };
+    Ok(s)
+}
+
+/// From "instantiate" to the peer's first byte (the native way: connect and send).
+fn startup(way: Way) -> Result<Sample> {
+    let (l, port) = listener()?;
+    let p = peer(move || {
+        let (mut c, _) = l.accept()?;
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b)?;
+        Ok(Instant::now())
+    });
+    let start = Instant::now();
+    let cpu = match way {
+        Way::Native => on_client(
+            || Ok(()),
+            move |()| {
+                TcpStream::connect(("127.0.0.1", port))?.write_all(b"!")?;
+                Ok(())
+            },
+        )?,
+        _ => {
+            let g = guest(
+                way,
+                guest_args("startup", port, 1, 1, false, None),
+                None,
+                None,
+            )?;
+            // Instantiation is part of startup: time it with the run.
+            on_client(
+                move || Ok(g),
+                |g| {
+                    let inst = runner()
+                        .instantiate(&g.component, g.wasi, g.sockets)
+                        .map_err(anyhow::Error::from)?;
+                    let code = inst.run().map_err(anyhow::Error::from)?;
+                    if code != 0 {
+                        bail!("guest exited with {code}");
+                    }
+                    Ok(())
+                },
+            )?
+        }
+    };
+    let first = p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+    Ok(Sample {
+        wall: first.saturating_duration_since(start),
+        cpu: cpu.cpu,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn summarize(row: &Row, samples: Vec<Vec<Sample>>) -> RowResult {
+    let ops = ops(row.work);
+    let ways: Vec<WayResult> = row
+        .ways
+        .iter()
+        .zip(samples)
+        .map(|(&way, s)| {
+            let walls: Vec<f64> = s.iter().map(|x| x.wall.as_secs_f64()).collect();
+            let cpus: Vec<f64> = s.iter().map(|x| x.cpu.as_secs_f64()).collect();
+            let wall = median(walls.clone());
+            let spread = (walls.iter().cloned().fold(f64::MIN, f64::max)
+                - walls.iter().cloned().fold(f64::MAX, f64::min))
+                / wall;
+            let cpu = median(cpus);
+            WayResult {
+                way,
+                wall_median_s: wall,
+                wall_spread: spread,
+                cpu_median_s: cpu,
+                cpu_per_op_ns: cpu * 1e9 / ops as f64,
+                samples: s,
+            }
+        })
+        .collect();
+    let get = |w: Way| ways.iter().find(|r| r.way == w);
+    let native = get(Way::Native);
+    let sockbox = get(Way::Sockbox);
+    let third = get(Way::Wasi).or(get(Way::GuestLoop));
+    let wall_ratio = native
+        .zip(sockbox)
+        .map(|(n, s)| s.wall_median_s / n.wall_median_s);
+    let cpu_ratio = native
+        .zip(sockbox)
+        .map(|(n, s)| s.cpu_median_s / n.cpu_median_s);
+    let vs_third = third
+        .zip(sockbox)
+        .map(|(t, s)| s.wall_median_s / t.wall_median_s);
+    let met = match row.target {
+        Target::WallAtMost(x) => wall_ratio.map(|r| r <= x),
+        Target::CpuAtMost(x) => cpu_ratio.map(|r| r <= x),
+        Target::CpuAndThroughput(c, t) => wall_ratio
+            .zip(cpu_ratio)
+            .map(|(w, r)| r <= c && 1.0 / w >= t),
+        Target::Sendfile(n, l) => wall_ratio
+            .zip(vs_third)
+            .map(|(w, v)| 1.0 / w >= n && 1.0 / v >= l),
+        Target::RateAtLeast(x) => wall_ratio.map(|w| 1.0 / w >= x),
+        Target::StartupAtMost(x) => vs_third.map(|v| v <= x),
+        Target::NotSlowerThanWasi => vs_third.map(|v| v <= 1.0),
+    };
+    RowResult {
+        name: row.name.clone(),
+        ops,
+        nodelay: row.nodelay,
+        target: row.target,
+        ways,
+        wall_ratio,
+        cpu_ratio,
+        vs_third,
+        met,
+    }
+}
+
+fn target_text(t: Target) -> String {
+    match t {
+        Target::WallAtMost(x) => format!("wall ≤{x}× native"),
+        Target::CpuAtMost(x) => format!("CPU/op ≤{x}× native"),
+        Target::CpuAndThroughput(c, t) => format!("CPU/op ≤{c}×, thpt ≥{t}× native"),
+        Target::Sendfile(n, l) => format!("≥{n}× native, ≥{l}× loop"),
+        Target::RateAtLeast(x) => format!("rate ≥{x}× native"),
+        Target::StartupAtMost(x) => format!("≤{x}× wasi guest"),
+        Target::NotSlowerThanWasi => "≤1× wasi".to_string(),
+    }
+}
+
+fn print_table(results: &[RowResult], quick: bool) {
+    println!(
+        "| workload | native wall | sockbox wall | wasi:sockets / loop wall | sockbox/native wall | sockbox/native CPU per op | sockbox/wasi (loop) | spread (sockbox) | target | met |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in results {
+        let wall = |w: Way| {
+            r.ways
+                .iter()
+                .find(|x| x.way == w)
+                .map_or("–".to_string(), |x| fmt_time(x.wall_median_s))
+        };
+        let third = r
+            .ways
+            .iter()
+            .find(|x| x.way == Way::Wasi || x.way == Way::GuestLoop)
+            .map_or("–".to_string(), |x| fmt_time(x.wall_median_s));
+        let spread = r
+            .ways
+            .iter()
+            .find(|x| x.way == Way::Sockbox)
+            .map_or("–".to_string(), |x| {
+                format!("±{:.0}%", 50.0 * x.wall_spread)
+            });
+        let ratio = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}×"));
+        let met = match (quick, r.met) {
+            (true, _) => "(quick)",
+            (_, Some(true)) => "yes",
+            (_, Some(false)) => "NO",
+            (_, None) => "–",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            wall(Way::Native),
+            wall(Way::Sockbox),
+            third,
+            ratio(r.wall_ratio),
+            ratio(r.cpu_ratio),
+            ratio(r.vs_third),
+            spread,
+            target_text(r.target),
+            met
+        );
+    }
+}
+
+fn fmt_time(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
