@@ -100,7 +100,7 @@ impl HostSocketIo for SocketCtxView<'_> {
                 "File not open for writing",
             ));
         }
-        match os.send(self.ctx, &data, MsgFlags::empty()) {
+        match os.send(&self.ctx.interrupt, &data, MsgFlags::empty()) {
             Ok(n) => Ok(Some(n as u64)),
             Err(e) if would_block(&e) => Ok(None),
             Err(e) => Err(e),

@@ -31,6 +31,7 @@
 mod addr;
 mod ctx;
 mod error;
+mod fast;
 mod helpers;
 mod ifaces;
 mod io;
@@ -87,12 +88,13 @@ impl HasData for HasSockets {
 ///
 /// Link wasi first (`wasmtime_wasi::p2::add_to_linker_sync`) if the guest also imports wasi,
 /// as every `wasm32-wasip2` program does.
-pub fn add_to_linker_sync<T: SocketView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     use bindings::sockbox::socket as s;
     s::types::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::socket::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::helpers::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::preopens::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::netdb::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
+    fast::add_to_linker(linker)?;
     Ok(())
 }

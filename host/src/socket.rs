@@ -16,7 +16,7 @@ use crate::bindings::sockbox::socket::types::{
 };
 use crate::ctx::{Slot, SocketCtx, SocketCtxView};
 use crate::error::SocketError;
-use crate::wait::{self, Deadline, Interest, Mode, SharedMode};
+use crate::wait::{self, Deadline, Interest, InterruptHandle, Mode, SharedMode};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -203,23 +203,29 @@ impl OsSocket {
         }
     }
 
-    pub(crate) fn send(&self, ctx: &SocketCtx, data: &[u8], flags: MsgFlags) -> Result<usize> {
+    pub(crate) fn send(
+        &self,
+        intr: &InterruptHandle,
+        data: &[u8],
+        flags: MsgFlags,
+    ) -> Result<usize> {
         let raw = send_flags(flags);
-        wait::call(
-            &self.os,
-            Interest::Write,
-            self.deadline(flags),
-            &ctx.interrupt,
-            |s| s.send_with_flags(data, raw),
-        )
+        wait::call(&self.os, Interest::Write, self.deadline(flags), intr, |s| {
+            s.send_with_flags(data, raw)
+        })
     }
 
-    fn sendall(&self, ctx: &SocketCtx, mut data: &[u8], flags: MsgFlags) -> Result<()> {
+    pub(crate) fn sendall(
+        &self,
+        intr: &InterruptHandle,
+        mut data: &[u8],
+        flags: MsgFlags,
+    ) -> Result<()> {
         let raw = send_flags(flags);
         // Since Python 3.5 the timeout bounds the whole sendall, not each send.
         let deadline = self.deadline(flags);
         while !data.is_empty() {
-            let n = wait::call(&self.os, Interest::Write, deadline, &ctx.interrupt, |s| {
+            let n = wait::call(&self.os, Interest::Write, deadline, intr, |s| {
                 s.send_with_flags(data, raw)
             })?;
             data = &data[n..];
@@ -517,12 +523,19 @@ impl HostSocket for SocketCtxView<'_> {
     }
 
     fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<u64> {
-        let n = self.table.get(&s)?.os()?.send(self.ctx, &data, flags)?;
+        let n = self
+            .table
+            .get(&s)?
+            .os()?
+            .send(&self.ctx.interrupt, &data, flags)?;
         Ok(n as u64)
     }
 
     fn sendall(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<()> {
-        self.table.get(&s)?.os()?.sendall(self.ctx, &data, flags)
+        self.table
+            .get(&s)?
+            .os()?
+            .sendall(&self.ctx.interrupt, &data, flags)
     }
 
     fn sendto(
