@@ -364,6 +364,11 @@ fn peer<T: Send + 'static>(
     })
 }
 
+/// The peer's result (a panic in the peer is an error of the measurement).
+fn join<T>(p: JoinHandle<Result<T>>) -> Result<T> {
+    p.join().map_err(|_| anyhow::anyhow!("peer panicked"))?
+}
+
 fn runner() -> &'static Runner {
     static R: OnceLock<Runner> = OnceLock::new();
     R.get_or_init(|| Runner::new().expect("runner"))
@@ -513,7 +518,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                     None,
                 )?)?,
             };
-            let got = p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            let got = join(p)?;
             if got != total {
                 bail!("the peer got {got} of {total} bytes");
             }
@@ -555,7 +560,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                     None,
                 )?)?,
             };
-            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            join(p)?;
             Ok(s)
         }
         Work::Rtt { count } => {
@@ -593,7 +598,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                     None,
                 )?)?,
             };
-            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            join(p)?;
             Ok(s)
         }
         Work::Sendfile { total } => {
@@ -669,7 +674,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                     None,
                 )?)?,
             };
-            let got = p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            let got = join(p)?;
             if got != total {
                 bail!("the peer got {got} of {total} bytes");
             }
@@ -728,7 +733,7 @@ fn accept(way: Way, count: u64) -> Result<Sample> {
                     Ok(())
                 },
             )?;
-            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            join(p)?;
             s
         }
         Way::Sockbox => {
@@ -745,7 +750,7 @@ fn accept(way: Way, count: u64) -> Result<Sample> {
                 Some((addr.to_string(), l)),
             )?;
             let s = run_guest(g)?;
-            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            join(p)?;
             s
         }
         _ => {
@@ -758,7 +763,7 @@ fn accept(way: Way, count: u64) -> Result<Sample> {
                 None,
                 None,
             )?)?;
-            p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+            join(p)?;
             s
         }
     };
@@ -806,7 +811,7 @@ fn startup(way: Way) -> Result<Sample> {
             )?
         }
     };
-    let first = p.join().map_err(|_| anyhow::anyhow!("peer panicked"))??;
+    let first = join(p)?;
     Ok(Sample {
         wall: first.saturating_duration_since(start),
         cpu: cpu.cpu,

@@ -147,7 +147,8 @@ impl OsSocket {
         self.mode.get()
     }
 
-    fn deadline(&self, flags: MsgFlags) -> Deadline {
+    /// When a call with these flags gives up: MSG_DONTWAIT never waits.
+    pub(crate) fn deadline(&self, flags: MsgFlags) -> Deadline {
         if flags.contains(MsgFlags::DONTWAIT) {
             Deadline::Now
         } else {
@@ -440,7 +441,7 @@ pub(crate) fn deny(d: crate::policy::Denial) -> SocketError {
 
 /// Raw receive flags. MSG_DONTWAIT is the socket's business (every OS socket is non-blocking);
 /// it only decides whether the host waits.
-fn recv_flags(flags: MsgFlags) -> i32 {
+pub(crate) fn recv_flags(flags: MsgFlags) -> i32 {
     let mut raw = 0;
     for (flag, bit) in [
         (MsgFlags::OOB, libc::MSG_OOB),
@@ -460,7 +461,7 @@ fn recv_flags(flags: MsgFlags) -> i32 {
 
 /// Raw send flags, always with MSG_NOSIGNAL: a peer's reset must give the guest EPIPE, not
 /// kill the host with SIGPIPE.
-fn send_flags(flags: MsgFlags) -> i32 {
+pub(crate) fn send_flags(flags: MsgFlags) -> i32 {
     recv_flags(flags) | libc::MSG_NOSIGNAL
 }
 

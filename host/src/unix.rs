@@ -53,33 +53,14 @@ impl ReceivedFd {
     }
 }
 
-/// sendmsg/recvmsg flags in rustix's form.
+/// sendmsg flags in rustix's form: the same bits as every other send (MSG_NOSIGNAL included).
 fn send_flags(flags: MsgFlags) -> SendFlags {
-    let mut out = SendFlags::NOSIGNAL;
-    if flags.contains(MsgFlags::OOB) {
-        out |= SendFlags::OOB;
-    }
-    if flags.contains(MsgFlags::DONTROUTE) {
-        out |= SendFlags::DONTROUTE;
-    }
-    if flags.contains(MsgFlags::EOR) {
-        out |= SendFlags::EOR;
-    }
-    out
+    SendFlags::from_bits_retain(crate::socket::send_flags(flags) as u32)
 }
 
+/// recvmsg flags in rustix's form, with received descriptors close-on-exec.
 fn recv_flags(flags: MsgFlags) -> RecvFlags {
-    let mut out = RecvFlags::CMSG_CLOEXEC;
-    if flags.contains(MsgFlags::OOB) {
-        out |= RecvFlags::OOB;
-    }
-    if flags.contains(MsgFlags::PEEK) {
-        out |= RecvFlags::PEEK;
-    }
-    if flags.contains(MsgFlags::WAITALL) {
-        out |= RecvFlags::WAITALL;
-    }
-    out
+    RecvFlags::from_bits_retain(crate::socket::recv_flags(flags) as u32) | RecvFlags::CMSG_CLOEXEC
 }
 
 fn msg_flags(flags: ReturnFlags) -> MsgFlags {
@@ -147,11 +128,7 @@ impl SocketCtxView<'_> {
         let os = self.table.get(s)?.os()?;
         let iov: Vec<IoSlice<'_>> = buffers.iter().map(|b| IoSlice::new(b)).collect();
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(borrowed.len()))];
-        let deadline = if flags.contains(MsgFlags::DONTWAIT) {
-            wait::Deadline::Now
-        } else {
-            os.mode().deadline()
-        };
+        let deadline = os.deadline(flags);
         let sflags = send_flags(flags);
         let n = wait::call(
             &os.os,
@@ -197,11 +174,7 @@ impl SocketCtxView<'_> {
             .min(self.ctx.max_read);
         let mut data = vec![0u8; size];
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
-        let deadline = if flags.contains(MsgFlags::DONTWAIT) {
-            wait::Deadline::Now
-        } else {
-            os.mode().deadline()
-        };
+        let deadline = os.deadline(flags);
         let rflags = recv_flags(flags);
         let mut received: Vec<OwnedFd> = Vec::new();
         let (n, ret, from) = wait::call(

@@ -10,6 +10,8 @@ use sockbox::{
     AddrInfoFlags, AddressFamily, Errno, Error, MsgFlags, SockAddress, Socket, SocketKind, Sockopt,
 };
 
+use sockbox_test_guests::report;
+
 type Res = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> Res {
@@ -47,20 +49,6 @@ fn family_of(host: &str) -> AddressFamily {
         AddressFamily::Inet6
     } else {
         AddressFamily::Inet
-    }
-}
-
-/// Prints an outcome as `label: ok` or `label: err <python-name> <errno-name>: <message>`.
-fn report<T>(label: &str, r: Result<T, Error>) {
-    match r {
-        Ok(_) => println!("{label}: ok"),
-        Err(e) => println!(
-            "{label}: err {} {}: {e}",
-            e.python_name(),
-            e.errno()
-                .map(|c| format!("{c:?}").trim_start_matches("Errno::").to_string())
-                .unwrap_or_default()
-        ),
     }
 }
 

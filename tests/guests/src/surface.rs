@@ -11,6 +11,8 @@ use sockbox::{
     SocketKind, Sockopt, SockoptName,
 };
 
+use sockbox_test_guests::report;
+
 type Res = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> Res {
@@ -33,20 +35,6 @@ fn main() -> Res {
         "netdb" => netdb(),
         "pure" => pure(),
         other => Err(format!("unknown case {other}").into()),
-    }
-}
-
-/// Prints an outcome as `label: ok` or `label: err <python-name> <errno-name>: <message>`.
-fn report<T>(label: &str, r: Result<T, Error>) {
-    match r {
-        Ok(_) => println!("{label}: ok"),
-        Err(e) => println!(
-            "{label}: err {} {}: {e}",
-            e.python_name(),
-            e.errno()
-                .map(|c| format!("{c:?}").trim_start_matches("Errno::").to_string())
-                .unwrap_or_default()
-        ),
     }
 }
 

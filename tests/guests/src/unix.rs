@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use sockbox::{AddressFamily, Error, Fd, MsgFlags, SockAddress, Socket, SocketKind};
 
+use sockbox_test_guests::report;
+
 type Res = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> Res {
@@ -24,20 +26,6 @@ fn main() -> Res {
         "fromshare" => fromshare(&rest[0]),
         "leave-open" => leave_open(),
         other => Err(format!("unknown case {other}").into()),
-    }
-}
-
-/// Prints an outcome as `label: ok` or `label: err <python-name> <errno-name>: <message>`.
-fn report<T>(label: &str, r: Result<T, Error>) {
-    match r {
-        Ok(_) => println!("{label}: ok"),
-        Err(e) => println!(
-            "{label}: err {} {}: {e}",
-            e.python_name(),
-            e.errno()
-                .map(|c| format!("{c:?}").trim_start_matches("Errno::").to_string())
-                .unwrap_or_default()
-        ),
     }
 }
 
