@@ -4,6 +4,7 @@
 use std::io::IoSlice;
 use std::net::Shutdown;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
@@ -38,6 +39,9 @@ pub struct Socket {
 pub(crate) struct OsSocket {
     pub(crate) os: socket2::Socket,
     mode: SharedMode,
+    /// The last recv had to wait, or emptied the socket: the next one polls before it reads,
+    /// saving the recv that would fail with EAGAIN (request/response traffic).
+    read_waits: AtomicBool,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -71,6 +75,7 @@ impl Socket {
             os: Some(Arc::new(OsSocket {
                 os,
                 mode: SharedMode::new(Mode::from_timeout(timeout)),
+                read_waits: AtomicBool::new(false),
                 _slot: slot,
             })),
             family,
@@ -289,11 +294,33 @@ impl OsSocket {
         let waitall = flags.contains(MsgFlags::WAITALL)
             && !flags.contains(MsgFlags::PEEK)
             && matches!(deadline, Deadline::Never);
+        // After a read that had to wait, poll first: where replies trickle in, the socket is
+        // empty again and a recv now would only fail with EAGAIN.
+        let poll_first =
+            self.read_waits.load(Ordering::Relaxed) && !matches!(deadline, Deadline::Now);
+        if poll_first {
+            wait::wait(&self.os, Interest::Read, deadline, &ctx.interrupt)?;
+        }
+        let mut first = true;
         loop {
             let room = want - buf.len();
-            let got = wait::call(&self.os, Interest::Read, deadline, &ctx.interrupt, |s| {
-                s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw)
-            });
+            let mut waited = false;
+            let got = wait::call_noting_waits(
+                &self.os,
+                Interest::Read,
+                deadline,
+                &ctx.interrupt,
+                &mut waited,
+                |s| s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw),
+            );
+            if first {
+                // Keep polling first while reads empty the socket; go back to reading first
+                // once one fills the buffer (a backlog) or reads without waiting.
+                let n = got.as_ref().map_or(0, |n| *n);
+                let hint = if poll_first { n < room } else { waited };
+                self.read_waits.store(hint, Ordering::Relaxed);
+                first = false;
+            }
             let n = match got {
                 Ok(n) => n,
                 // Like the kernel: an error after some data returns the data.

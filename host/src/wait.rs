@@ -228,12 +228,25 @@ pub(crate) fn call<S: AsFd, T>(
     interest: Interest,
     deadline: Deadline,
     intr: &InterruptHandle,
+    op: impl FnMut(&S) -> io::Result<T>,
+) -> Result<T, SocketError> {
+    call_noting_waits(sock, interest, deadline, intr, &mut false, op)
+}
+
+/// [`call`], setting `waited` when the operation would have blocked and the call waited.
+pub(crate) fn call_noting_waits<S: AsFd, T>(
+    sock: &S,
+    interest: Interest,
+    deadline: Deadline,
+    intr: &InterruptHandle,
+    waited: &mut bool,
     mut op: impl FnMut(&S) -> io::Result<T>,
 ) -> Result<T, SocketError> {
     loop {
         match op(sock) {
             Ok(v) => return Ok(v),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *waited = true;
                 wait(sock, interest, deadline, intr)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
