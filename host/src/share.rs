@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::bindings::sockbox::socket::types::{AddressFamily, Errno, SocketKind};
+use crate::ctx::Slot;
 use crate::error::SocketError;
 
 /// How long a token stays good by default.
@@ -28,7 +29,10 @@ pub(crate) struct Pending {
     pub(crate) family: AddressFamily,
     pub(crate) kind: SocketKind,
     pub(crate) proto: i32,
-    expires: Instant,
+    /// `None`: never (a TTL too large for the clock).
+    expires: Option<Instant>,
+    /// The sharer's place in its descriptor limit.
+    _slot: Slot,
 }
 
 impl ShareGroup {
@@ -58,7 +62,7 @@ impl ShareGroup {
 
     fn expire(map: &mut HashMap<[u8; 16], Pending>) {
         let now = Instant::now();
-        map.retain(|_, p| p.expires > now);
+        map.retain(|_, p| p.expires.is_none_or(|at| at > now));
     }
 
     /// Parks a duplicate of a socket and returns its token.
@@ -68,6 +72,7 @@ impl ShareGroup {
         family: AddressFamily,
         kind: SocketKind,
         proto: i32,
+        slot: Slot,
     ) -> Result<[u8; 16], SocketError> {
         let mut token = [0u8; 16];
         rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty())?;
@@ -80,7 +85,8 @@ impl ShareGroup {
                 family,
                 kind,
                 proto,
-                expires: Instant::now() + self.ttl,
+                expires: Instant::now().checked_add(self.ttl),
+                _slot: slot,
             },
         );
         Ok(token)

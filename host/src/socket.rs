@@ -10,13 +10,14 @@ use std::time::Duration;
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
 
-use crate::addr::{self, Target, domain, from_os, kind_of, socket_type};
+use crate::addr::{self, Target, UnixTarget, domain, from_os, kind_of, socket_type};
 use crate::bindings::sockbox::socket::socket::{Host, HostSocket, Message, Sockopt, SockoptName};
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
 };
 use crate::ctx::{Slot, SocketCtx, SocketCtxView};
 use crate::error::SocketError;
+use crate::policy::normalize_unix_path;
 use crate::wait::{self, Deadline, Interest, InterruptHandle, Mode, SharedMode};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
@@ -154,7 +155,9 @@ impl OsSocket {
 
     /// When a call with these flags gives up: MSG_DONTWAIT never waits.
     pub(crate) fn deadline(&self, flags: MsgFlags) -> Deadline {
-        if flags.contains(MsgFlags::DONTWAIT) {
+        // MSG_OOB does not wait either: urgent data raises POLLPRI, not POLLIN, and a blocking
+        // OOB read returns at once (EINVAL when there is none).
+        if flags.contains(MsgFlags::DONTWAIT) || flags.contains(MsgFlags::OOB) {
             Deadline::Now
         } else {
             self.mode().deadline()
@@ -423,7 +426,22 @@ pub(crate) fn checked(
         }
         Target::Unix(u) => {
             ctx.policy.check_unix(u).map_err(deny)?;
-            u.to_os()?
+            match u {
+                UnixTarget::Path(p) => {
+                    // The OS gets the path the policy checked (parent resolved), and a symlink
+                    // as the last component is refused: it could point anywhere.
+                    let normal = normalize_unix_path(p);
+                    if std::fs::symlink_metadata(&normal).is_ok_and(|m| m.file_type().is_symlink())
+                    {
+                        return Err(SocketError::os(
+                            Errno::Access,
+                            "Permission denied (a Unix socket path may not be a symlink)",
+                        ));
+                    }
+                    UnixTarget::Path(normal).to_os()?
+                }
+                other => other.to_os()?,
+            }
         }
     };
     Ok((os, target))

@@ -103,7 +103,13 @@ impl SocketCtxView<'_> {
             FdToSend::Received(r) => self.table.get(r)?.fd.as_fd(),
             FdToSend::File(d) => match self.table.get(d)? {
                 Descriptor::File(f) => f.file.as_fd(),
-                Descriptor::Dir(d) => d.dir.as_fd(),
+                // A directory fd would let the peer walk out of the preopen with "..".
+                Descriptor::Dir(_) => {
+                    return Err(SocketError::os(
+                        Errno::Permission,
+                        "Operation not permitted (directories cannot be passed)",
+                    ));
+                }
             },
         })
     }
@@ -117,6 +123,13 @@ impl SocketCtxView<'_> {
         address: Option<&SockAddress>,
     ) -> Result<u64> {
         self.ctx.policy.check_fd_passing().map_err(deny)?;
+        // The kernel's SCM_MAX_FD: a longer list is EINVAL there too.
+        if fds.len() > 253 {
+            return Err(SocketError::os(
+                Errno::Invalid,
+                "Invalid argument (at most 253 descriptors per message)",
+            ));
+        }
         let to = match address {
             Some(a) => Some(checked(self.ctx, a, Use::SendTo)?.1),
             None => None,
@@ -228,6 +241,29 @@ impl SocketCtxView<'_> {
             return Err(SocketError::errno(Errno::NotSock));
         }
         let os = socket2::Socket::from(received.fd);
+        // Only what a guest could have made itself: IP or Unix, not raw; and no lingering
+        // close, which would block the host (the sender may have set one).
+        let domain = os.domain()?;
+        let ty = os.r#type()?;
+        let allowed_domain = [
+            socket2::Domain::IPV4,
+            socket2::Domain::IPV6,
+            socket2::Domain::UNIX,
+        ]
+        .contains(&domain);
+        let allowed_type = [
+            socket2::Type::STREAM,
+            socket2::Type::DGRAM,
+            socket2::Type::SEQPACKET,
+        ]
+        .contains(&ty);
+        if !allowed_domain || !allowed_type {
+            return Err(SocketError::os(
+                Errno::Permission,
+                "Operation not permitted (a received socket of a family or type guests may not use)",
+            ));
+        }
+        os.set_linger(None)?;
         // The guest's blocking mode is host state; the OS socket must not block the host.
         os.set_nonblocking(true)?;
         let sock = Socket::adopt(os, self.ctx.default_timeout, received.slot)?;
@@ -290,13 +326,23 @@ impl SocketCtxView<'_> {
             // As socket.py: at most 1 GiB per call; the timeout bounds each wait.
             let block = ((end - pos).min(1 << 30)) as usize;
             let block = NonZeroUsize::new(block).expect("pos < end");
-            let sent = wait::call(
+            let sent = match wait::call(
                 &os.os,
                 Interest::Write,
                 os.mode().deadline(),
                 &self.ctx.interrupt,
                 |sock| sock.sendfile(&*file, pos as usize, Some(block)),
-            )?;
+            ) {
+                Ok(n) => n,
+                // As socket.py: an OS error before any byte went means "use send instead".
+                Err(e) if total == 0 && !matches!(e.errno_code(), None | Some(Errno::Canceled)) => {
+                    return Err(SocketError::os(
+                        Errno::NotSupported,
+                        format!("Operation not supported (sendfile failed: {e})"),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             if sent == 0 {
                 break; // the file ended early (it shrank)
             }
@@ -313,9 +359,11 @@ impl SocketCtxView<'_> {
                 "Operation not supported (this instance is in no share group)",
             ));
         };
+        // The parked duplicate counts against this instance until it is taken or expires.
+        let slot = self.ctx.slot()?;
         let sock = self.table.get(s)?;
         let dup = sock.os()?.os.try_clone()?;
-        let token = group.put(dup, sock.family(), sock.kind(), sock.proto())?;
+        let token = group.put(dup, sock.family(), sock.kind(), sock.proto(), slot)?;
         Ok(token.to_vec())
     }
 

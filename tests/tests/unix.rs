@@ -154,8 +154,17 @@ fn unix_policy_denials() {
     let dir = tempdir();
     let d = dir.path().canonicalize().unwrap();
     std::fs::create_dir(d.join("allowed")).unwrap();
+    // A symlink inside the allowed directory, pointing out of it.
+    let outside = UnixListener::bind(d.join("outside-real.sock")).unwrap();
+    std::os::unix::fs::symlink(d.join("outside-real.sock"), d.join("allowed/link.sock")).unwrap();
     let p = policy(&[&format!("unix {}/allowed/*", d.display())]);
     let out = unix_case(&["denied", d.to_str().unwrap()], with_policy(p));
+    drop(outside);
+    assert!(
+        out.line("symlink")
+            .starts_with("err PermissionError Access"),
+        "a symlink as the last component is refused: {out}"
+    );
     out.assert_ok();
     assert_eq!(
         out.line("denied-rule"),
@@ -287,6 +296,11 @@ fn fd_passing_with_a_native_peer() {
     assert_eq!(out.line("passed-socket"), "family=AF_INET kind=SOCK_STREAM");
     assert_eq!(out.line("passed-echo"), "through a passed socket");
     assert_eq!(out.line("sent-back"), "4");
+    assert!(
+        out.line("pass-directory")
+            .starts_with("err PermissionError Permission"),
+        "{out}"
+    );
     assert_eq!(native_text, "native file");
     assert_eq!(guest_text, "guest file");
     assert_eq!(out.line("truncated"), "fds=1 ctrunc=true");

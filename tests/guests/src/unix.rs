@@ -129,6 +129,10 @@ fn denied(dir: &Path) -> Res {
     }
     report("escape", r);
     report(
+        "symlink",
+        unix(SocketKind::Stream)?.connect(dir.join("allowed/link.sock").as_path()),
+    );
+    report(
         "abstract",
         unix(SocketKind::Stream)?.connect(SockAddress::abstract_name("nope")),
     );
@@ -185,6 +189,11 @@ fn fds(path: &Path) -> Res {
         None,
     )?;
     println!("sent-back: {n}");
+    let dir = sockbox::fs::open("/data")?;
+    report(
+        "pass-directory",
+        sockbox::send_fds(&s, &[b"dir"], &[Fd::File(&dir)], MsgFlags::empty(), None),
+    );
     // The peer now sends three descriptors; we take one: the rest are closed, ctrunc set.
     let m = sockbox::recv_fds(&s, 64, 1, MsgFlags::empty())?;
     println!(
