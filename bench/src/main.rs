@@ -364,6 +364,31 @@ fn peer<T: Send + 'static>(
     })
 }
 
+/// `total` bytes of `byte` into `w`, in writes of `chunk`.
+fn write_bulk(w: &mut impl Write, byte: u8, chunk: usize, total: u64) -> Result<()> {
+    let buf = vec![byte; chunk];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(chunk as u64) as usize;
+        w.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// A peer that accepts one connection and reads it to the end: how many bytes came.
+fn sink(l: TcpListener) -> JoinHandle<Result<u64>> {
+    peer(move || {
+        let (mut c, _) = l.accept()?;
+        let mut buf = vec![0u8; 256 << 10];
+        let mut got = 0u64;
+        while let n @ 1.. = c.read(&mut buf)? {
+            got += n as u64;
+        }
+        Ok(got)
+    })
+}
+
 /// The peer's result (a panic in the peer is an error of the measurement).
 fn join<T>(p: JoinHandle<Result<T>>) -> Result<T> {
     p.join().map_err(|_| anyhow::anyhow!("peer panicked"))?
@@ -484,15 +509,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
     match row.work {
         Work::Send { total, chunk } => {
             let (l, port) = listener()?;
-            let p = peer(move || {
-                let (mut c, _) = l.accept()?;
-                let mut buf = vec![0u8; 256 << 10];
-                let mut got = 0u64;
-                while let n @ 1.. = c.read(&mut buf)? {
-                    got += n as u64;
-                }
-                Ok(got)
-            });
+            let p = sink(l);
             let s = match way {
                 Way::Native => on_client(
                     move || {
@@ -500,16 +517,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                         s.set_nodelay(nodelay)?;
                         Ok(s)
                     },
-                    move |mut s| {
-                        let buf = vec![0x5au8; chunk];
-                        let mut left = total;
-                        while left > 0 {
-                            let n = left.min(chunk as u64) as usize;
-                            s.write_all(&buf[..n])?;
-                            left -= n as u64;
-                        }
-                        Ok(())
-                    },
+                    move |mut s| write_bulk(&mut s, 0x5a, chunk, total),
                 )?,
                 _ => run_guest(guest(
                     way,
@@ -528,14 +536,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
             let (l, port) = listener()?;
             let p = peer(move || {
                 let (mut c, _) = l.accept()?;
-                let buf = vec![0xa5u8; 64 << 10];
-                let mut left = total;
-                while left > 0 {
-                    let n = left.min(buf.len() as u64) as usize;
-                    c.write_all(&buf[..n])?;
-                    left -= n as u64;
-                }
-                Ok(())
+                write_bulk(&mut c, 0xa5, 64 << 10, total)
             });
             let s = match way {
                 Way::Native => on_client(
@@ -604,25 +605,10 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
         Work::Sendfile { total } => {
             let path = files.join("sendfile.bin");
             if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(total) {
-                let block = vec![0x3cu8; 1 << 20];
-                let mut f = std::fs::File::create(&path)?;
-                let mut left = total;
-                while left > 0 {
-                    let n = left.min(block.len() as u64) as usize;
-                    f.write_all(&block[..n])?;
-                    left -= n as u64;
-                }
+                write_bulk(&mut std::fs::File::create(&path)?, 0x3c, 1 << 20, total)?;
             }
             let (l, port) = listener()?;
-            let p = peer(move || {
-                let (mut c, _) = l.accept()?;
-                let mut buf = vec![0u8; 256 << 10];
-                let mut got = 0u64;
-                while let n @ 1.. = c.read(&mut buf)? {
-                    got += n as u64;
-                }
-                Ok(got)
-            });
+            let p = sink(l);
             let s = match way {
                 Way::Native => {
                     let path = path.clone();

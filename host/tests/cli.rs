@@ -43,17 +43,7 @@ fn demo_prints_transcript() {
 /// `sockbox run --listen` hands the echo-server example a listener native clients reach.
 #[test]
 fn run_with_listen_serves_native_clients() {
-    let mut child = KillOnDrop(
-        sockbox()
-            .args(["run", "--listen", "127.0.0.1:0"])
-            .arg(example("echo-server"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
+    let (child, line) = echo_server_on("127.0.0.1:0");
     let addr = line
         .trim()
         .strip_prefix("sockbox: listening on ")
@@ -67,6 +57,22 @@ fn run_with_listen_serves_native_clients() {
     c.read_to_string(&mut back).unwrap();
     drop(child);
     assert_eq!(back, "through the sockbox command");
+}
+
+/// `sockbox run --listen LISTEN echo-server.wasm`, and the first line it prints.
+fn echo_server_on(listen: &str) -> (KillOnDrop, String) {
+    let mut child = KillOnDrop(
+        sockbox()
+            .args(["run", "--listen", listen])
+            .arg(example("echo-server"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    (child, line)
 }
 
 /// Kills the child process however the test ends.
@@ -141,17 +147,7 @@ fn run_rejects_malformed_rules() {
 fn run_with_unix_listen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
-    let mut child = KillOnDrop(
-        sockbox()
-            .args(["run", "--listen", &format!("unix:{}", path.display())])
-            .arg(example("echo-server"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
+    let (child, line) = echo_server_on(&format!("unix:{}", path.display()));
     assert_eq!(
         line.trim(),
         format!("sockbox: listening on unix:{}", path.display())
