@@ -43,7 +43,7 @@ fn demo_prints_transcript() {
 /// `sockbox run --listen` hands the echo-server example a listener native clients reach.
 #[test]
 fn run_with_listen_serves_native_clients() {
-    let (child, line) = echo_server_on("127.0.0.1:0");
+    let (child, line, _stderr) = echo_server_on("127.0.0.1:0");
     let addr = line
         .trim()
         .strip_prefix("sockbox: listening on ")
@@ -59,8 +59,9 @@ fn run_with_listen_serves_native_clients() {
     assert_eq!(back, "through the sockbox command");
 }
 
-/// `sockbox run --listen LISTEN echo-server.wasm`, and the first line it prints.
-fn echo_server_on(listen: &str) -> (KillOnDrop, String) {
+/// `sockbox run --listen LISTEN echo-server.wasm`, the first line it prints, and its stderr,
+/// which must stay open while it runs (it writes there).
+fn echo_server_on(listen: &str) -> (KillOnDrop, String, BufReader<std::process::ChildStderr>) {
     let mut child = KillOnDrop(
         sockbox()
             .args(["run", "--listen", listen])
@@ -72,7 +73,7 @@ fn echo_server_on(listen: &str) -> (KillOnDrop, String) {
     let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    (child, line)
+    (child, line, stderr)
 }
 
 /// Kills the child process however the test ends.
@@ -147,7 +148,7 @@ fn run_rejects_malformed_rules() {
 fn run_with_unix_listen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
-    let (child, line) = echo_server_on(&format!("unix:{}", path.display()));
+    let (child, line, _stderr) = echo_server_on(&format!("unix:{}", path.display()));
     assert_eq!(
         line.trim(),
         format!("sockbox: listening on unix:{}", path.display())
