@@ -214,3 +214,87 @@ impl AddrInfoFlags {
         to_bits(self, &AI_BITS, AddrInfoFlags::empty())
     }
 }
+
+/// Option levels and names for [`Socket::setsockopt_raw`](crate::Socket::setsockopt_raw) and
+/// [`Socket::getsockopt_raw`](crate::Socket::getsockopt_raw): Linux's numbers, which the host
+/// takes (socket.py's `setsockopt(level, name, value)`).
+pub mod sockopt {
+    /// SOL_SOCKET
+    pub const SOL_SOCKET: i32 = 1;
+    /// SO_DEBUG
+    pub const SO_DEBUG: i32 = 1;
+    /// SO_REUSEADDR
+    pub const SO_REUSEADDR: i32 = 2;
+    /// SO_TYPE
+    pub const SO_TYPE: i32 = 3;
+    /// SO_ERROR
+    pub const SO_ERROR: i32 = 4;
+    /// SO_BROADCAST
+    pub const SO_BROADCAST: i32 = 6;
+    /// SO_SNDBUF
+    pub const SO_SNDBUF: i32 = 7;
+    /// SO_RCVBUF
+    pub const SO_RCVBUF: i32 = 8;
+    /// SO_KEEPALIVE
+    pub const SO_KEEPALIVE: i32 = 9;
+    /// SO_PRIORITY
+    pub const SO_PRIORITY: i32 = 12;
+    /// SO_LINGER
+    pub const SO_LINGER: i32 = 13;
+    /// SO_REUSEPORT
+    pub const SO_REUSEPORT: i32 = 15;
+    /// SO_PEERCRED
+    pub const SO_PEERCRED: i32 = 17;
+    /// SO_RCVLOWAT
+    pub const SO_RCVLOWAT: i32 = 18;
+    /// SO_BINDTODEVICE
+    pub const SO_BINDTODEVICE: i32 = 25;
+    /// SO_MARK
+    pub const SO_MARK: i32 = 36;
+    /// IPPROTO_IP
+    pub const IPPROTO_IP: i32 = 0;
+    /// IPPROTO_TCP
+    pub const IPPROTO_TCP: i32 = 6;
+    /// IPPROTO_UDP
+    pub const IPPROTO_UDP: i32 = 17;
+    /// IPPROTO_IPV6
+    pub const IPPROTO_IPV6: i32 = 41;
+    /// TCP_NODELAY
+    pub const TCP_NODELAY: i32 = 1;
+    /// TCP_CORK
+    pub const TCP_CORK: i32 = 3;
+    /// TCP_KEEPIDLE
+    pub const TCP_KEEPIDLE: i32 = 4;
+    /// TCP_KEEPINTVL
+    pub const TCP_KEEPINTVL: i32 = 5;
+    /// TCP_KEEPCNT
+    pub const TCP_KEEPCNT: i32 = 6;
+    /// TCP_QUICKACK
+    pub const TCP_QUICKACK: i32 = 12;
+    /// TCP_USER_TIMEOUT
+    pub const TCP_USER_TIMEOUT: i32 = 18;
+    /// IP_TTL
+    pub const IP_TTL: i32 = 2;
+    /// IP_TRANSPARENT
+    pub const IP_TRANSPARENT: i32 = 19;
+    /// IP_MULTICAST_TTL
+    pub const IP_MULTICAST_TTL: i32 = 33;
+    /// IP_MULTICAST_LOOP
+    pub const IP_MULTICAST_LOOP: i32 = 34;
+    /// IP_ADD_MEMBERSHIP
+    pub const IP_ADD_MEMBERSHIP: i32 = 35;
+    /// IP_DROP_MEMBERSHIP
+    pub const IP_DROP_MEMBERSHIP: i32 = 36;
+    /// IPV6_UNICAST_HOPS
+    pub const IPV6_UNICAST_HOPS: i32 = 16;
+    /// IPV6_MULTICAST_HOPS
+    pub const IPV6_MULTICAST_HOPS: i32 = 18;
+    /// IPV6_MULTICAST_LOOP
+    pub const IPV6_MULTICAST_LOOP: i32 = 19;
+    /// IPV6_JOIN_GROUP
+    pub const IPV6_JOIN_GROUP: i32 = 20;
+    /// IPV6_LEAVE_GROUP
+    pub const IPV6_LEAVE_GROUP: i32 = 21;
+    /// IPV6_V6ONLY
+    pub const IPV6_V6ONLY: i32 = 26;
+}

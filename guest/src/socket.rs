@@ -412,6 +412,27 @@ impl Socket {
         Ok(self.raw.setsockopt(value)?)
     }
 
+    /// `setsockopt(level, name, value)` with C's numbers ([`consts::sockopt`](crate::consts::sockopt))
+    /// and C's bytes: an `int` as 4 native-endian bytes, `struct linger`, `ip_mreq`,
+    /// `ipv6_mreq`.
+    ///
+    /// # Errors
+    /// `no-protocol-option` for an option sockbox does not list; `permission` for one that
+    /// reaches past the sandbox (SO_BINDTODEVICE, SO_MARK, IP_TRANSPARENT, ...); `invalid` for
+    /// bytes of the wrong size.
+    pub fn setsockopt_raw(&self, level: i32, name: i32, value: &[u8]) -> Result<()> {
+        Ok(self.raw.setsockopt_raw(level, name, value)?)
+    }
+
+    /// `getsockopt(level, name, buflen)` with C's numbers: the option's C bytes, at most
+    /// `buflen` of them (4 for an `int`).
+    ///
+    /// # Errors
+    /// As [`setsockopt_raw`](Self::setsockopt_raw).
+    pub fn getsockopt_raw(&self, level: i32, name: i32, buflen: u32) -> Result<Vec<u8>> {
+        Ok(self.raw.getsockopt_raw(level, name, buflen)?)
+    }
+
     fn address(&self, address: impl ToSockAddress) -> Result<SockAddress> {
         address.to_sock_address(self.family(), self.kind())
     }

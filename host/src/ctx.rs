@@ -7,33 +7,71 @@ use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 
-use crate::bindings::sockbox::socket::types::Errno;
+use crate::bindings::sockbox::socket::types::{Errno, GaiCode};
 use crate::error::SocketError;
-use crate::policy::Policy;
+use crate::policy::{Gate, Policy};
 use crate::share::ShareGroup;
 use crate::wait::InterruptHandle;
 
-/// The default cap on bytes returned by one read (`recv`, `recvfrom`).
-pub const DEFAULT_MAX_READ: usize = 1 << 20;
+/// The limits of one instance. Exceeding one gives the guest the error the OS would give
+/// (EMFILE for sockets), never a trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Sockets (and received descriptors) the guest may hold at once; past it, creating,
+    /// accepting or receiving one fails with `too-many-open` (EMFILE). Default 1024.
+    pub max_sockets: usize,
+    /// Bytes one read (`recv`, `recvfrom`, `recvmsg`, `recv-fds`) returns at most. Default
+    /// 1 MiB.
+    pub max_read: usize,
+    /// The most a `listen` backlog may be; larger ones are lowered to it, as the kernel lowers
+    /// them to `somaxconn`. Default 128 (socket.py's default backlog cap).
+    pub max_backlog: u32,
+    /// Descriptors one `recv-fds` call accepts; more are closed and reported with `ctrunc`.
+    /// Default 16.
+    pub max_fds_per_call: usize,
+    /// Name lookups (getaddrinfo, getnameinfo and those built on them) the instance may have
+    /// in flight; past it a lookup fails with EAI_AGAIN. A synchronous instance has at most one
+    /// in flight, so only 0 (no lookups at all) bites there. Default 4.
+    pub max_pending_lookups: usize,
+}
 
-/// The default cap on sockets one instance may hold at once.
-pub const DEFAULT_MAX_SOCKETS: usize = 1024;
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sockets: 1024,
+            max_read: 1 << 20,
+            max_backlog: 128,
+            max_fds_per_call: 16,
+            max_pending_lookups: 4,
+        }
+    }
+}
 
-/// The default cap on descriptors one `recv-fds` call accepts.
-pub const DEFAULT_MAX_FDS_PER_CALL: usize = 16;
+impl Limits {
+    /// Each limit as `name = value`, as a policy file's `[limits]` table writes it.
+    pub fn describe(&self) -> Vec<String> {
+        vec![
+            format!("max_sockets = {}", self.max_sockets),
+            format!("max_read = {}", self.max_read),
+            format!("max_backlog = {}", self.max_backlog),
+            format!("max_fds_per_call = {}", self.max_fds_per_call),
+            format!("max_pending_lookups = {}", self.max_pending_lookups),
+        ]
+    }
+}
 
 /// The sockbox state of one instance: its policy, default timeout, interrupt handle, limits
 /// and preopened sockets. Sockets themselves live in the embedder's [`ResourceTable`].
 pub struct SocketCtx {
-    pub(crate) policy: Policy,
+    pub(crate) gate: Gate,
     pub(crate) default_timeout: Option<Duration>,
     pub(crate) interrupt: InterruptHandle,
-    pub(crate) max_read: usize,
-    pub(crate) max_sockets: usize,
+    pub(crate) limits: Limits,
     /// Host descriptors the guest holds now (sockets, also those kept open by a socket-io,
     /// and received descriptors), counted against `max_sockets`.
     pub(crate) open: Arc<AtomicUsize>,
-    pub(crate) max_fds_per_call: usize,
+    /// Lookups in flight, counted against `max_pending_lookups`.
+    pub(crate) lookups: Arc<AtomicUsize>,
     pub(crate) share_group: Option<ShareGroup>,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
 }
@@ -42,17 +80,26 @@ impl SocketCtx {
     /// A place for one more host descriptor, or EMFILE past `max_sockets`. The place is given
     /// back when the returned [`Slot`] drops, with the descriptor it was taken for.
     pub(crate) fn slot(&self) -> Result<Slot, SocketError> {
-        if self.open.load(Ordering::SeqCst) >= self.max_sockets {
-            return Err(SocketError::os(
+        let max = self.limits.max_sockets;
+        take(&self.open, max).ok_or_else(|| {
+            SocketError::os(
                 Errno::TooManyOpen,
+                format!("Too many open files (this instance may hold {max} sockets)"),
+            )
+        })
+    }
+
+    /// A place for one more lookup in flight, or EAI_AGAIN past `max_pending_lookups`.
+    pub(crate) fn lookup_slot(&self) -> Result<Slot, SocketError> {
+        let max = self.limits.max_pending_lookups;
+        take(&self.lookups, max).ok_or_else(|| {
+            SocketError::gai(
+                GaiCode::Again,
                 format!(
-                    "Too many open files (this instance may hold {} sockets)",
-                    self.max_sockets
+                    "Temporary failure in name resolution (this instance may have {max} lookups pending)"
                 ),
-            ));
-        }
-        self.open.fetch_add(1, Ordering::SeqCst);
-        Ok(Slot(Arc::clone(&self.open)))
+            )
+        })
     }
 
     /// A builder with the defaults listed on [`SocketCtxBuilder::new`].
@@ -67,8 +114,23 @@ impl SocketCtx {
 
     /// The instance's policy.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.gate.policy()
     }
+
+    /// The instance's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+/// Takes one of `max` places counted by `count`, atomically.
+fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()?;
+    Some(Slot(Arc::clone(count)))
 }
 
 /// One host descriptor counted against an instance's limit; dropping it gives the place back.
@@ -85,25 +147,19 @@ impl Drop for Slot {
 pub struct SocketCtxBuilder {
     policy: Policy,
     default_timeout: Option<Duration>,
-    max_read: usize,
-    max_sockets: usize,
-    max_fds_per_call: usize,
+    limits: Limits,
     share_group: Option<ShareGroup>,
     preopens: Vec<(String, socket2::Socket)>,
 }
 
 impl SocketCtxBuilder {
     /// The defaults: a policy that denies everything, no default timeout (new sockets block),
-    /// reads capped at [`DEFAULT_MAX_READ`] bytes, at most [`DEFAULT_MAX_SOCKETS`] sockets,
-    /// at most [`DEFAULT_MAX_FDS_PER_CALL`] descriptors per recv-fds, no share group, no
-    /// preopened sockets.
+    /// the default [`Limits`], no share group, no preopened sockets.
     pub fn new() -> Self {
         SocketCtxBuilder {
             policy: Policy::deny_all(),
             default_timeout: None,
-            max_read: DEFAULT_MAX_READ,
-            max_sockets: DEFAULT_MAX_SOCKETS,
-            max_fds_per_call: DEFAULT_MAX_FDS_PER_CALL,
+            limits: Limits::default(),
             share_group: None,
             preopens: Vec::new(),
         }
@@ -121,23 +177,39 @@ impl SocketCtxBuilder {
         self
     }
 
-    /// The most bytes one read returns (at least 1).
+    /// All the limits at once (see [`Limits`] for each and its default).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// [`Limits::max_read`] (at least 1).
     pub fn max_read(mut self, bytes: usize) -> Self {
-        self.max_read = bytes.max(1);
+        self.limits.max_read = bytes;
         self
     }
 
-    /// The most sockets the guest may hold at once; past it, creating or accepting one fails
-    /// with `too-many-open` (EMFILE).
+    /// [`Limits::max_sockets`].
     pub fn max_sockets(mut self, n: usize) -> Self {
-        self.max_sockets = n;
+        self.limits.max_sockets = n;
         self
     }
 
-    /// The most descriptors one recv-fds call accepts; more are closed and reported with
-    /// `ctrunc`.
+    /// [`Limits::max_fds_per_call`].
     pub fn max_fds_per_call(mut self, n: usize) -> Self {
-        self.max_fds_per_call = n;
+        self.limits.max_fds_per_call = n;
+        self
+    }
+
+    /// [`Limits::max_backlog`].
+    pub fn max_backlog(mut self, n: u32) -> Self {
+        self.limits.max_backlog = n;
+        self
+    }
+
+    /// [`Limits::max_pending_lookups`].
+    pub fn max_pending_lookups(mut self, n: usize) -> Self {
+        self.limits.max_pending_lookups = n;
         self
     }
 
@@ -166,14 +238,15 @@ impl SocketCtxBuilder {
             // A socket the embedder left blocking would stall the host thread.
             s.set_nonblocking(true)?;
         }
+        let mut limits = self.limits;
+        limits.max_read = limits.max_read.max(1);
         Ok(SocketCtx {
-            policy: self.policy,
+            gate: Gate::new(self.policy),
             default_timeout: self.default_timeout,
             interrupt: InterruptHandle::new()?,
-            max_read: self.max_read,
-            max_sockets: self.max_sockets,
+            limits,
             open: Arc::new(AtomicUsize::new(0)),
-            max_fds_per_call: self.max_fds_per_call,
+            lookups: Arc::new(AtomicUsize::new(0)),
             share_group: self.share_group,
             preopens: self.preopens,
         })

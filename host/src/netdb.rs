@@ -38,11 +38,11 @@ pub(crate) fn getaddrinfo(
     if (host.is_none() && port.is_none()) || host == Some("") {
         return Err(gai(GaiCode::NoName, libc::EAI_NONAME));
     }
-    if let Some(name) = host
-        && !flags.contains(AddrInfoFlags::NUMERICHOST)
-        && name.parse::<IpAddr>().is_err()
-    {
-        ctx.policy.check_lookup(name).map_err(deny)?;
+    // A host name (not numeric) goes to DNS: the policy decides, and its answers are pinned.
+    let name = host
+        .filter(|h| !flags.contains(AddrInfoFlags::NUMERICHOST) && h.parse::<IpAddr>().is_err());
+    if let Some(name) = name {
+        ctx.gate.lookup(name).map_err(deny)?;
     }
     let address = match family {
         AddressFamily::Unspec => libc::AF_UNSPEC,
@@ -65,10 +65,15 @@ pub(crate) fn getaddrinfo(
         socktype,
         protocol: proto,
     };
+    let pending = ctx.lookup_slot()?;
     let answers = dns_lookup::getaddrinfo(host, port, Some(hints)).map_err(lookup_error)?;
+    drop(pending);
     let mut out = Vec::new();
     for answer in answers {
         let a = answer?;
+        if let Some(name) = name {
+            ctx.gate.pin(name, [a.sockaddr.ip()]);
+        }
         out.push(AddrInfo {
             family: family_of(Domain::from(a.address)),
             kind: kind_of(Type::from(a.socktype)),
@@ -101,8 +106,9 @@ fn getnameinfo(
 ) -> Result<(String, String), SocketError> {
     let sa = to_std(address)?;
     if !flags.contains(NameInfoFlags::NUMERICHOST) {
-        ctx.policy.check_reverse_lookup(sa.ip()).map_err(deny)?;
+        ctx.policy().check_reverse_lookup(sa.ip()).map_err(deny)?;
     }
+    let _pending = ctx.lookup_slot()?;
     let mut raw = 0;
     for (flag, bit) in [
         (NameInfoFlags::NUMERICHOST, libc::NI_NUMERICHOST),
@@ -167,7 +173,8 @@ fn gethostbyaddr(ctx: &SocketCtx, address: &str) -> Result<HostEntry, SocketErro
             to_std(&first.address)?.ip()
         }
     };
-    ctx.policy.check_reverse_lookup(ip).map_err(deny)?;
+    ctx.policy().check_reverse_lookup(ip).map_err(deny)?;
+    let _pending = ctx.lookup_slot()?;
     let (name, _) = dns_lookup::getnameinfo(&SocketAddr::new(ip, 0), libc::NI_NAMEREQD)
         .map_err(|_| SocketError::h(HCode::HostNotFound, "Unknown host"))?;
     Ok(HostEntry {

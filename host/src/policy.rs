@@ -2,31 +2,47 @@
 //!
 //! A guest with an empty policy can create sockets but cannot bind (`listen` on an unbound
 //! socket counts as a bind of the any-address, port 0), connect, send a datagram to an address,
-//! or resolve a host name. Each allow rule opens one kind of access:
+//! resolve a host name, or use a Unix-domain address. Each allow rule opens one kind of access:
 //!
 //! | rule | opens | forms |
 //! |------|-------|-------|
-//! | `allow_connect` / `--allow-connect` | connect, connect-ex, sendto | address rule |
-//! | `allow_bind` / `--allow-bind` | bind | address rule |
-//! | `allow_lookup` / `--allow-lookup` | getaddrinfo of a host name | name rule |
-//! | `allow_unix` / `--allow-unix` | Unix-domain bind, connect, sendto | `PATH`, `DIR/*`, `@NAME`, `@PREFIX*` |
-//! | `allow_fd_passing` / `--allow-fd-passing` | send-fds, recv-fds | (a switch) |
+//! | `allow_connect` / `--allow-connect` / `connect = [...]` | connect, connect-ex, sendto, sendmsg; datagrams received from these peers; lookups of the names it gives | address rule |
+//! | `allow_bind` / `--allow-bind` / `bind = [...]` | bind (and listen on an unbound socket); multicast groups | address rule |
+//! | `allow_lookup` / `--allow-lookup` / `lookup = [...]` | getaddrinfo and the other lookups | name rule |
+//! | `allow_accept` / `--allow-accept` / `accept = [...]` | once given, only these peers get through accept | address rule |
+//! | `allow_unix` / `--allow-unix` / `unix = [...]` | Unix-domain bind, connect, sendto | `PATH`, `DIR/*`, `@NAME`, `@PREFIX*` |
+//! | `allow_fd_passing` / `--allow-fd-passing` / `fd_passing = true` | send-fds, recv-fds | (a switch) |
 //!
-//! Address rules: `*` (anything), `IP`, `CIDR`, `[IPv6]`, `[IPv6/len]`, each optionally
-//! followed by `:PORTS`, where PORTS is `N`, `N-M` or `*`; `*:PORTS` matches any address on
-//! those ports. Without `:PORTS` every port matches; `:0` matches only port 0 (an ephemeral
-//! bind). An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is matched as the IPv4 address it is.
+//! Address rules: `HOST` followed by an optional `:PORTS`, where PORTS is `N`, `N-M` or `*`.
+//! HOST is `*` (any address), `IP`, `CIDR`, `[IPv6]`, `[IPv6/len]`, a host name
+//! (`db.internal`) or `*.domain` (any name under it). Without `:PORTS` every port matches;
+//! `:0` matches only port 0 (an ephemeral bind). An IPv4-mapped IPv6 address
+//! (`::ffff:1.2.3.4`) is matched as the IPv4 address it is.
 //!
-//! Name rules: `example.com` (that name, any case, trailing dot ignored), `*.example.com`
-//! (any name under it), `*` (every name); and `IP`/`CIDR`, which allow reverse lookups
-//! (gethostbyaddr, getnameinfo) of those addresses. Numeric hosts and `None` need no DNS and are not
-//! checked by lookup rules; the address rules apply when they are used.
+//! A host name in an address rule is matched through **DNS pinning**: a lookup the policy
+//! allows records ("pins") its answers for the instance, and the name's rule then allows
+//! exactly the addresses that name resolved to, on the rule's ports. A name in a connect or bind
+//! rule allows looking that name up too. So `--allow-connect db.internal:5432` lets the guest
+//! resolve `db.internal` and connect to what it resolved to, and a DNS answer that changes later
+//! (rebinding) cannot widen it: each address is allowed only once the instance has resolved the
+//! name to it.
+//!
+//! Name rules (lookup): `example.com` (that name, any case, trailing dot ignored),
+//! `*.example.com` (any name under it), `*` (every name); and `IP`/`CIDR`, which allow reverse
+//! lookups (gethostbyaddr, getnameinfo) of those addresses. Numeric hosts and `None` need no
+//! DNS and are not checked by lookup rules; the address rules apply when they are used.
+//!
+//! Datagrams: an unconnected UDP socket receives from anyone, so the host drops each datagram
+//! whose sender the guest could not send to (the connect rules), logs it at debug level, and
+//! goes on waiting. Received Unix-domain datagrams are not filtered: their senders reached a
+//! path the policy let the guest bind.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::addr::{UnixTarget, display};
 use crate::bindings::sockbox::socket::types::{PolicyAction, PolicyDenial};
@@ -41,9 +57,12 @@ pub struct Policy {
 struct Rules {
     connect: Vec<AddrRule>,
     bind: Vec<AddrRule>,
+    accept: Vec<AddrRule>,
     lookup: Vec<NameRule>,
     unix: Vec<UnixRule>,
     fd_passing: bool,
+    /// The policy file the rules came from, named in denials.
+    file: Option<String>,
 }
 
 /// Builds a [`Policy`]. Every `allow_*` method parses its rule and fails on a malformed one.
@@ -60,6 +79,57 @@ pub struct RuleError {
     reason: String,
 }
 
+impl RuleError {
+    fn new(rule: &str, reason: &str) -> Self {
+        RuleError {
+            rule: rule.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The section of a policy a rule belongs to: its flag is `--allow-{key}`, its TOML key
+/// `{key}` (with `_` for `-`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Connect,
+    Bind,
+    Accept,
+    Lookup,
+    Unix,
+    FdPassing,
+}
+
+impl Section {
+    fn flag(self) -> &'static str {
+        match self {
+            Section::Connect => "--allow-connect",
+            Section::Bind => "--allow-bind",
+            Section::Accept => "--allow-accept",
+            Section::Lookup => "--allow-lookup",
+            Section::Unix => "--allow-unix",
+            Section::FdPassing => "--allow-fd-passing",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Section::Connect => "connect",
+            Section::Bind => "bind",
+            Section::Accept => "accept",
+            Section::Lookup => "lookup",
+            Section::Unix => "unix",
+            Section::FdPassing => "fd_passing",
+        }
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.describe()).finish()
+    }
+}
+
 impl Policy {
     /// A builder for a policy that allows nothing until told.
     pub fn builder() -> PolicyBuilder {
@@ -71,33 +141,41 @@ impl Policy {
         Policy::default()
     }
 
-    /// Checks a connect (or connect-ex) to `addr`.
+    /// Checks a connect (or connect-ex) to `addr` by its address rules alone (host-name rules
+    /// need an instance's DNS pins, so they match nothing here).
     pub fn check_connect(&self, addr: &SocketAddr) -> Result<(), Denial> {
-        check_addr(&self.rules.connect, PolicyAction::Connect, addr)
+        self.check_addr(
+            Section::Connect,
+            PolicyAction::Connect,
+            addr,
+            &Pins::default(),
+        )
     }
 
-    /// Checks a sendto or sendmsg to `addr` (allowed by connect rules).
-    pub fn check_send_to(&self, addr: &SocketAddr) -> Result<(), Denial> {
-        check_addr(&self.rules.connect, PolicyAction::SendTo, addr)
-    }
-
-    /// Checks a bind to `addr`.
+    /// Checks a bind to `addr` by its address rules alone.
     pub fn check_bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
-        check_addr(&self.rules.bind, PolicyAction::Bind, addr)
+        self.check_addr(Section::Bind, PolicyAction::Bind, addr, &Pins::default())
     }
 
-    /// Checks joining the multicast group `group`: a bind rule must cover the group address
-    /// (on any port).
-    pub fn check_multicast(&self, group: IpAddr) -> Result<(), Denial> {
-        let ip = group.to_canonical();
-        if self.rules.bind.iter().any(|r| r.covers_ip(ip)) {
+    /// Checks a DNS lookup of the host name `name`: a lookup rule, or a host name in a connect
+    /// or bind rule, must cover it.
+    pub fn check_lookup(&self, name: &str) -> Result<(), Denial> {
+        let normal = normalize_name(name);
+        let r = &self.rules;
+        let by_addr_rule = r
+            .connect
+            .iter()
+            .chain(&r.bind)
+            .any(|rule| matches!(&rule.host, Host::Name(p) if p.matches(&normal)));
+        if by_addr_rule || r.lookup.iter().any(|rule| rule.matches(&normal)) {
             return Ok(());
         }
-        Err(Denial {
-            action: PolicyAction::Bind,
-            target: ip.to_string(),
-            rule: format!("--allow-bind {}", display_ip(ip)),
-        })
+        Err(self.denial(
+            PolicyAction::Lookup,
+            name.to_string(),
+            Section::Lookup,
+            normal,
+        ))
     }
 
     /// Checks a reverse lookup (address to name) of `ip`: a lookup rule must cover the address
@@ -108,24 +186,28 @@ impl Policy {
         if self.rules.lookup.iter().any(|r| r.matches_ip(ip)) {
             return Ok(());
         }
-        Err(Denial {
-            action: PolicyAction::Lookup,
-            target: ip.to_string(),
-            rule: format!("--allow-lookup {}", display_ip(ip)),
-        })
+        Err(self.denial(
+            PolicyAction::Lookup,
+            ip.to_string(),
+            Section::Lookup,
+            ip.to_string(),
+        ))
     }
 
-    /// Checks a DNS lookup of the host name `name`.
-    pub fn check_lookup(&self, name: &str) -> Result<(), Denial> {
-        let normal = normalize_name(name);
-        if self.rules.lookup.iter().any(|r| r.matches(&normal)) {
+    /// Checks joining the multicast group `group`: a bind rule must cover the group address
+    /// (on any port).
+    pub fn check_multicast(&self, group: IpAddr) -> Result<(), Denial> {
+        let ip = group.to_canonical();
+        let pins = Pins::default();
+        if self.rules.bind.iter().any(|r| r.covers_ip(ip, &pins)) {
             return Ok(());
         }
-        Err(Denial {
-            action: PolicyAction::Lookup,
-            target: name.to_string(),
-            rule: format!("--allow-lookup {normal}"),
-        })
+        Err(self.denial(
+            PolicyAction::Bind,
+            ip.to_string(),
+            Section::Bind,
+            ip.to_string(),
+        ))
     }
 
     /// Checks a bind, connect or sendto on a Unix-domain address. Paths are compared after
@@ -147,11 +229,7 @@ impl Policy {
         if allowed {
             return Ok(());
         }
-        Err(Denial {
-            action: PolicyAction::Unix,
-            target: shown.clone(),
-            rule: format!("--allow-unix {shown}"),
-        })
+        Err(self.denial(PolicyAction::Unix, shown.clone(), Section::Unix, shown))
     }
 
     /// Checks passing descriptors (send-fds, recv-fds).
@@ -159,58 +237,277 @@ impl Policy {
         if self.rules.fd_passing {
             return Ok(());
         }
-        Err(Denial {
-            action: PolicyAction::FdPassing,
-            target: "SCM_RIGHTS".to_string(),
-            rule: "--allow-fd-passing".to_string(),
-        })
+        Err(self.denial(
+            PolicyAction::FdPassing,
+            "SCM_RIGHTS".to_string(),
+            Section::FdPassing,
+            String::new(),
+        ))
     }
 
-    /// Each rule in its flag form, one per line (what `sockbox policy` would print).
+    /// Whether accept rules filter the peers `accept` returns.
+    pub fn filters_accept(&self) -> bool {
+        !self.rules.accept.is_empty()
+    }
+
+    /// Each rule in its flag form, one per line, in the order the sections are listed above.
     pub fn describe(&self) -> Vec<String> {
         let r = &self.rules;
-        let flag = |flag: &'static str| move |text: &String| format!("--allow-{flag} {text}");
-        let connect = r.connect.iter().map(|x| &x.text).map(flag("connect"));
-        let bind = r.bind.iter().map(|x| &x.text).map(flag("bind"));
-        let lookup = r.lookup.iter().map(|x| &x.text).map(flag("lookup"));
-        let unix = r.unix.iter().map(|x| &x.text).map(flag("unix"));
-        let fds = r.fd_passing.then(|| "--allow-fd-passing".to_string());
-        connect
-            .chain(bind)
-            .chain(lookup)
-            .chain(unix)
-            .chain(fds)
-            .collect()
+        let addr = |section: Section, rules: &[AddrRule]| {
+            rules
+                .iter()
+                .map(|x| format!("{} {}", section.flag(), x.text))
+                .collect::<Vec<_>>()
+        };
+        let mut out = addr(Section::Connect, &r.connect);
+        out.extend(addr(Section::Bind, &r.bind));
+        out.extend(addr(Section::Accept, &r.accept));
+        out.extend(
+            r.lookup
+                .iter()
+                .map(|x| format!("--allow-lookup {}", x.text)),
+        );
+        out.extend(r.unix.iter().map(|x| format!("--allow-unix {}", x.text)));
+        if r.fd_passing {
+            out.push("--allow-fd-passing".to_string());
+        }
+        out
+    }
+
+    /// What each rule allows, in words, one per line (`sockbox policy check`).
+    pub fn explain(&self) -> Vec<String> {
+        let r = &self.rules;
+        let mut out = Vec::new();
+        let mut addr = |section: Section, rules: &[AddrRule], what: &str| {
+            for x in rules {
+                let host = match &x.host {
+                    Host::Any => "any address".to_string(),
+                    Host::Net(ip, len) if *len == max_len(*ip) => ip.to_string(),
+                    Host::Net(ip, len) => format!("addresses in {ip}/{len}"),
+                    Host::Name(p) => format!("what {} resolves to (pinned per instance)", p.text),
+                };
+                let ports = match (*x.ports.start(), *x.ports.end()) {
+                    (0, u16::MAX) => "any port".to_string(),
+                    (a, b) if a == b => format!("port {a}"),
+                    (a, b) => format!("ports {a}-{b}"),
+                };
+                out.push(format!(
+                    "{} = {:?}: {what} {host}, {ports}",
+                    section.key(),
+                    x.text
+                ));
+            }
+        };
+        addr(
+            Section::Connect,
+            &r.connect,
+            "connect, sendto, and datagrams from",
+        );
+        addr(Section::Bind, &r.bind, "bind to");
+        addr(Section::Accept, &r.accept, "accept connections from");
+        for x in &r.lookup {
+            let what = match (&x.net, x.text.as_str()) {
+                (Some(_), _) => format!("reverse lookups of {}", x.text),
+                (None, "*") => "lookups of every name".to_string(),
+                (None, t) if t.starts_with("*.") => format!("lookups of names under {}", &t[1..]),
+                (None, t) => format!("lookups of {t}"),
+            };
+            out.push(format!("lookup = {:?}: {what}", x.text));
+        }
+        for x in &r.unix {
+            let what = match &x.kind {
+                UnixRuleKind::Path(p) => format!("the Unix path {}", p.display()),
+                UnixRuleKind::Under(d) => format!("Unix paths under {}", d.display()),
+                UnixRuleKind::Abstract(_) => format!("the abstract name {}", x.text),
+                UnixRuleKind::AbstractPrefix(_) => format!("abstract names {}", x.text),
+            };
+            out.push(format!(
+                "unix = {:?}: bind, connect, sendto on {what}",
+                x.text
+            ));
+        }
+        if r.fd_passing {
+            out.push("fd_passing = true: send_fds and recv_fds".to_string());
+        }
+        if r.accept.is_empty() {
+            out.push("(no accept rules: accept returns every peer)".to_string());
+        }
+        out
+    }
+
+    fn check_addr(
+        &self,
+        section: Section,
+        action: PolicyAction,
+        addr: &SocketAddr,
+        pins: &Pins,
+    ) -> Result<(), Denial> {
+        let rules = match section {
+            Section::Bind => &self.rules.bind,
+            Section::Accept => &self.rules.accept,
+            _ => &self.rules.connect,
+        };
+        let ip = addr.ip().to_canonical();
+        if rules.iter().any(|r| r.matches(ip, addr.port(), pins)) {
+            return Ok(());
+        }
+        let shown = display(&SocketAddr::new(ip, addr.port()));
+        Err(self.denial(action, display(addr), section, shown))
+    }
+
+    fn denial(
+        &self,
+        action: PolicyAction,
+        target: String,
+        section: Section,
+        rule: String,
+    ) -> Denial {
+        let (flag, toml) = match section {
+            Section::FdPassing => (section.flag().to_string(), "fd_passing = true".to_string()),
+            _ => (
+                format!("{} {rule}", section.flag()),
+                format!("{} = [{rule:?}]", section.key()),
+            ),
+        };
+        Denial {
+            action,
+            target,
+            rule: flag,
+            toml,
+            file: self.rules.file.clone(),
+        }
     }
 }
 
-fn check_addr(rules: &[AddrRule], action: PolicyAction, addr: &SocketAddr) -> Result<(), Denial> {
-    let ip = addr.ip().to_canonical();
-    if rules.iter().any(|r| r.matches(ip, addr.port())) {
-        return Ok(());
+/// An instance's policy with its DNS pins: what every entry point of the instance asks.
+pub(crate) struct Gate {
+    policy: Policy,
+    pins: Mutex<Pins>,
+}
+
+impl Gate {
+    pub(crate) fn new(policy: Policy) -> Gate {
+        Gate {
+            policy,
+            pins: Mutex::new(Pins::default()),
+        }
     }
-    let flag = match action {
-        PolicyAction::Bind => "--allow-bind",
-        _ => "--allow-connect",
-    };
-    let shown = display(&SocketAddr::new(ip, addr.port()));
-    Err(Denial {
-        action,
-        target: display(addr),
-        rule: format!("{flag} {shown}"),
-    })
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn check(
+        &self,
+        section: Section,
+        action: PolicyAction,
+        addr: &SocketAddr,
+    ) -> Result<(), Denial> {
+        let pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        self.policy.check_addr(section, action, addr, &pins)
+    }
+
+    /// connect, connect-ex, and the connects of create-connection.
+    pub(crate) fn connect(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        self.check(Section::Connect, PolicyAction::Connect, addr)
+    }
+
+    /// sendto, and sendmsg with an address.
+    pub(crate) fn send_to(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        self.check(Section::Connect, PolicyAction::SendTo, addr)
+    }
+
+    /// bind, and listen on an unbound socket.
+    pub(crate) fn bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        self.check(Section::Bind, PolicyAction::Bind, addr)
+    }
+
+    /// Whether a datagram from `from` reaches the guest: only from peers it may send to.
+    pub(crate) fn receive_from(&self, from: &SocketAddr) -> bool {
+        self.send_to(from).is_ok()
+    }
+
+    /// Whether an accepted connection from `peer` reaches the guest (always, without accept
+    /// rules).
+    pub(crate) fn accept_from(&self, peer: &SocketAddr) -> bool {
+        !self.policy.filters_accept()
+            || self
+                .check(Section::Accept, PolicyAction::Connect, peer)
+                .is_ok()
+    }
+
+    /// A forward lookup of `name`.
+    pub(crate) fn lookup(&self, name: &str) -> Result<(), Denial> {
+        self.policy.check_lookup(name)
+    }
+
+    /// Records that `name` resolved to `ips` for this instance.
+    pub(crate) fn pin(&self, name: &str, ips: impl IntoIterator<Item = IpAddr>) {
+        let name: Arc<str> = normalize_name(name).into();
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for ip in ips {
+            pins.insert(ip.to_canonical(), &name);
+        }
+    }
+}
+
+/// The addresses host names resolved to in one instance, each with the names that gave it.
+/// Bounded: past [`Pins::MAX`] addresses the oldest is forgotten.
+#[derive(Default)]
+struct Pins {
+    names: HashMap<IpAddr, Vec<Arc<str>>>,
+    order: VecDeque<IpAddr>,
+}
+
+impl Pins {
+    const MAX: usize = 4096;
+    const MAX_NAMES_PER_ADDRESS: usize = 16;
+
+    fn insert(&mut self, ip: IpAddr, name: &Arc<str>) {
+        let names = match self.names.get_mut(&ip) {
+            Some(names) => names,
+            None => {
+                if self.order.len() >= Self::MAX
+                    && let Some(old) = self.order.pop_front()
+                {
+                    self.names.remove(&old);
+                }
+                self.order.push_back(ip);
+                self.names.entry(ip).or_default()
+            }
+        };
+        if !names.contains(name) {
+            if names.len() >= Self::MAX_NAMES_PER_ADDRESS {
+                names.remove(0);
+            }
+            names.push(Arc::clone(name));
+        }
+    }
+
+    fn names(&self, ip: IpAddr) -> &[Arc<str>] {
+        self.names.get(&ip).map_or(&[], Vec::as_slice)
+    }
 }
 
 impl PolicyBuilder {
-    /// Allows connect, connect-ex and sendto to addresses matching `rule` (an address rule).
+    /// Allows connect, connect-ex, sendto and sendmsg to addresses matching `rule` (an address
+    /// rule), datagrams from them, and lookups of the names it gives.
     pub fn allow_connect(mut self, rule: &str) -> Result<Self, RuleError> {
         self.rules.connect.push(AddrRule::parse(rule)?);
         Ok(self)
     }
 
-    /// Allows bind to addresses matching `rule` (an address rule).
+    /// Allows bind to addresses matching `rule` (an address rule), joining multicast groups it
+    /// covers, and lookups of the names it gives.
     pub fn allow_bind(mut self, rule: &str) -> Result<Self, RuleError> {
         self.rules.bind.push(AddrRule::parse(rule)?);
+        Ok(self)
+    }
+
+    /// Filters accept: once any accept rule is given, connections from peers no accept rule
+    /// matches are closed by the host and `accept` goes on waiting.
+    pub fn allow_accept(mut self, rule: &str) -> Result<Self, RuleError> {
+        self.rules.accept.push(AddrRule::parse(rule)?);
         Ok(self)
     }
 
@@ -234,6 +531,26 @@ impl PolicyBuilder {
         self
     }
 
+    /// Allows everything a guest can ask for: any connect, bind, lookup, Unix path or
+    /// abstract name, and fd passing. For trusted guests and experiments only.
+    pub fn allow_all(self) -> Self {
+        let all = |b: Result<Self, RuleError>| b.expect("the allow-all rules parse");
+        let b = all(self.allow_connect("*"));
+        let b = all(b.allow_bind("*"));
+        let b = all(b.allow_lookup("*"));
+        let b = all(b.allow_lookup("0.0.0.0/0"));
+        let b = all(b.allow_lookup("::/0"));
+        let b = all(b.allow_unix("/*"));
+        all(b.allow_unix("@*")).allow_fd_passing()
+    }
+
+    /// Names the policy file the rules come from; denials then name the TOML line that would
+    /// allow what they refuse.
+    pub fn file(mut self, name: impl Into<String>) -> Self {
+        self.rules.file = Some(name.into());
+        self
+    }
+
     /// The policy.
     pub fn build(self) -> Policy {
         Policy {
@@ -251,6 +568,10 @@ pub struct Denial {
     pub target: String,
     /// The flag that would allow it (`--allow-connect 127.0.0.1:80`).
     pub rule: String,
+    /// The policy-file line that would allow it (`connect = ["127.0.0.1:80"]`).
+    pub toml: String,
+    /// The policy file the policy came from, if any.
+    pub file: Option<String>,
 }
 
 impl fmt::Display for Denial {
@@ -266,9 +587,13 @@ impl fmt::Display for Denial {
         };
         write!(
             f,
-            "sockbox policy denies {what} {}; allow it with {}",
-            self.target, self.rule
-        )
+            "sockbox policy denies {what} {}; allow it with ",
+            self.target
+        )?;
+        match &self.file {
+            Some(file) => write!(f, "{} in {file} (or {})", self.toml, self.rule),
+            None => write!(f, "{}", self.rule),
+        }
     }
 }
 
@@ -283,19 +608,23 @@ impl From<Denial> for PolicyDenial {
     }
 }
 
-/// An address rule: a network (or any address) and a port range.
+/// An address rule: a host (any, a network, or a name pattern) and a port range.
 struct AddrRule {
-    net: Option<(IpAddr, u8)>,
+    host: Host,
     ports: RangeInclusive<u16>,
     text: String,
 }
 
+enum Host {
+    Any,
+    Net(IpAddr, u8),
+    /// Matched through the instance's DNS pins.
+    Name(NameRule),
+}
+
 impl AddrRule {
     fn parse(text: &str) -> Result<Self, RuleError> {
-        let err = |reason: &str| RuleError {
-            rule: text.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| RuleError::new(text, reason);
         let t = text.trim();
         // Split off ":PORTS": brackets delimit IPv6; a bare IPv6 (several colons) has no port.
         let (host, ports) = if let Some(rest) = t.strip_prefix('[') {
@@ -323,29 +652,38 @@ impl AddrRule {
             None | Some("*") => 0..=u16::MAX,
             Some(p) => parse_ports(p).ok_or_else(|| err("ports must be N, N-M or *"))?,
         };
-        let net = if host == "*" {
-            None
+        let host = if host == "*" {
+            Host::Any
+        } else if let Some((ip, len)) = parse_net(host) {
+            Host::Net(ip, len)
+        } else if host
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'/')
+            || host.contains(':')
+        {
+            return Err(err("expected an IP address, a CIDR, a host name or '*'"));
         } else {
-            Some(parse_net(host).ok_or_else(|| {
-                err("expected an IP address, a CIDR or '*' (host names go in --allow-lookup)")
+            Host::Name(NameRule::parse_name(host).map_err(|_| {
+                err("expected an IP address, a CIDR, a host name, '*.domain' or '*'")
             })?)
         };
         Ok(AddrRule {
-            net,
+            host,
             ports,
             text: t.to_string(),
         })
     }
 
-    fn matches(&self, ip: IpAddr, port: u16) -> bool {
-        self.ports.contains(&port) && self.covers_ip(ip)
+    fn matches(&self, ip: IpAddr, port: u16, pins: &Pins) -> bool {
+        self.ports.contains(&port) && self.covers_ip(ip, pins)
     }
 
-    /// Whether the rule's address part covers `ip`, whatever the port.
-    fn covers_ip(&self, ip: IpAddr) -> bool {
-        match self.net {
-            None => true,
-            Some((net, len)) => in_net(ip, net, len),
+    /// Whether the rule's host covers `ip`, whatever the port.
+    fn covers_ip(&self, ip: IpAddr, pins: &Pins) -> bool {
+        match &self.host {
+            Host::Any => true,
+            Host::Net(net, len) => in_net(ip, *net, *len),
+            Host::Name(p) => pins.names(ip).iter().any(|n| p.matches(n)),
         }
     }
 }
@@ -361,7 +699,7 @@ fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
         None => (text, None),
     };
     let ip: IpAddr = ip.parse().ok()?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let max = max_len(ip);
     let len = match len {
         None => max,
         Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
@@ -376,9 +714,8 @@ fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
     Some((canonical, len))
 }
 
-/// An address as a rule writes it: IPv6 without brackets is fine alone.
-fn display_ip(ip: IpAddr) -> String {
-    ip.to_string()
+fn max_len(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() { 32 } else { 128 }
 }
 
 fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
@@ -424,6 +761,11 @@ impl NameRule {
                 net: Some(net),
             });
         }
+        Self::parse_name(raw)
+    }
+
+    /// `name`, `*.domain` or `*`.
+    fn parse_name(raw: &str) -> Result<Self, RuleError> {
         let (wild, name) = match raw.strip_prefix("*.") {
             Some(rest) => ("*.", normalize_name(rest)),
             None => ("", normalize_name(raw)),
@@ -431,17 +773,23 @@ impl NameRule {
         let ok = raw == "*"
             || (!name.is_empty()
                 && name.len() <= 253
+                && !name.starts_with('.')
+                && !name.contains("..")
                 && name
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'));
         if !ok {
-            return Err(RuleError {
-                rule: text.to_string(),
-                reason: "expected a host name, '*.domain' or '*'".to_string(),
-            });
+            return Err(RuleError::new(
+                raw,
+                "expected a host name, '*.domain' or '*'",
+            ));
         }
         Ok(NameRule {
-            text: format!("{wild}{name}"),
+            text: if raw == "*" {
+                "*".to_string()
+            } else {
+                format!("{wild}{name}")
+            },
             net: None,
         })
     }
@@ -480,10 +828,7 @@ enum UnixRuleKind {
 
 impl UnixRule {
     fn parse(text: &str) -> Result<Self, RuleError> {
-        let err = |reason: &str| RuleError {
-            rule: text.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| RuleError::new(text, reason);
         let t = text.trim();
         if t.is_empty() || t.contains('\0') {
             return Err(err("expected PATH, DIR/*, @NAME or @PREFIX*"));
@@ -604,7 +949,7 @@ mod tests {
         assert_eq!(d.rule, "--allow-connect 127.0.0.1:1");
         // Connect rules do not open bind.
         assert!(p.check_bind(&sa("127.0.0.1:8000")).is_err());
-        assert!(p.check_send_to(&sa("127.0.0.1:8000")).is_ok());
+        assert!(Gate::new(p).send_to(&sa("127.0.0.1:8000")).is_ok());
     }
 
     #[test]
@@ -688,7 +1033,10 @@ mod tests {
     fn malformed_rules_are_errors() {
         for bad in [
             "",
-            "localhost:80",
+            "1.2.3.4.5",
+            "300.1.1.1:80",
+            "a..b:80",
+            "*.:80",
             "1.2.3.4:70000",
             "1.2.3.4:9-1",
             "10.0.0.0/33",
@@ -701,5 +1049,91 @@ mod tests {
         for bad in ["", "a b", "*.", "ex/ample"] {
             assert!(NameRule::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn name_rules_pin_what_the_name_resolved_to() {
+        let p = Policy::builder()
+            .allow_connect("db.internal:5432")
+            .unwrap()
+            .allow_connect("*.svc.local:80-81")
+            .unwrap()
+            .allow_bind("localhost:8000")
+            .unwrap()
+            .build();
+        // A name in a connect or bind rule allows looking it up.
+        assert!(p.check_lookup("DB.internal.").is_ok());
+        assert!(p.check_lookup("a.svc.local").is_ok());
+        assert!(p.check_lookup("localhost").is_ok());
+        assert!(p.check_lookup("svc.local").is_err());
+        let gate = Gate::new(p);
+        // Before a lookup, the name's rule allows nothing.
+        assert!(gate.connect(&sa("10.1.2.3:5432")).is_err());
+        gate.pin("db.internal", ["10.1.2.3".parse().unwrap()]);
+        gate.pin("x.svc.local", ["::ffff:10.9.9.9".parse().unwrap()]);
+        gate.pin("localhost", ["127.0.0.1".parse().unwrap()]);
+        assert!(gate.connect(&sa("10.1.2.3:5432")).is_ok());
+        assert!(gate.connect(&sa("10.1.2.3:5433")).is_err());
+        assert!(gate.connect(&sa("10.1.2.4:5432")).is_err());
+        // Pinned as IPv4 and matched as IPv4, whichever form the guest uses.
+        assert!(gate.connect(&sa("10.9.9.9:81")).is_ok());
+        assert!(gate.connect(&sa("[::ffff:10.9.9.9]:80")).is_ok());
+        assert!(gate.receive_from(&sa("10.9.9.9:80")));
+        assert!(!gate.receive_from(&sa("10.9.9.8:80")));
+        assert!(gate.bind(&sa("127.0.0.1:8000")).is_ok());
+        assert!(gate.bind(&sa("127.0.0.1:8001")).is_err());
+        // A name rule does not open what another name resolved to.
+        gate.pin("evil.example", ["10.7.7.7".parse().unwrap()]);
+        assert!(gate.connect(&sa("10.7.7.7:5432")).is_err());
+    }
+
+    #[test]
+    fn pins_are_bounded() {
+        let mut pins = Pins::default();
+        let name: Arc<str> = "n".into();
+        for i in 0..(Pins::MAX as u32 + 10) {
+            pins.insert(IpAddr::from(i.to_be_bytes()), &name);
+        }
+        assert_eq!(pins.names.len(), Pins::MAX);
+        assert!(pins.names(IpAddr::from(0u32.to_be_bytes())).is_empty());
+        assert_eq!(
+            pins.names(IpAddr::from((Pins::MAX as u32).to_be_bytes()))
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn accept_rules_filter_only_when_given() {
+        let open = Gate::new(Policy::deny_all());
+        assert!(open.accept_from(&sa("192.0.2.1:1")));
+        let gate = Gate::new(
+            Policy::builder()
+                .allow_accept("127.0.0.0/8")
+                .unwrap()
+                .build(),
+        );
+        assert!(gate.accept_from(&sa("127.0.0.5:4000")));
+        assert!(!gate.accept_from(&sa("[::1]:4000")));
+    }
+
+    #[test]
+    fn denials_name_the_flag_and_the_file_line() {
+        let p = Policy::builder().file("p.toml").build();
+        let d = p.check_connect(&sa("127.0.0.1:80")).unwrap_err();
+        assert_eq!(d.rule, "--allow-connect 127.0.0.1:80");
+        assert_eq!(d.toml, r#"connect = ["127.0.0.1:80"]"#);
+        assert_eq!(
+            d.to_string(),
+            r#"sockbox policy denies connect to 127.0.0.1:80; allow it with connect = ["127.0.0.1:80"] in p.toml (or --allow-connect 127.0.0.1:80)"#
+        );
+        assert_eq!(p.check_fd_passing().unwrap_err().toml, "fd_passing = true");
+        let all = Policy::builder().allow_all().build();
+        assert!(all.check_connect(&sa("[2001:db8::1]:1")).is_ok());
+        assert!(
+            all.check_reverse_lookup("192.0.2.1".parse().unwrap())
+                .is_ok()
+        );
+        assert!(all.check_fd_passing().is_ok());
     }
 }

@@ -43,6 +43,9 @@ pub(crate) struct OsSocket {
     /// The last recv had to wait, or emptied the socket: the next one polls before it reads,
     /// saving the recv that would fail with EAGAIN (request/response traffic).
     read_waits: AtomicBool,
+    /// An IP datagram socket: each received datagram's sender passes the policy (an
+    /// unconnected UDP socket hears from anyone).
+    filter_senders: bool,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -77,6 +80,8 @@ impl Socket {
                 os,
                 mode: SharedMode::new(Mode::from_timeout(timeout)),
                 read_waits: AtomicBool::new(false),
+                filter_senders: matches!(family, AddressFamily::Inet | AddressFamily::Inet6)
+                    && matches!(kind, SocketKind::Dgram),
                 _slot: slot,
             })),
             family,
@@ -175,21 +180,33 @@ impl OsSocket {
         if let Some(local) = self.os.local_addr()?.as_socket()
             && local.port() == 0
         {
-            ctx.policy.check_bind(&local).map_err(deny)?;
+            ctx.gate.bind(&local).map_err(deny)?;
         }
-        Ok(self.os.listen(backlog.max(0))?)
+        // As the kernel lowers a backlog to somaxconn, the host lowers it to its limit.
+        let max = i32::try_from(ctx.limits.max_backlog).unwrap_or(i32::MAX);
+        Ok(self.os.listen(backlog.clamp(0, max))?)
     }
 
     fn accept(&self, ctx: &SocketCtx) -> Result<(socket2::Socket, SockAddress)> {
-        let (conn, peer) = wait::call(
-            &self.os,
-            Interest::Read,
-            self.mode().deadline(),
-            &ctx.interrupt,
-            socket2::Socket::accept,
-        )?;
-        conn.set_nonblocking(true)?;
-        Ok((conn, from_os(&peer)?))
+        let deadline = self.mode().deadline();
+        loop {
+            let (conn, peer) = wait::call(
+                &self.os,
+                Interest::Read,
+                deadline,
+                &ctx.interrupt,
+                socket2::Socket::accept,
+            )?;
+            // With accept rules, a peer they do not match is closed here, unseen by the guest.
+            if let Some(from) = peer.as_socket()
+                && !ctx.gate.accept_from(&from)
+            {
+                tracing::debug!(target: "sockbox::policy", "accept: closed a connection from {from} (no accept rule matches)");
+                continue;
+            }
+            conn.set_nonblocking(true)?;
+            return Ok((conn, from_os(&peer)?));
+        }
     }
 
     pub(crate) fn connect(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
@@ -287,6 +304,9 @@ impl OsSocket {
 
     /// `recv`, also the read of a socket-io.
     pub(crate) fn recv(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
+        if self.filter_senders {
+            return Ok(self.recvmsg(ctx, bufsize, flags)?.data);
+        }
         let want = read_size(ctx, bufsize);
         let mut buf = read_buffer(want, flags);
         let raw = recv_flags(flags);
@@ -347,16 +367,24 @@ impl OsSocket {
         let want = read_size(ctx, bufsize);
         let mut buf = read_buffer(want, flags);
         let raw = recv_flags(flags);
-        let (n, got_flags, from) = wait::call(
-            &self.os,
-            Interest::Read,
-            self.deadline(flags),
-            &ctx.interrupt,
-            |s| {
+        let deadline = self.deadline(flags);
+        let (n, got_flags, from) = loop {
+            let got = wait::call(&self.os, Interest::Read, deadline, &ctx.interrupt, |s| {
                 let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..want])];
                 s.recv_from_vectored_with_flags(&mut slices, raw)
-            },
-        )?;
+            })?;
+            match got.2.as_socket() {
+                Some(from) if self.filter_senders && !ctx.gate.receive_from(&from) => {
+                    tracing::debug!(target: "sockbox::policy", "dropped a datagram from {from} (no connect rule matches)");
+                    if flags.contains(MsgFlags::PEEK) {
+                        // A peeked datagram is still queued: take it off. A zero-length read
+                        // discards a whole datagram.
+                        let _ = self.os.recv(&mut []);
+                    }
+                }
+                _ => break got,
+            }
+        };
         // With MSG_TRUNC the OS reports the datagram's full length: keep only what fits.
         let n = n.min(want);
         // SAFETY: recvmsg(2) initialised the first `n` bytes of the spare capacity, or (with
@@ -417,15 +445,15 @@ pub(crate) fn checked(
     let os = match &target {
         Target::Ip(sa) => {
             let verdict = match use_ {
-                Use::Bind => ctx.policy.check_bind(sa),
-                Use::Connect => ctx.policy.check_connect(sa),
-                Use::SendTo => ctx.policy.check_send_to(sa),
+                Use::Bind => ctx.gate.bind(sa),
+                Use::Connect => ctx.gate.connect(sa),
+                Use::SendTo => ctx.gate.send_to(sa),
             };
             verdict.map_err(deny)?;
             SockAddr::from(*sa)
         }
         Target::Unix(u) => {
-            ctx.policy.check_unix(u).map_err(deny)?;
+            ctx.policy().check_unix(u).map_err(deny)?;
             match u {
                 UnixTarget::Path(p) => {
                     // The OS gets the path the policy checked (parent resolved), and a symlink
@@ -475,7 +503,7 @@ fn read_buffer(want: usize, flags: MsgFlags) -> Vec<u8> {
 fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
     usize::try_from(bufsize)
         .unwrap_or(usize::MAX)
-        .min(ctx.max_read)
+        .min(ctx.limits.max_read)
 }
 
 /// A policy denial as the guest sees it, logged on the host.
@@ -641,6 +669,37 @@ impl HostSocket for SocketCtxView<'_> {
 
     fn setsockopt(&mut self, s: Resource<Socket>, value: Sockopt) -> Result<()> {
         crate::sockopt::set(self.ctx, &self.table.get(&s)?.os()?.os, value)
+    }
+
+    fn setsockopt_raw(
+        &mut self,
+        s: Resource<Socket>,
+        level: i32,
+        option: i32,
+        value: Vec<u8>,
+    ) -> Result<()> {
+        let os = &self.table.get(&s)?.os()?.os;
+        let typed = crate::sockopt::decode(level, option, &value)?;
+        crate::sockopt::set(self.ctx, os, typed)
+    }
+
+    fn getsockopt_raw(
+        &mut self,
+        s: Resource<Socket>,
+        level: i32,
+        option: i32,
+        buflen: u32,
+    ) -> Result<Vec<u8>> {
+        let os = &self.table.get(&s)?.os()?.os;
+        let Some(name) = crate::sockopt::name_of(level, option)? else {
+            return Err(SocketError::os(
+                Errno::NoProtocolOption,
+                "Protocol not available (multicast memberships are write only)",
+            ));
+        };
+        let mut bytes = crate::sockopt::encode(&crate::sockopt::get(os, name)?);
+        bytes.truncate(buflen as usize);
+        Ok(bytes)
     }
 
     fn settimeout(&mut self, s: Resource<Socket>, timeout: Option<u64>) -> wasmtime::Result<()> {

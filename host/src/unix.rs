@@ -122,7 +122,7 @@ impl SocketCtxView<'_> {
         flags: MsgFlags,
         address: Option<&SockAddress>,
     ) -> Result<u64> {
-        self.ctx.policy.check_fd_passing().map_err(deny)?;
+        self.ctx.policy().check_fd_passing().map_err(deny)?;
         // The kernel's SCM_MAX_FD: a longer list is EINVAL there too.
         if fds.len() > 253 {
             return Err(SocketError::os(
@@ -179,12 +179,12 @@ impl SocketCtxView<'_> {
         maxfds: u32,
         flags: MsgFlags,
     ) -> Result<FdsMessage> {
-        self.ctx.policy.check_fd_passing().map_err(deny)?;
-        let maxfds = (maxfds as usize).min(self.ctx.max_fds_per_call);
+        self.ctx.policy().check_fd_passing().map_err(deny)?;
+        let maxfds = (maxfds as usize).min(self.ctx.limits.max_fds_per_call);
         let os = self.table.get(s)?.os()?.clone();
         let size = usize::try_from(bufsize)
             .unwrap_or(usize::MAX)
-            .min(self.ctx.max_read);
+            .min(self.ctx.limits.max_read);
         let mut data = vec![0u8; size];
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
         let deadline = os.deadline(flags);

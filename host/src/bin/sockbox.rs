@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use sockbox_host::run::Runner;
-use sockbox_host::{Policy, SocketCtx};
+use sockbox_host::{Limits, Policy, PolicyFile, SocketCtx};
 use socket2::{Domain, Socket, Type};
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
@@ -26,6 +26,18 @@ enum Command {
     Run(Box<RunArgs>),
     /// Run a built-in example plugin end to end against native peers, no setup needed.
     Demo,
+    /// Work with policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Parse a policy file and print what it allows and the limits it sets.
+    Check {
+        /// The policy file (TOML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -71,17 +83,50 @@ struct PolicyArgs {
     /// Repeatable.
     #[arg(long, value_name = "RULE")]
     allow_unix: Vec<String>,
+    /// Once given, accept only connections from matching peers (address rules); others are
+    /// closed unseen. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    allow_accept: Vec<String>,
     /// Allow passing descriptors (send_fds/recv_fds) over Unix-domain sockets.
     #[arg(long)]
     allow_fd_passing: bool,
-    /// The most sockets the guest may hold at once.
+    /// Allow everything: any address, name, Unix path and fd passing. Trusted guests only.
+    #[arg(long)]
+    allow_all: bool,
+    /// Read rules and limits from a TOML policy file (added to the flags' rules; flags win
+    /// for limits).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The most sockets the guest may hold at once [default: 1024].
     #[arg(long, value_name = "N")]
     max_sockets: Option<usize>,
+    /// The most bytes one read returns [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    max_read: Option<usize>,
+    /// The largest listen backlog [default: 128].
+    #[arg(long, value_name = "N")]
+    max_backlog: Option<u32>,
+    /// The most descriptors one recv_fds call accepts [default: 16].
+    #[arg(long, value_name = "N")]
+    max_fds_per_call: Option<usize>,
+    /// The most name lookups in flight [default: 4].
+    #[arg(long, value_name = "N")]
+    max_pending_lookups: Option<usize>,
 }
 
 impl PolicyArgs {
-    fn build(&self) -> Result<Policy> {
+    /// The policy and limits the flags (and the policy file, if named) give.
+    fn build(&self) -> Result<(Policy, Limits)> {
         let mut b = Policy::builder();
+        if self.allow_all {
+            eprintln!(
+                "sockbox: WARNING: --allow-all: the guest may reach anything this process can"
+            );
+            b = b.allow_all();
+        }
+        for r in &self.allow_accept {
+            b = b.allow_accept(r)?;
+        }
         for r in &self.allow_connect {
             b = b.allow_connect(r)?;
         }
@@ -97,7 +142,20 @@ impl PolicyArgs {
         if self.allow_fd_passing {
             b = b.allow_fd_passing();
         }
-        Ok(b.build())
+        let (policy, mut limits) = match &self.policy {
+            Some(path) => {
+                let f = PolicyFile::load_onto(b, path)?;
+                (f.policy, f.limits)
+            }
+            None => (b.build(), Limits::default()),
+        };
+        let set = |to: &mut usize, from: Option<usize>| *to = from.unwrap_or(*to);
+        set(&mut limits.max_sockets, self.max_sockets);
+        set(&mut limits.max_read, self.max_read);
+        set(&mut limits.max_fds_per_call, self.max_fds_per_call);
+        set(&mut limits.max_pending_lookups, self.max_pending_lookups);
+        limits.max_backlog = self.max_backlog.unwrap_or(limits.max_backlog);
+        Ok((policy, limits))
     }
 }
 
@@ -115,15 +173,32 @@ fn main() -> Result<()> {
     let code = match Cli::parse().command {
         Command::Run(args) => run(*args)?,
         Command::Demo => demo()?,
+        Command::Policy(PolicyCommand::Check { file }) => policy_check(&file)?,
     };
     std::process::exit(code);
 }
 
-fn run(args: RunArgs) -> Result<i32> {
-    let mut sockets = SocketCtx::builder().policy(args.policy.build()?);
-    if let Some(n) = args.policy.max_sockets {
-        sockets = sockets.max_sockets(n);
+/// `sockbox policy check FILE`: what the file allows, rule by rule, and its limits.
+fn policy_check(file: &std::path::Path) -> Result<i32> {
+    let f = PolicyFile::load(file)?;
+    let lines = f.policy.explain();
+    println!("{}: {} rule(s)", file.display(), f.policy.describe().len());
+    for line in lines {
+        println!("  {line}");
     }
+    println!("limits:");
+    let defaults = Limits::default().describe();
+    for (line, default) in f.limits.describe().into_iter().zip(defaults) {
+        let note = if line == default { " (default)" } else { "" };
+        println!("  {line}{note}");
+    }
+    println!("everything else is denied");
+    Ok(0)
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    let (policy, limits) = args.policy.build()?;
+    let mut sockets = SocketCtx::builder().policy(policy).limits(limits);
     if let Some(secs) = args.default_timeout {
         let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;
         sockets = sockets.default_timeout(Some(t));
