@@ -30,13 +30,13 @@ pub fn open(path: impl AsRef<Path>) -> Result<Descriptor> {
             .to_str()
             .ok_or_else(|| Error::value("path is not UTF-8"))?;
         let rest = if rest.is_empty() { "." } else { rest };
-        return dir
-            .open_at(
-                PathFlags::SYMLINK_FOLLOW,
-                rest,
-                OpenFlags::empty(),
-                DescriptorFlags::READ,
-            )
+        let open = |how| dir.open_at(PathFlags::SYMLINK_FOLLOW, rest, how, DescriptorFlags::READ);
+        // A directory opens as one (as os.open(dir, O_RDONLY) does).
+        return open(OpenFlags::empty())
+            .or_else(|e| match e {
+                ErrorCode::IsDirectory | ErrorCode::BadDescriptor => open(OpenFlags::DIRECTORY),
+                e => Err(e),
+            })
             .map_err(error);
     }
     Err(Error::Os {
@@ -63,6 +63,6 @@ pub(crate) fn error(e: ErrorCode) -> Error {
     };
     Error::Os {
         errno,
-        message: format!("{} ({e:?})", errno.message()),
+        message: format!("{} (wasi: {})", errno.message(), e.name()),
     }
 }

@@ -53,7 +53,9 @@ pub use netdb::{
     gethostbyname_ex, gethostname, getnameinfo, getprotobyname, getservbyname, getservbyport,
     if_indextoname, if_nameindex, if_nametoindex,
 };
-pub use socket::{Socket, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout};
+pub use socket::{
+    Socket, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout, timeout_from_secs,
+};
 pub use unix::{Fd, FdsMessage, ReceivedFd, fromshare, recv_fds, send_fds};
 pub use util::{htonl, htons, inet_aton, inet_ntoa, inet_ntop, inet_pton, ntohl, ntohs};
 

@@ -356,6 +356,15 @@ impl Socket {
         self.raw.settimeout(timeout.map(ns));
     }
 
+    /// `settimeout(seconds)` with socket.py's float: `None` blocks, `0.0` is non-blocking.
+    ///
+    /// # Errors
+    /// A `ValueError` for a negative, NaN or too large value, as CPython raises.
+    pub fn settimeout_secs(&self, seconds: Option<f64>) -> Result<()> {
+        self.settimeout(timeout_from_secs(seconds)?);
+        Ok(())
+    }
+
     /// `gettimeout()`.
     pub fn gettimeout(&self) -> Option<Duration> {
         self.raw.gettimeout().map(Duration::from_nanos)
@@ -436,6 +445,28 @@ impl Socket {
     fn address(&self, address: impl ToSockAddress) -> Result<SockAddress> {
         address.to_sock_address(self.family(), self.kind())
     }
+}
+
+/// A socket.py timeout in seconds as a [`Duration`] (`None` stays `None`).
+///
+/// # Errors
+/// A `ValueError` for NaN ("Invalid value NaN (not a number)"), a negative value ("Timeout
+/// value out of range") or one too large to represent.
+pub fn timeout_from_secs(seconds: Option<f64>) -> Result<Option<Duration>> {
+    let Some(secs) = seconds else {
+        return Ok(None);
+    };
+    if secs.is_nan() {
+        return Err(Error::value("Invalid value NaN (not a number)"));
+    }
+    if secs < 0.0 {
+        return Err(Error::value("Timeout value out of range"));
+    }
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| d.as_nanos() < u128::from(u64::MAX))
+        .map(Some)
+        .ok_or_else(|| Error::value("timeout too large to convert to a duration"))
 }
 
 /// Typed accessors for each option, named after socket2's, findable by the C name.

@@ -362,6 +362,8 @@ impl Policy {
         section: Section,
         rule: String,
     ) -> Denial {
+        // A guest chooses what it asks for: a 100 kB name must not become a 100 kB message.
+        let (target, rule) = (shorten(target), shorten(rule));
         let (flag, toml) = match section {
             Section::FdPassing => (section.flag().to_string(), "fd_passing = true".to_string()),
             _ => (
@@ -894,6 +896,15 @@ pub(crate) fn normalize_unix_path(path: &Path) -> PathBuf {
     out
 }
 
+/// `text`, or its first 200 characters and how long it was.
+fn shorten(text: String) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        None => text,
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
 fn normalize_name(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
@@ -1135,5 +1146,10 @@ mod tests {
                 .is_ok()
         );
         assert!(all.check_fd_passing().is_ok());
+        // A guest-sized name is cut short in the denial.
+        let long = "a".repeat(100_000);
+        let d = Policy::deny_all().check_lookup(&long).unwrap_err();
+        assert!(d.to_string().len() < 700, "{}", d.to_string().len());
+        assert!(d.target.ends_with("... (100000 bytes)"));
     }
 }

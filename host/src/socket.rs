@@ -46,6 +46,8 @@ pub(crate) struct OsSocket {
     /// An IP datagram socket: each received datagram's sender passes the policy (an
     /// unconnected UDP socket hears from anyone).
     filter_senders: bool,
+    /// A stream socket: a read of 0 bytes returns at once, with nothing.
+    stream: bool,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -82,6 +84,7 @@ impl Socket {
                 read_waits: AtomicBool::new(false),
                 filter_senders: matches!(family, AddressFamily::Inet | AddressFamily::Inet6)
                     && matches!(kind, SocketKind::Dgram),
+                stream: matches!(kind, SocketKind::Stream),
                 _slot: slot,
             })),
             family,
@@ -308,6 +311,11 @@ impl OsSocket {
             return Ok(self.recvmsg(ctx, bufsize, flags)?.data);
         }
         let want = read_size(ctx, bufsize);
+        if want == 0 && self.stream {
+            // As Linux answers recv(fd, buf, 0) on a stream, whatever is queued (some kernels,
+            // gVisor's among them, would wait for data first).
+            return Ok(Vec::new());
+        }
         let mut buf = read_buffer(want, flags);
         let raw = recv_flags(flags);
         let deadline = self.deadline(flags);

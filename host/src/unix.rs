@@ -16,7 +16,9 @@ use wasmtime_wasi::filesystem::Descriptor;
 
 use crate::addr::{Target, UnixTarget, from_std, unix_address};
 use crate::bindings::sockbox::socket::socket::{FdToSend, FdsMessage};
-use crate::bindings::sockbox::socket::types::{Errno, MsgFlags, SockAddress, SocketKind};
+use crate::bindings::sockbox::socket::types::{
+    AddressFamily, Errno, MsgFlags, SockAddress, SocketKind,
+};
 use crate::ctx::{Slot, SocketCtxView};
 use crate::error::SocketError;
 use crate::socket::{Socket, Use, checked, deny};
@@ -123,6 +125,12 @@ impl SocketCtxView<'_> {
         address: Option<&SockAddress>,
     ) -> Result<u64> {
         self.ctx.policy().check_fd_passing().map_err(deny)?;
+        if !matches!(self.table.get(s)?.family(), AddressFamily::Unix) {
+            return Err(SocketError::os(
+                Errno::Invalid,
+                "Invalid argument (descriptors pass only over Unix-domain sockets)",
+            ));
+        }
         // The kernel's SCM_MAX_FD: a longer list is EINVAL there too.
         if fds.len() > 253 {
             return Err(SocketError::os(

@@ -140,6 +140,7 @@ pub fn policy(rules: &[&str]) -> Policy {
             "connect" => b.allow_connect(rule),
             "bind" => b.allow_bind(rule),
             "lookup" => b.allow_lookup(rule),
+            "accept" => b.allow_accept(rule),
             "unix" => b.allow_unix(rule),
             "fd-passing" => Ok(b.allow_fd_passing()),
             _ => panic!("unknown rule kind {kind}"),
