@@ -2,7 +2,11 @@
 //! `sockbox run` does, ready for embedders and tests to reuse.
 
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
@@ -40,6 +44,22 @@ impl SocketView for State {
 pub struct Runner {
     engine: Engine,
     linker: Linker<State>,
+    /// Stops the epoch ticker of [`Runner::with_deadlines`] when the runner drops.
+    ticker: Option<Arc<AtomicBool>>,
+}
+
+/// How often the ticker of [`Runner::with_deadlines`] advances the engine's epoch.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// An epoch deadline that never comes, with room for the current epoch to be added to it.
+const NO_DEADLINE: u64 = u64::MAX / 2;
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.ticker {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Runner {
@@ -53,7 +73,31 @@ impl Runner {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         crate::add_to_linker_sync(&mut linker)?;
-        Ok(Runner { engine, linker })
+        Ok(Runner {
+            engine,
+            linker,
+            ticker: None,
+        })
+    }
+
+    /// A runner whose engine counts epochs (a thread advances them every [`EPOCH_TICK`]), so
+    /// that [`Instance::run_for`] can stop a guest at a deadline.
+    pub fn with_deadlines() -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let mut runner = Self::with_engine(Engine::new(&config)?)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (runner.engine.clone(), Arc::clone(&stop));
+        std::thread::Builder::new()
+            .name("sockbox-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        runner.ticker = Some(stop);
+        Ok(runner)
     }
 
     /// The engine, to compile components with.
@@ -90,6 +134,10 @@ impl Runner {
             table: ResourceTable::new(),
         };
         let mut store = Store::new(&self.engine, state);
+        if self.ticker.is_some() {
+            // No deadline until run_for sets one (wasmtime adds the current epoch to it).
+            store.set_epoch_deadline(NO_DEADLINE);
+        }
         let command = Command::instantiate(&mut store, component, &self.linker)?;
         Ok(Instance { store, command })
     }
@@ -102,8 +150,35 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Runs with a time budget; needs a runner made by [`Runner::with_deadlines`]. When the
+    /// budget runs out the guest is stopped wherever it is: spinning in wasm, the epoch
+    /// deadline traps it; blocked in a sockbox call, the instance's interrupt handle wakes the
+    /// call with `canceled`, and the epoch traps the guest as soon as it is back in wasm (if
+    /// it does not return first). The result is then a trap, [`wasmtime::Trap::Interrupt`].
+    pub fn run_for(mut self, budget: Duration) -> wasmtime::Result<i32> {
+        let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
+        self.store
+            .set_epoch_deadline(u64::try_from(ticks).unwrap_or(NO_DEADLINE).min(NO_DEADLINE));
+        self.store.epoch_deadline_trap();
+        let interrupt = self.store.data().sockets.interrupt_handle();
+        let (done, finished) = mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if finished.recv_timeout(budget) == Err(mpsc::RecvTimeoutError::Timeout) {
+                interrupt.interrupt();
+            }
+        });
+        let result = self.run_inner();
+        drop(done);
+        let _ = watchdog.join();
+        result
+    }
+
     /// Runs `wasi:cli/run` to completion: the exit code as [`Runner::run`] gives it.
     pub fn run(mut self) -> wasmtime::Result<i32> {
+        self.run_inner()
+    }
+
+    fn run_inner(&mut self) -> wasmtime::Result<i32> {
         match self.command.wasi_cli_run().call_run(&mut self.store) {
             Ok(Ok(())) => Ok(0),
             Ok(Err(())) => Ok(1),

@@ -4,7 +4,9 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use sockbox_tests::{component, policy, preopen_listener, run_with, with_policy};
+use sockbox_host::run::Runner;
+use sockbox_tests::{component, policy, preopen_listener, run_with, silent_server, with_policy};
+use wasmtime_wasi::WasiCtx;
 
 /// A guest blocked in accept (no timeout) wakes with `canceled` (ECANCELED) within 50 ms of
 /// `InterruptHandle::interrupt`.
@@ -43,4 +45,124 @@ fn interrupt_wakes_blocked_accept() {
         woke_after < Duration::from_millis(50),
         "woke {woke_after:?} after the interrupt"
     );
+}
+
+/// Every kind of call that waits wakes with `canceled` when the instance is interrupted:
+/// accept, recv (also MSG_WAITALL), recvfrom, sendall into a full buffer, recv-fds, send-fds
+/// into a full buffer, and a socket-io read under makefile. The time from `interrupt()` to the
+/// guest's word on the control connection is printed; each must be under 50 ms and their
+/// median under 10 ms.
+#[test]
+fn interrupt_wakes_every_kind_of_blocked_call() {
+    component("policy"); // compile before anything is timed
+    let silent = silent_server("127.0.0.1:0");
+    let mut took = Vec::new();
+    for call in [
+        "accept",
+        "recv",
+        "recv-waitall",
+        "recvfrom",
+        "sendall",
+        "recv-fds",
+        "send-fds",
+        "makefile-read",
+    ] {
+        let control = TcpListener::bind("127.0.0.1:0").unwrap();
+        let control_port = control.local_addr().unwrap().port();
+        let (listener, local) = preopen_listener("127.0.0.1:0");
+        let ctx = with_policy(policy(&[
+            &format!("connect 127.0.0.1:{control_port}"),
+            &format!("connect 127.0.0.1:{}", silent.port()),
+            "bind 127.0.0.1:0",
+            "fd-passing",
+        ]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+        let handle = ctx.interrupt_handle();
+        let waker = std::thread::spawn(move || {
+            let (mut ctl, _) = control.accept().unwrap();
+            let mut word = [0u8; 8];
+            ctl.read_exact(&mut word).unwrap();
+            assert_eq!(&word, b"blocking");
+            // Let the guest get into its wait.
+            std::thread::sleep(Duration::from_millis(150));
+            let at = Instant::now();
+            handle.interrupt();
+            ctl.read_exact(&mut word).unwrap();
+            (at.elapsed(), word)
+        });
+        let out = run_with(
+            "policy",
+            &[
+                "block",
+                call,
+                &control_port.to_string(),
+                &silent.port().to_string(),
+            ],
+            ctx,
+        );
+        let (elapsed, word) = waker.join().unwrap();
+        out.assert_ok();
+        assert_eq!(&word, b"canceled", "{call}: {out}");
+        assert!(
+            out.line(call).starts_with("err OSError Canceled: "),
+            "{out}"
+        );
+        // Blocking again after the interrupt fails at once, until the embedder clears it.
+        assert!(out.line("again").starts_with("err OSError Canceled: "), "{out}");
+        println!("{call}: woke {elapsed:?} after interrupt()");
+        assert!(elapsed < Duration::from_millis(50), "{call}: {elapsed:?}");
+        took.push(elapsed);
+    }
+    took.sort();
+    let median = took[took.len() / 2];
+    println!("median wake-up: {median:?}");
+    assert!(median < Duration::from_millis(10), "median {median:?}");
+}
+
+/// With an epoch deadline (`Runner::with_deadlines` and `Instance::run_for`), a guest is
+/// stopped at its budget whether it spins in wasm or keeps blocking in sockbox calls and
+/// ignoring their `canceled`.
+#[test]
+fn epoch_deadline_stops_spinning_and_blocked_guests() {
+    let runner = Runner::with_deadlines().unwrap();
+    let wasm = std::fs::read(format!("{}/policy.wasm", env!("SOCKBOX_GUESTS_DIR"))).unwrap();
+    let component = runner.compile(&wasm).unwrap();
+    let silent = silent_server("127.0.0.1:0");
+    for args in [
+        vec!["spin".to_string()],
+        vec!["recv-loop".to_string(), silent.port().to_string()],
+    ] {
+        let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{}", silent.port())]))
+            .build()
+            .unwrap();
+        let mut wasi = WasiCtx::builder();
+        wasi.arg("policy").args(&args);
+        let instance = runner.instantiate(&component, wasi.build(), ctx).unwrap();
+        let start = Instant::now();
+        let err = instance
+            .run_for(Duration::from_millis(300))
+            .expect_err("the deadline stops the guest");
+        let took = start.elapsed();
+        assert_eq!(
+            err.downcast_ref::<wasmtime::Trap>(),
+            Some(&wasmtime::Trap::Interrupt),
+            "{args:?}: {err:?}"
+        );
+        println!("{args:?}: stopped after {took:?}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{args:?}: {took:?}"
+        );
+    }
+    // A guest that finishes within its budget is not disturbed.
+    let echo = sockbox_tests::echo_server("127.0.0.1:0");
+    let ctx = with_policy(policy(&[&format!("connect localhost:{}", echo.port())]))
+        .build()
+        .unwrap();
+    let mut wasi = WasiCtx::builder();
+    wasi.arg("policy").args(&["pinning", &echo.port().to_string()]);
+    let instance = runner.instantiate(&component, wasi.build(), ctx).unwrap();
+    assert_eq!(instance.run_for(Duration::from_secs(30)).unwrap(), 0);
 }
