@@ -20,6 +20,7 @@ fn main() {
         "accept-filter" => accept_filter(),
         "block" => block(&args[1], port(2), port(3)),
         "spin" => spin(),
+        "leave-open" => leave_open(port(1)),
         "recv-loop" => recv_loop(port(1)),
         other => panic!("unknown scenario {other}"),
     }
@@ -191,4 +192,26 @@ fn recv_loop(port: u16) {
     loop {
         let _ = std::hint::black_box(s.recv(1));
     }
+}
+
+/// Opens one of everything and leaves it all open for the host to close when the instance
+/// goes: a listener, a connected socket, a UDP socket, a Unix pair, a duplicate, a socket-io,
+/// a detached handle and a received descriptor.
+fn leave_open(port: u16) {
+    let listener = Socket::new(Af::Inet, Sk::Stream, 0).unwrap();
+    listener.bind(v4(0)).unwrap();
+    listener.listen(8).unwrap();
+    let conn = Socket::new(Af::Inet, Sk::Stream, 0).unwrap();
+    conn.connect(v4(port)).unwrap();
+    let udp = Socket::new(Af::Inet, Sk::Dgram, 0).unwrap();
+    udp.bind(v4(0)).unwrap();
+    let (a, b) = socketpair(Af::Unix, Sk::Stream, 0).unwrap();
+    let dup = conn.dup().unwrap();
+    let file = conn.makefile("rwb").unwrap();
+    let detached = udp.dup().unwrap().detach();
+    a.send_fds(&[b"x"], &[Fd::Socket(&listener)], MsgFlags::empty(), None)
+        .unwrap();
+    let received = recv_fds(&b, 1, 1, MsgFlags::empty()).unwrap();
+    assert_eq!(received.fds.len(), 1);
+    std::mem::forget((listener, conn, udp, a, b, dup, file, detached, received));
 }
