@@ -32,6 +32,8 @@ mod addr;
 mod ctx;
 mod error;
 mod fast;
+#[doc(hidden)]
+pub mod fuzz;
 mod helpers;
 mod ifaces;
 mod io;

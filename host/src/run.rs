@@ -1,10 +1,10 @@
 //! Running a command component (a `wasm32-wasip2` program) with wasi and sockbox linked: what
 //! `sockbox run` does, ready for embedders and tests to reuse.
 
-use wasmtime::component::{Component, Linker, ResourceTable};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
 
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;

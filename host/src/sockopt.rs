@@ -277,7 +277,7 @@ pub(crate) fn decode(level: i32, option: i32, bytes: &[u8]) -> Result<Sockopt> {
     };
     let int = match (name, bytes.len()) {
         (N::IpMulticastTtl | N::IpMulticastLoop, 1) => i32::from(bytes[0]),
-        (N::SoLinger, 8) => 0,
+        (N::SoLinger, 8) | (N::SoPeercred, 12) => 0,
         (_, 4) => int_at(0).ok_or_else(invalid)?,
         _ => return Err(invalid()),
     };
@@ -302,11 +302,14 @@ pub(crate) fn decode(level: i32, option: i32, bytes: &[u8]) -> Result<Sockopt> {
         // Read-only options: `set` refuses them with their own message.
         N::SoError => Sockopt::SoError(None),
         N::SoType => Sockopt::SoType(SocketKind::Stream),
-        N::SoPeercred => Sockopt::SoPeercred(PeerCredentials {
-            pid: 0,
-            uid: 0,
-            gid: 0,
-        }),
+        N::SoPeercred => {
+            let word = |at| int_at(at).ok_or_else(invalid);
+            Sockopt::SoPeercred(PeerCredentials {
+                pid: word(0)?,
+                uid: word(4)? as u32,
+                gid: word(8)? as u32,
+            })
+        }
         N::TcpNodelay => Sockopt::TcpNodelay(flag),
         N::TcpCork => Sockopt::TcpCork(flag),
         N::TcpQuickack => Sockopt::TcpQuickack(flag),

@@ -110,7 +110,10 @@ fn interrupt_wakes_every_kind_of_blocked_call() {
             "{out}"
         );
         // Blocking again after the interrupt fails at once, until the embedder clears it.
-        assert!(out.line("again").starts_with("err OSError Canceled: "), "{out}");
+        assert!(
+            out.line("again").starts_with("err OSError Canceled: "),
+            "{out}"
+        );
         println!("{call}: woke {elapsed:?} after interrupt()");
         assert!(elapsed < Duration::from_millis(50), "{call}: {elapsed:?}");
         took.push(elapsed);
@@ -162,7 +165,8 @@ fn epoch_deadline_stops_spinning_and_blocked_guests() {
         .build()
         .unwrap();
     let mut wasi = WasiCtx::builder();
-    wasi.arg("policy").args(&["pinning", &echo.port().to_string()]);
+    wasi.arg("policy")
+        .args(&["pinning", &echo.port().to_string()]);
     let instance = runner.instantiate(&component, wasi.build(), ctx).unwrap();
     assert_eq!(instance.run_for(Duration::from_secs(30)).unwrap(), 0);
 }

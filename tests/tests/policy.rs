@@ -44,7 +44,8 @@ fn datagrams_from_peers_not_allowed_are_dropped() {
     let evil = UdpSocket::bind("127.0.0.1:0").unwrap();
     let good_port = good.local_addr().unwrap().port();
     let peers = std::thread::spawn(move || {
-        good.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        good.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let mut buf = [0u8; 64];
         let (_, guest) = good.recv_from(&mut buf).unwrap();
         evil.send_to(b"evil", guest).unwrap();

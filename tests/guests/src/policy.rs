@@ -52,8 +52,15 @@ fn pinning(port: u16) {
     );
     report(
         "other-name",
-        getaddrinfo(Some("example.com"), None, Af::Unspec, None, 0, AddrInfoFlags::empty())
-            .map(drop),
+        getaddrinfo(
+            Some("example.com"),
+            None,
+            Af::Unspec,
+            None,
+            0,
+            AddrInfoFlags::empty(),
+        )
+        .map(drop),
     );
 }
 

@@ -1,0 +1,4 @@
+//! Fuzz target: `sockbox_host::fuzz::sock_address` (see its documentation).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockbox_host::fuzz::sock_address(data));
