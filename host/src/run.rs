@@ -154,7 +154,8 @@ impl Instance {
     /// budget runs out the guest is stopped wherever it is: spinning in wasm, the epoch
     /// deadline traps it; blocked in a sockbox call, the instance's interrupt handle wakes the
     /// call with `canceled`, and the epoch traps the guest as soon as it is back in wasm (if
-    /// it does not return first). The result is then a trap, [`wasmtime::Trap::Interrupt`].
+    /// it does not return first). The result is then a trap, [`wasmtime::Trap::Interrupt`],
+    /// also when the guest returned on its own after the deadline canceled its calls.
     pub fn run_for(mut self, budget: Duration) -> wasmtime::Result<i32> {
         let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
         self.store
@@ -163,14 +164,19 @@ impl Instance {
         let interrupt = self.store.data().sockets.interrupt_handle();
         let (done, finished) = mpsc::channel::<()>();
         let watchdog = std::thread::spawn(move || {
-            if finished.recv_timeout(budget) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let fired = finished.recv_timeout(budget) == Err(mpsc::RecvTimeoutError::Timeout);
+            if fired {
                 interrupt.interrupt();
             }
+            fired
         });
         let result = self.run_inner();
         drop(done);
-        let _ = watchdog.join();
-        result
+        match (result, watchdog.join()) {
+            // The guest returned, but only after its calls were canceled at the deadline.
+            (Ok(_), Ok(true)) => Err(wasmtime::Trap::Interrupt.into()),
+            (result, _) => result,
+        }
     }
 
     /// Runs `wasi:cli/run` to completion: the exit code as [`Runner::run`] gives it.

@@ -162,3 +162,140 @@ fn run_with_unix_listen() {
     drop(child);
     assert_eq!(back, "over a unix listener");
 }
+
+/// `sockbox policy check FILE` prints each rule in words and every limit; a bad line is an
+/// error naming the file and line.
+#[test]
+fn policy_check_explains_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "connect = [\"127.0.0.1:5432\", \"db.internal:5432\"]\nbind = [\"127.0.0.1:0\"]\n\
+         accept = [\"10.0.0.0/8\"]\nlookup = [\"*.svc\"]\nunix = [\"@app-*\"]\nfd_passing = true\n\
+         [limits]\nmax_sockets = 8\n",
+    )
+    .unwrap();
+    let out = sockbox()
+        .args(["policy", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for line in [
+        "7 rule(s)",
+        "connect = \"127.0.0.1:5432\": connect, sendto, and datagrams from 127.0.0.1, port 5432",
+        "connect = \"db.internal:5432\": connect, sendto, and datagrams from what db.internal resolves to (pinned per instance), port 5432",
+        "bind = \"127.0.0.1:0\": bind to 127.0.0.1, port 0",
+        "accept = \"10.0.0.0/8\": accept connections from addresses in 10.0.0.0/8, any port",
+        "lookup = \"*.svc\": lookups of names under .svc",
+        "unix = \"@app-*\": bind, connect, sendto on abstract names @app-*",
+        "fd_passing = true: send_fds and recv_fds",
+        "max_sockets = 8\n",
+        "max_read = 1048576 (default)",
+        "max_backlog = 128 (default)",
+        "everything else is denied",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    std::fs::write(
+        &file,
+        "bind = [\"127.0.0.1:0\"]\nconnect = [\n  \"1.2.3.4:99999\",\n]\n",
+    )
+    .unwrap();
+    let out = sockbox()
+        .args(["policy", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:3: invalid policy rule \"1.2.3.4:99999\"",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// `sockbox run --policy FILE`: the file's rules allow, and a denial names the line to add to
+/// the file. A host-name rule works through the name's lookup (DNS pinning).
+#[test]
+fn run_with_a_policy_file() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in server.incoming().flatten() {
+            let mut buf = Vec::new();
+            let _ = conn.read_to_end(&mut buf);
+            let _ = conn.write_all(&buf);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, format!("connect = [\"localhost:{port}\"]\n")).unwrap();
+    let run = |host: &str| {
+        sockbox()
+            .arg("run")
+            .arg("--policy")
+            .arg(&file)
+            .arg(example("echo-client"))
+            .args([host, &port.to_string(), "pinned"])
+            .output()
+            .unwrap()
+    };
+    let allowed = run("localhost");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&allowed.stdout), "pinned\n");
+    // The address itself, never resolved in this instance, is not allowed by the name rule.
+    let denied = run("127.0.0.1");
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "connect = [\"127.0.0.1:{port}\"] in {}",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// `sockbox run --time-limit` stops a guest blocked in a socket call, with status 124.
+#[test]
+fn run_with_a_time_limit() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in server.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let start = std::time::Instant::now();
+    let out = sockbox()
+        .args(["run", "--time-limit", "0.5"])
+        .args(["--allow-connect", &format!("127.0.0.1:{port}")])
+        .arg(example("echo-client"))
+        .args(["127.0.0.1", &port.to_string(), "never answered"])
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--time-limit ran out"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}

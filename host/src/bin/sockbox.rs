@@ -58,6 +58,10 @@ struct RunArgs {
     /// The timeout, in seconds, new guest sockets start with (socket.setdefaulttimeout).
     #[arg(long, value_name = "SECS")]
     default_timeout: Option<f64>,
+    /// Stop the guest after SECS seconds, whether it is computing or blocked in a socket call
+    /// (exit status 124, as timeout(1)).
+    #[arg(long, value_name = "SECS")]
+    time_limit: Option<f64>,
     /// The component to run.
     component: PathBuf,
     /// Arguments for the component.
@@ -228,13 +232,33 @@ fn run(args: RunArgs) -> Result<i32> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("--dir {d}"))?;
     }
-    let runner = Runner::new().map_err(anyhow::Error::from)?;
+    let budget = args
+        .time_limit
+        .map(Duration::try_from_secs_f64)
+        .transpose()
+        .context("--time-limit")?;
+    let runner = match budget {
+        Some(_) => Runner::with_deadlines(),
+        None => Runner::new(),
+    }
+    .map_err(anyhow::Error::from)?;
     let wasm = std::fs::read(&args.component).with_context(|| format!("reading {name}"))?;
     let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
-    let code = runner
-        .run(&component, wasi.build(), sockets.build()?)
+    let instance = runner
+        .instantiate(&component, wasi.build(), sockets.build()?)
         .map_err(anyhow::Error::from)?;
-    Ok(code)
+    let result = match budget {
+        Some(budget) => instance.run_for(budget),
+        None => instance.run(),
+    };
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) => {
+            eprintln!("sockbox: {name} stopped: its --time-limit ran out");
+            Ok(124)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A listening TCP socket on `addr` (close-on-exec; `SocketCtxBuilder::build` makes it
