@@ -72,8 +72,10 @@ struct RunArgs {
 /// The policy flags: nothing is allowed unless a rule allows it.
 #[derive(Args)]
 struct PolicyArgs {
-    /// Allow connect and sendto to matching addresses: `IP[:PORTS]`, `CIDR[:PORTS]`,
-    /// `[IPv6][:PORTS]`, `*:PORTS`, `*`; PORTS is `N`, `N-M` or `*`. Repeatable.
+    /// Allow connect and sendto to matching addresses (and datagrams from them):
+    /// `IP[:PORTS]`, `CIDR[:PORTS]`, `[IPv6][:PORTS]`, `NAME[:PORTS]` or `*.DOMAIN[:PORTS]`
+    /// (what the name resolved to in this instance), `*:PORTS`, `*`; PORTS is `N`, `N-M` or
+    /// `*`. Repeatable.
     #[arg(long, value_name = "RULE")]
     allow_connect: Vec<String>,
     /// Allow bind to matching addresses (same forms as --allow-connect). Repeatable.
