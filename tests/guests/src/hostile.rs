@@ -377,7 +377,7 @@ fn main() {
     case("gai/numeric-nul-service", &|| {
         count(getaddrinfo(
             Some("127.0.0.1"),
-            Some("8\00"),
+            Some("8\x000"),
             Af::Unspec,
             None,
             0,
