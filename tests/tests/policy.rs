@@ -111,3 +111,32 @@ fn accept_rules_close_other_peers() {
         other => panic!("the refused peer got {other:?}"),
     }
 }
+
+/// Past `max_pending_lookups` a lookup fails with EAI_AGAIN (a synchronous instance has one
+/// in flight at most, so the limit 0 is the one that shows it), and `create_connection` gives
+/// that lookup error.
+#[test]
+fn lookups_past_the_limit_fail_with_eai_again() {
+    let echo = echo_server("127.0.0.1:0");
+    let ctx = with_policy(policy(&[&format!("connect localhost:{}", echo.port())]))
+        .max_pending_lookups(0)
+        .build()
+        .unwrap();
+    let out = run_with("policy", &["pinning", &echo.port().to_string()], ctx);
+    out.assert_ok();
+    assert!(
+        out.line("lookup")
+            .starts_with("err gaierror : Temporary failure in name resolution"),
+        "{out}"
+    );
+    assert!(
+        out.line("create-connection").starts_with("err gaierror"),
+        "{out}"
+    );
+    // Nothing was resolved, so nothing was pinned.
+    assert!(
+        out.line("after-lookup")
+            .starts_with("err PermissionError Access"),
+        "{out}"
+    );
+}
