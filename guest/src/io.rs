@@ -17,7 +17,7 @@ pub const DEFAULT_BUFFER_SIZE: usize = 8192;
 /// `write` give `None` when a non-blocking socket cannot proceed; after a timeout, every later
 /// read fails.
 pub struct SocketIo {
-    raw: wit::SocketIo,
+    pub(crate) raw: wit::SocketIo,
     fileno: i32,
 }
 

@@ -37,6 +37,7 @@ pub mod fs;
 mod helpers;
 mod io;
 mod netdb;
+mod poll;
 mod socket;
 mod unix;
 mod util;
@@ -53,6 +54,7 @@ pub use netdb::{
     gethostbyname_ex, gethostname, getnameinfo, getprotobyname, getservbyname, getservbyport,
     if_indextoname, if_nameindex, if_nametoindex,
 };
+pub use poll::{Poller, select};
 pub use socket::{
     Socket, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout, timeout_from_secs,
 };
@@ -62,7 +64,7 @@ pub use util::{htonl, htons, inet_aton, inet_ntoa, inet_ntop, inet_pton, ntohl, 
 /// The WIT types, under the names the WIT gives them.
 pub use bindings::sockbox::socket::netdb::AddrInfoFlags;
 pub use bindings::sockbox::socket::socket::{
-    Ipv4Membership, Ipv6Membership, Message, PeerCredentials, Sockopt, SockoptName,
+    Interest, Ipv4Membership, Ipv6Membership, Message, PeerCredentials, Sockopt, SockoptName,
 };
 pub use bindings::sockbox::socket::types::{
     AddressFamily, Errno, GaiCode, HCode, MsgFlags, PolicyAction, PolicyDenial, SocketKind,

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
+use wasmtime_wasi::p2::DynPollable;
 
-use crate::bindings::sockbox::socket::socket::HostSocketIo;
+use crate::bindings::sockbox::socket::socket::{HostSocketIo, Interest};
 use crate::bindings::sockbox::socket::types::{Errno, Error, MsgFlags};
 use crate::ctx::SocketCtxView;
 use crate::error::SocketError;
@@ -135,6 +136,15 @@ impl HostSocketIo for SocketCtxView<'_> {
     fn close(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
         self.table.get_mut(&io)?.os = None;
         Ok(())
+    }
+
+    fn subscribe(
+        &mut self,
+        io: Resource<SocketIo>,
+        interest: Interest,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let os = self.table.get(&io)?.os.clone();
+        crate::poll::subscribe(self.table, os, interest, self.ctx.interrupt.clone())
     }
 
     fn drop(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {

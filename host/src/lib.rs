@@ -40,6 +40,7 @@ mod io;
 mod netdb;
 pub mod policy;
 pub mod policy_file;
+mod poll;
 mod preopens;
 pub mod run;
 mod share;

@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
+use wasmtime_wasi::p2::DynPollable;
 
 use crate::addr::{self, Target, UnixTarget, domain, from_os, kind_of, socket_type};
-use crate::bindings::sockbox::socket::socket::{Host, HostSocket, Message, Sockopt, SockoptName};
+use crate::bindings::sockbox::socket::socket::{
+    Host, HostSocket, Interest as PollInterest, Message, Sockopt, SockoptName,
+};
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
 };
@@ -708,6 +711,15 @@ impl HostSocket for SocketCtxView<'_> {
         let mut bytes = crate::sockopt::encode(&crate::sockopt::get(os, name)?);
         bytes.truncate(buflen as usize);
         Ok(bytes)
+    }
+
+    fn subscribe(
+        &mut self,
+        s: Resource<Socket>,
+        interest: PollInterest,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let os = self.table.get(&s)?.os.clone();
+        crate::poll::subscribe(self.table, os, interest, self.ctx.interrupt.clone())
     }
 
     fn settimeout(&mut self, s: Resource<Socket>, timeout: Option<u64>) -> wasmtime::Result<()> {

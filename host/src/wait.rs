@@ -160,6 +160,11 @@ impl InterruptHandle {
         self.inner.set.store(false, Ordering::SeqCst);
     }
 
+    /// A duplicate of the eventfd that becomes readable on `interrupt` (for pollables).
+    pub(crate) fn eventfd_clone(&self) -> io::Result<OwnedFd> {
+        self.inner.eventfd.try_clone()
+    }
+
     /// Whether the instance is interrupted.
     pub fn is_interrupted(&self) -> bool {
         self.inner.set.load(Ordering::SeqCst)

@@ -143,3 +143,49 @@ fn supervisor_passes_connections_to_worker() {
         "{work_out}"
     );
 }
+
+/// `chat-server` serves 1,000 native clients at once from one wasm thread with a `Poller`:
+/// all connect, then each sends a line, then each reads it back.
+#[test]
+fn chat_server_serves_a_thousand_clients_at_once() {
+    const CLIENTS: usize = 1000;
+    let sa: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener.bind(&sa.into()).unwrap();
+    listener.listen(CLIENTS as i32).unwrap();
+    let local = listener.local_addr().unwrap().as_socket().unwrap();
+    let ctx = with_policy(policy(&[]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let guest = std::thread::spawn(move || run_with("chat-server", &["1000"], ctx));
+    let start = std::time::Instant::now();
+    let mut conns: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| {
+            let c = TcpStream::connect(local).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            c
+        })
+        .collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(format!("line {i} from a native client\n").as_bytes())
+            .unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        let want = format!("line {i} from a native client\n");
+        let mut got = vec![0u8; want.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), want);
+    }
+    let took = start.elapsed();
+    drop(conns);
+    let out = guest.join().unwrap();
+    out.assert_ok();
+    println!("{CLIENTS} clients served in {took:?}");
+    assert_eq!(
+        out.stdout,
+        format!("chat-server: served {CLIENTS} clients, at most {CLIENTS} at once\n"),
+        "{out}"
+    );
+}
