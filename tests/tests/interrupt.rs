@@ -49,7 +49,7 @@ fn interrupt_wakes_blocked_accept() {
 
 /// Every kind of call that waits wakes with `canceled` when the instance is interrupted:
 /// accept, recv (also MSG_WAITALL), recvfrom, sendall into a full buffer, recv-fds, send-fds
-/// into a full buffer, and a socket-io read under makefile. The time from `interrupt()` to the
+/// into a full buffer, a socket-io read under makefile, and a `Poller::select`. The time from `interrupt()` to the
 /// guest's word on the control connection is printed; each must be under 50 ms and their
 /// median under 10 ms.
 #[test]
@@ -66,6 +66,7 @@ fn interrupt_wakes_every_kind_of_blocked_call() {
         "recv-fds",
         "send-fds",
         "makefile-read",
+        "poller-select",
     ] {
         let control = TcpListener::bind("127.0.0.1:0").unwrap();
         let control_port = control.local_addr().unwrap().port();

@@ -162,6 +162,16 @@ fn block(call: &str, control: u16, target: u16) {
                     })
             })
         }
+        "poller-select" => {
+            let (l, _) = preopened_sockets().unwrap().into_iter().next().unwrap();
+            Box::new(move || {
+                let mut poller = sockbox::Poller::new();
+                poller.register(&l, sockbox::Interest::READABLE, ())?;
+                // Woken by the interrupt: the listener looks ready, and accept says why.
+                poller.select(None)?;
+                l.accept().map(drop)
+            })
+        }
         "create-connection" => Box::new(move || {
             // The listener's backlog is full, so this connect waits.
             create_connection(("127.0.0.1", target)).connect().map(drop)
