@@ -15,7 +15,7 @@ use crate::socket::{OsSocket, Socket};
 use crate::wait::InterruptHandle;
 
 /// The interface the definitions go in (the name the bindings use).
-const SOCKET_INTERFACE: &str = "sockbox:socket/socket@0.1.0";
+pub(crate) const SOCKET_INTERFACE: &str = "sockbox:socket/socket@0.1.0";
 
 /// The OS socket of `s` and the instance's interrupt handle, cloned out of the store so the
 /// guest's memory can be borrowed next.
@@ -29,7 +29,7 @@ fn target<T: SocketView>(
 }
 
 /// A guest error as the return value, a host failure as a trap.
-fn finish<V>(r: Result<V, SocketError>) -> wasmtime::Result<(Result<V, Error>,)> {
+pub(crate) fn finish<V>(r: Result<V, SocketError>) -> wasmtime::Result<(Result<V, Error>,)> {
     Ok((match r {
         Ok(v) => Ok(v),
         Err(e) => Err(e.into_guest()?),

@@ -34,6 +34,20 @@ impl SocketCtxView<'_> {
         timeout: TimeoutSetting,
         source: Option<&SockAddress>,
     ) -> Result<Socket> {
+        let sock = self.connect_socket(family, kind, proto, timeout, source)?;
+        sock.os()?.connect(self.ctx, address)?;
+        Ok(sock)
+    }
+
+    /// A socket for one create-connection attempt: its timeout set and its source bound.
+    pub(crate) fn connect_socket(
+        &mut self,
+        family: AddressFamily,
+        kind: SocketKind,
+        proto: i32,
+        timeout: TimeoutSetting,
+        source: Option<&SockAddress>,
+    ) -> Result<Socket> {
         let slot = self.ctx.slot()?;
         let mut sock = Socket::create(family, kind, proto, self.ctx.default_timeout, slot)?;
         match timeout {
@@ -43,11 +57,9 @@ impl SocketCtxView<'_> {
                 sock.set_mode(Mode::from_timeout(Some(Duration::from_nanos(ns))))
             }
         }
-        let os = sock.os()?;
         if let Some(source) = source {
-            os.bind(self.ctx, source)?;
+            sock.os()?.bind(self.ctx, source)?;
         }
-        os.connect(self.ctx, address)?;
         Ok(sock)
     }
 

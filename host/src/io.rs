@@ -51,6 +51,18 @@ impl SocketIo {
             .as_deref()
             .ok_or_else(|| SocketError::value("I/O operation on closed socket."))
     }
+
+    /// The OS socket, shared (for the async host's waits).
+    pub(crate) fn os_shared(&self) -> Result<Arc<OsSocket>> {
+        self.os
+            .clone()
+            .ok_or_else(|| SocketError::value("I/O operation on closed socket."))
+    }
+
+    /// Records that a read timed out: later reads fail (socket.py's `_timeout_occurred`).
+    pub(crate) fn note_timeout(&mut self) {
+        self.timeout_occurred = true;
+    }
 }
 
 /// A would-block error: socket-io answers `none` for it.

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod addr;
+mod async_host;
 mod ctx;
 mod error;
 mod fast;
@@ -49,6 +50,7 @@ mod sockopt;
 mod unix;
 mod wait;
 
+pub use async_host::add_to_linker_async;
 pub use ctx::{Limits, SocketCtx, SocketCtxBuilder, SocketCtxView, SocketView};
 pub use error::SocketError;
 pub use io::SocketIo;

@@ -195,3 +195,62 @@ impl Instance {
         }
     }
 }
+
+/// [`Runner`]'s async counterpart: a linker made with
+/// [`crate::add_to_linker_async`], so that many guests run on one thread of a tokio runtime,
+/// each suspended (not blocking the thread) while it waits on a socket.
+pub struct AsyncRunner {
+    engine: Engine,
+    linker: Linker<State>,
+}
+
+impl AsyncRunner {
+    /// A runner on a default engine (wasmtime 48 needs no async switch).
+    pub fn new() -> wasmtime::Result<Self> {
+        let engine = Engine::default();
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        crate::add_to_linker_async(&mut linker)?;
+        Ok(AsyncRunner { engine, linker })
+    }
+
+    /// The engine, to compile components with.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a component from its bytes.
+    pub fn compile(&self, wasm: &[u8]) -> wasmtime::Result<Component> {
+        Component::new(&self.engine, wasm)
+    }
+
+    /// Instantiates the command and runs its `wasi:cli/run` to completion, asynchronously:
+    /// the exit code as [`Runner::run`] gives it.
+    pub async fn run(
+        &self,
+        component: &Component,
+        wasi: WasiCtx,
+        sockets: SocketCtx,
+    ) -> wasmtime::Result<i32> {
+        let state = State {
+            wasi,
+            sockets,
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
+            &mut store,
+            component,
+            &self.linker,
+        )
+        .await?;
+        match command.wasi_cli_run().call_run(&mut store).await {
+            Ok(Ok(())) => Ok(0),
+            Ok(Err(())) => Ok(1),
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => Ok(exit.0),
+                None => Err(e),
+            },
+        }
+    }
+}

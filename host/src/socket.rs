@@ -51,6 +51,8 @@ pub(crate) struct OsSocket {
     filter_senders: bool,
     /// A stream socket: a read of 0 bytes returns at once, with nothing.
     stream: bool,
+    /// A connect is under way and the async host will call `connect` again to finish it.
+    connecting: AtomicBool,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -88,6 +90,7 @@ impl Socket {
                 filter_senders: matches!(family, AddressFamily::Inet | AddressFamily::Inet6)
                     && matches!(kind, SocketKind::Dgram),
                 stream: matches!(kind, SocketKind::Stream),
+                connecting: AtomicBool::new(false),
                 _slot: slot,
             })),
             family,
@@ -218,20 +221,26 @@ impl OsSocket {
     pub(crate) fn connect(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
         let (to, _) = checked(ctx, address, Use::Connect)?;
         let mode = self.mode();
-        match self.os.connect(&to) {
-            Ok(()) => Ok(()),
-            Err(e)
-                if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
-                    && mode != Mode::NonBlocking =>
-            {
-                // As internal_connect in CPython: wait for writability, then read SO_ERROR.
-                wait::wait(&self.os, Interest::Write, mode.deadline(), &ctx.interrupt)?;
-                match self.os.take_error()? {
-                    None => Ok(()),
-                    Some(e) => Err(e.into()),
-                }
+        // The async host calls again once the socket is writable: the connect is under way.
+        if !self.connecting.swap(false, Ordering::Relaxed) {
+            match self.os.connect(&to) {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
+                        && mode != Mode::NonBlocking => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
+        }
+        // As internal_connect in CPython: wait for writability, then read SO_ERROR.
+        if let Err(e) = wait::wait(&self.os, Interest::Write, mode.deadline(), &ctx.interrupt) {
+            if e.waits_for().is_some() {
+                self.connecting.store(true, Ordering::Relaxed);
+            }
+            return Err(e);
+        }
+        match self.os.take_error()? {
+            None => Ok(()),
+            Some(e) => Err(e.into()),
         }
     }
 

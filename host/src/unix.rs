@@ -342,8 +342,14 @@ impl SocketCtxView<'_> {
                 |sock| sock.sendfile(&*file, pos as usize, Some(block)),
             ) {
                 Ok(n) => n,
+                // The async host waits and calls again for the rest.
+                Err(e) if total > 0 && e.waits_for().is_some() => return Ok(total),
                 // As socket.py: an OS error before any byte went means "use send instead".
-                Err(e) if total == 0 && !matches!(e.errno_code(), None | Some(Errno::Canceled)) => {
+                Err(e)
+                    if total == 0
+                        && e.waits_for().is_none()
+                        && !matches!(e.errno_code(), None | Some(Errno::Canceled)) =>
+                {
                     return Err(SocketError::os(
                         Errno::NotSupported,
                         format!("Operation not supported (sendfile failed: {e})"),

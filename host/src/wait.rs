@@ -126,6 +126,9 @@ pub struct InterruptHandle {
 #[derive(Debug)]
 struct Interrupt {
     set: AtomicBool,
+    /// Set by the async host around each call: a wait returns `would_wait` instead of
+    /// blocking the thread, and the async host awaits readiness itself.
+    no_wait: AtomicBool,
     eventfd: OwnedFd,
     /// Orders `interrupt` against `clear`, so the flag and the eventfd never disagree.
     lock: Mutex<()>,
@@ -137,6 +140,7 @@ impl InterruptHandle {
         Ok(InterruptHandle {
             inner: Arc::new(Interrupt {
                 set: AtomicBool::new(false),
+                no_wait: AtomicBool::new(false),
                 eventfd,
                 lock: Mutex::new(()),
             }),
@@ -158,6 +162,11 @@ impl InterruptHandle {
         let mut buf = [0u8; 8];
         let _ = rustix::io::read(&self.inner.eventfd, &mut buf);
         self.inner.set.store(false, Ordering::SeqCst);
+    }
+
+    /// Makes waits return `would_wait` (on) or block in poll(2) (off).
+    pub(crate) fn set_no_wait(&self, on: bool) {
+        self.inner.no_wait.store(on, Ordering::SeqCst);
     }
 
     /// A duplicate of the eventfd that becomes readable on `interrupt` (for pollables).
@@ -196,6 +205,18 @@ pub(crate) fn wait(
         }
         let timeout = match deadline {
             Deadline::Now => return Err(SocketError::errno(Errno::Again)),
+            // The async host waits itself: only say whether the socket is ready now.
+            _ if intr.inner.no_wait.load(Ordering::Relaxed) => {
+                let mut fds = [PollFd::new(sock, events)];
+                let zero = Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                return match rustix::event::poll(&mut fds, Some(&zero)) {
+                    Ok(n) if n > 0 => Ok(()),
+                    _ => Err(SocketError::would_wait(interest)),
+                };
+            }
             Deadline::Never => None,
             Deadline::At(at) => {
                 let left = at.saturating_duration_since(Instant::now());

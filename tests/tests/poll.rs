@@ -28,6 +28,9 @@ fn poller_and_select_follow_selectors_and_select() {
         "unregister unknown",
         "select empty",
     ] {
-        assert!(out.line(label).starts_with("err ValueError"), "{label}\n{out}");
+        assert!(
+            out.line(label).starts_with("err ValueError"),
+            "{label}\n{out}"
+        );
     }
 }

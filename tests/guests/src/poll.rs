@@ -26,8 +26,14 @@ fn main() {
 
     let mut poller = Poller::new();
     poller.register(&a, Interest::READABLE, "a").unwrap();
-    report("register twice", poller.register(&a, Interest::READABLE, "again"));
-    report("register no interest", poller.register(&b, Interest::empty(), "b"));
+    report(
+        "register twice",
+        poller.register(&a, Interest::READABLE, "again"),
+    );
+    report(
+        "register no interest",
+        poller.register(&b, Interest::empty(), "b"),
+    );
     let got: Vec<_> = poller.select(zero).unwrap();
     println!("poller readable: {got:?}");
     poller

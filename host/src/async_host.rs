@@ -1,0 +1,577 @@
+//! `add_to_linker_async`: the same host for tokio embedders, where one thread serves many
+//! guests. A call that would block suspends the guest (its fiber) on the socket's readiness
+//! instead of blocking the thread.
+//!
+//! It is the synchronous implementation run with waiting switched off: each call tries the
+//! operation once (the instance's `InterruptHandle` tells `wait` not to block); when it would
+//! wait, this module awaits readiness with tokio's `AsyncFd`, bounded by the guest's deadline
+//! and woken by the interrupt, and tries again. Calls that must not start over (`sendall`,
+//! `recv` with MSG_WAITALL, `sendfile`) loop over single tries here; `connect` resumes (the
+//! socket remembers a connect under way); `create_connection` connects its attempts here.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use tokio::io::unix::AsyncFd;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::filesystem::Descriptor;
+
+use crate::bindings::sockbox::socket::helpers::{ConnectionFailure, TimeoutSetting};
+use crate::bindings::sockbox::socket::socket as sync;
+use crate::bindings::sockbox::socket::types::{
+    AddressFamily, Errno, Error, MsgFlags, SockAddress, SocketKind,
+};
+use crate::ctx::{SocketCtxView, SocketView};
+use crate::error::SocketError;
+use crate::io::SocketIo;
+use crate::socket::{OsSocket, Socket};
+use crate::wait::{Deadline, Interest, InterruptHandle};
+
+type Result<T, E = SocketError> = std::result::Result<T, E>;
+
+/// Adds every `sockbox:socket` interface to `linker`, for async embeddings: guests
+/// instantiated and run with the `_async` calls, in a tokio runtime with IO and time enabled.
+/// One thread can then serve many guests.
+///
+/// Link wasi first (`wasmtime_wasi::p2::add_to_linker_async`). Name lookups still run on the
+/// calling thread: quick against `/etc/hosts`, but a slow resolver stalls that thread.
+pub fn add_to_linker_async<T: SocketView + Send + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    // Everything that never waits is the synchronous host; the calls that may wait are
+    // defined again, async, over them.
+    crate::add_to_linker_sync(linker)?;
+    linker.allow_shadowing(true);
+    let mut inst = linker.instance(crate::fast::SOCKET_INTERFACE)?;
+    macro_rules! wait_in {
+        ($name:literal, |$v:ident, $($arg:ident: $ty:ty),*| $call:expr) => {
+            inst.func_wrap_async(
+                $name,
+                |mut store: StoreContextMut<'_, T>, ($($arg,)*): ($($ty,)*)| {
+                    Box::new(async move {
+                        let mut $v = store.data_mut().socket_ctx();
+                        crate::fast::finish($call.await)
+                    })
+                },
+            )?;
+        };
+    }
+    wait_in!("[method]socket.accept", |v, s: Resource<Socket>| v
+        .accept_async(s));
+    wait_in!(
+        "[method]socket.connect",
+        |v, s: Resource<Socket>, a: SockAddress| v.connect_async(s, a)
+    );
+    wait_in!(
+        "[method]socket.connect-ex",
+        |v, s: Resource<Socket>, a: SockAddress| v.connect_ex_async(s, a)
+    );
+    wait_in!(
+        "[method]socket.send",
+        |v, s: Resource<Socket>, d: Vec<u8>, f: MsgFlags| v.send_async(s, d, f)
+    );
+    wait_in!(
+        "[method]socket.sendall",
+        |v, s: Resource<Socket>, d: Vec<u8>, f: MsgFlags| v.sendall_async(s, d, f)
+    );
+    wait_in!(
+        "[method]socket.sendto",
+        |v, s: Resource<Socket>, d: Vec<u8>, f: MsgFlags, a: SockAddress| v
+            .sendto_async(s, d, f, a)
+    );
+    wait_in!(
+        "[method]socket.recv",
+        |v, s: Resource<Socket>, n: u64, f: MsgFlags| v.recv_async(s, n, f)
+    );
+    wait_in!(
+        "[method]socket.recvfrom",
+        |v, s: Resource<Socket>, n: u64, f: MsgFlags| v.recvfrom_async(s, n, f)
+    );
+    wait_in!(
+        "[method]socket.sendmsg",
+        |v, s: Resource<Socket>, b: Vec<Vec<u8>>, f: MsgFlags, a: Option<SockAddress>| v
+            .sendmsg_async(s, b, f, a)
+    );
+    wait_in!(
+        "[method]socket.recvmsg",
+        |v, s: Resource<Socket>, n: u64, f: MsgFlags| v.recvmsg_async(s, n, f)
+    );
+    wait_in!(
+        "[method]socket.send-fds",
+        |v,
+         s: Resource<Socket>,
+         b: Vec<Vec<u8>>,
+         fds: Vec<sync::FdToSend>,
+         f: MsgFlags,
+         a: Option<SockAddress>| v.send_fds_async(s, b, fds, f, a)
+    );
+    wait_in!(
+        "[method]socket.recv-fds",
+        |v, s: Resource<Socket>, n: u64, m: u32, f: MsgFlags| v.recv_fds_async(s, n, m, f)
+    );
+    wait_in!(
+        "[method]socket.sendfile",
+        |v, s: Resource<Socket>, file: Resource<Descriptor>, o: u64, c: Option<u64>| v
+            .sendfile_async(s, file, o, c)
+    );
+    wait_in!(
+        "[method]socket-io.read",
+        |v, io: Resource<SocketIo>, n: u64| v.read_async(io, n)
+    );
+    wait_in!(
+        "[method]socket-io.write",
+        |v, io: Resource<SocketIo>, d: Vec<u8>| v.write_async(io, d)
+    );
+    let mut helpers = linker.instance(HELPERS_INTERFACE)?;
+    helpers.func_wrap_async(
+        "create-connection",
+        |mut store: StoreContextMut<'_, T>,
+         (host, port, timeout, source, all): (
+            String,
+            u16,
+            TimeoutSetting,
+            Option<SockAddress>,
+            bool,
+        )| {
+            Box::new(async move {
+                let mut v = store.data_mut().socket_ctx();
+                let r = v
+                    .create_connection_async(host, port, timeout, source, all)
+                    .await?;
+                Ok((r,))
+            })
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The helpers interface, as the bindings name it.
+const HELPERS_INTERFACE: &str = "sockbox:socket/helpers@0.1.0";
+
+/// Registers a descriptor the `AsyncFd` will own with the current tokio reactor.
+fn register(fd: OwnedFd, interest: tokio::io::Interest) -> std::io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: `fd` is an open descriptor the AsyncFd owns from here on; nothing else can
+    // close or replace it while it is registered.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
+}
+
+fn canceled() -> SocketError {
+    SocketError::os(
+        Errno::Canceled,
+        "Operation canceled (the host interrupted this instance)",
+    )
+}
+
+/// Awaits `interest` on `os` until `deadline` (a timeout) or the interrupt (canceled).
+async fn readiness(
+    os: &OsSocket,
+    interest: Interest,
+    deadline: Deadline,
+    intr: &InterruptHandle,
+) -> Result<()> {
+    if intr.is_interrupted() {
+        return Err(canceled());
+    }
+    let at = match deadline {
+        Deadline::Now => return Err(SocketError::errno(Errno::Again)),
+        Deadline::Never => None,
+        Deadline::At(at) => Some(tokio::time::Instant::from_std(at)),
+    };
+    let wanted = match interest {
+        Interest::Read => tokio::io::Interest::READABLE,
+        Interest::Write => tokio::io::Interest::WRITABLE,
+    };
+    let sock = register(os.os.as_fd().try_clone_to_owned()?, wanted)?;
+    let wake = register(intr.eventfd_clone()?, tokio::io::Interest::READABLE)?;
+    let sleep = async {
+        match at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            ready = sock.ready(wanted) => {
+                let _ready = ready?;
+                return Ok(());
+            }
+            guard = wake.readable() => {
+                if intr.is_interrupted() {
+                    return Err(canceled());
+                }
+                if let Ok(mut guard) = guard {
+                    guard.clear_ready();
+                }
+            }
+            () = &mut sleep => return Err(SocketError::timeout()),
+        }
+    }
+}
+
+impl SocketCtxView<'_> {
+    fn os_of(&self, s: &Resource<Socket>) -> Result<Arc<OsSocket>> {
+        Ok(Arc::clone(self.table.get(s)?.os()?))
+    }
+
+    /// Runs `op` with waiting switched off; what it would wait for comes back as
+    /// `SocketError::would_wait`.
+    fn once<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let intr = self.ctx.interrupt.clone();
+        intr.set_no_wait(true);
+        let result = op(self);
+        intr.set_no_wait(false);
+        result
+    }
+
+    /// Tries `op` until it does not need to wait, awaiting readiness of `os` in between,
+    /// all bounded by `deadline`.
+    async fn retry<T>(
+        &mut self,
+        os: &OsSocket,
+        deadline: Deadline,
+        mut op: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        loop {
+            match self.once(&mut op) {
+                Err(e) => match e.waits_for() {
+                    Some(interest) => {
+                        readiness(os, interest, deadline, &self.ctx.interrupt).await?;
+                    }
+                    None => return Err(e),
+                },
+                done => return done,
+            }
+        }
+    }
+
+    /// [`retry`](Self::retry) for a call on socket `s`, with the socket's deadline for `flags`.
+    async fn retry_on<T>(
+        &mut self,
+        s: &Resource<Socket>,
+        flags: MsgFlags,
+        op: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let os = self.os_of(s)?;
+        let deadline = os.deadline(flags);
+        self.retry(&os, deadline, op).await
+    }
+}
+
+/// A borrow of the same resource, for one more try.
+fn again<T: 'static>(r: &Resource<T>) -> Resource<T> {
+    Resource::new_borrow(r.rep())
+}
+
+impl SocketCtxView<'_> {
+    async fn accept_async(
+        &mut self,
+        s: Resource<Socket>,
+    ) -> Result<(Resource<Socket>, SockAddress)> {
+        self.retry_on(&s, MsgFlags::empty(), |v| {
+            sync::HostSocket::accept(v, again(&s))
+        })
+        .await
+    }
+
+    async fn connect_async(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
+        self.retry_on(&s, MsgFlags::empty(), |v| {
+            sync::HostSocket::connect(v, again(&s), address.clone())
+        })
+        .await
+    }
+
+    async fn connect_ex_async(
+        &mut self,
+        s: Resource<Socket>,
+        address: SockAddress,
+    ) -> Result<Option<Errno>> {
+        match self.connect_async(again(&s), address).await {
+            Ok(()) => Ok(None),
+            Err(e) => match e.as_guest() {
+                // CPython's connect_ex gives EWOULDBLOCK when its timeout expires.
+                Some(Error::Timeout) => Ok(Some(Errno::Again)),
+                _ => match e.errno_code() {
+                    Some(code) => Ok(Some(code)),
+                    None => Err(e),
+                },
+            },
+        }
+    }
+
+    async fn send_async(
+        &mut self,
+        s: Resource<Socket>,
+        data: Vec<u8>,
+        flags: MsgFlags,
+    ) -> Result<u64> {
+        let os = self.os_of(&s)?;
+        self.retry(&os, os.deadline(flags), |v| {
+            Ok(os.send(&v.ctx.interrupt, &data, flags)? as u64)
+        })
+        .await
+    }
+
+    async fn sendall_async(
+        &mut self,
+        s: Resource<Socket>,
+        data: Vec<u8>,
+        flags: MsgFlags,
+    ) -> Result<()> {
+        let os = self.os_of(&s)?;
+        // The timeout bounds the whole sendall (Python 3.5+).
+        let deadline = os.deadline(flags);
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += self
+                .retry(&os, deadline, |v| {
+                    os.send(&v.ctx.interrupt, &data[sent..], flags)
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn sendto_async(
+        &mut self,
+        s: Resource<Socket>,
+        data: Vec<u8>,
+        flags: MsgFlags,
+        address: SockAddress,
+    ) -> Result<u64> {
+        self.retry_on(&s, flags, |v| {
+            sync::HostSocket::sendto(v, again(&s), data.clone(), flags, address.clone())
+        })
+        .await
+    }
+
+    async fn recv_async(
+        &mut self,
+        s: Resource<Socket>,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<Vec<u8>> {
+        let os = self.os_of(&s)?;
+        let deadline = os.deadline(flags);
+        let waitall = (flags & MsgFlags::WAITALL) == MsgFlags::WAITALL
+            && (flags & MsgFlags::PEEK) != MsgFlags::PEEK
+            && matches!(deadline, Deadline::Never);
+        let first = self
+            .retry(&os, deadline, |v| os.recv(v.ctx, bufsize, flags))
+            .await?;
+        if !waitall {
+            return Ok(first);
+        }
+        // MSG_WAITALL on a blocking socket: go on until the buffer is full or the stream ends.
+        let want = usize::try_from(bufsize)
+            .unwrap_or(usize::MAX)
+            .min(self.ctx.limits.max_read);
+        let mut buf = first;
+        while !buf.is_empty() && buf.len() < want {
+            let rest = (want - buf.len()) as u64;
+            let more = self
+                .retry(&os, deadline, |v| os.recv(v.ctx, rest, flags))
+                .await;
+            match more {
+                Ok(more) if more.is_empty() => break,
+                Ok(more) => buf.extend_from_slice(&more),
+                // Like the kernel: an error after some data returns the data.
+                Err(_) => break,
+            }
+        }
+        Ok(buf)
+    }
+
+    async fn recvfrom_async(
+        &mut self,
+        s: Resource<Socket>,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<(Vec<u8>, Option<SockAddress>)> {
+        self.retry_on(&s, flags, |v| {
+            sync::HostSocket::recvfrom(v, again(&s), bufsize, flags)
+        })
+        .await
+    }
+
+    async fn sendmsg_async(
+        &mut self,
+        s: Resource<Socket>,
+        buffers: Vec<Vec<u8>>,
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<u64> {
+        self.retry_on(&s, flags, |v| {
+            sync::HostSocket::sendmsg(v, again(&s), buffers.clone(), flags, address.clone())
+        })
+        .await
+    }
+
+    async fn recvmsg_async(
+        &mut self,
+        s: Resource<Socket>,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<sync::Message> {
+        self.retry_on(&s, flags, |v| {
+            sync::HostSocket::recvmsg(v, again(&s), bufsize, flags)
+        })
+        .await
+    }
+
+    async fn send_fds_async(
+        &mut self,
+        s: Resource<Socket>,
+        buffers: Vec<Vec<u8>>,
+        fds: Vec<sync::FdToSend>,
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<u64> {
+        self.retry_on(&s, flags, |v| {
+            let fds = fds.iter().map(copy_fd).collect();
+            sync::HostSocket::send_fds(v, again(&s), buffers.clone(), fds, flags, address.clone())
+        })
+        .await
+    }
+
+    async fn recv_fds_async(
+        &mut self,
+        s: Resource<Socket>,
+        bufsize: u64,
+        maxfds: u32,
+        flags: MsgFlags,
+    ) -> Result<sync::FdsMessage> {
+        self.retry_on(&s, flags, |v| {
+            sync::HostSocket::recv_fds(v, again(&s), bufsize, maxfds, flags)
+        })
+        .await
+    }
+
+    async fn sendfile_async(
+        &mut self,
+        s: Resource<Socket>,
+        file: Resource<Descriptor>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let rest = count.map(|c| c - total);
+            if rest == Some(0) {
+                break;
+            }
+            let at = offset.saturating_add(total);
+            let sent = self
+                .retry_on(&s, MsgFlags::empty(), |v| {
+                    sync::HostSocket::sendfile(v, again(&s), again(&file), at, rest)
+                })
+                .await;
+            match sent {
+                Ok(0) => break,
+                Ok(n) => total += n,
+                // After some bytes went, the guest gets the count (it would resend otherwise).
+                Err(_) if total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Another borrow of the same descriptor to pass.
+fn copy_fd(fd: &sync::FdToSend) -> sync::FdToSend {
+    match fd {
+        sync::FdToSend::Socket(s) => sync::FdToSend::Socket(again(s)),
+        sync::FdToSend::File(f) => sync::FdToSend::File(again(f)),
+        sync::FdToSend::Received(r) => sync::FdToSend::Received(again(r)),
+    }
+}
+
+impl SocketCtxView<'_> {
+    async fn read_async(&mut self, io: Resource<SocketIo>, size: u64) -> Result<Option<Vec<u8>>> {
+        let os = self.table.get(&io)?.os_shared()?;
+        let deadline = os.deadline(MsgFlags::empty());
+        let got = self
+            .retry(&os, deadline, |v| {
+                sync::HostSocketIo::read(v, again(&io), size)
+            })
+            .await;
+        if matches!(
+            got.as_ref().err().and_then(SocketError::as_guest),
+            Some(Error::Timeout)
+        ) {
+            self.table.get_mut(&io)?.note_timeout();
+        }
+        got
+    }
+
+    async fn write_async(&mut self, io: Resource<SocketIo>, data: Vec<u8>) -> Result<Option<u64>> {
+        let os = self.table.get(&io)?.os_shared()?;
+        let deadline = os.deadline(MsgFlags::empty());
+        self.retry(&os, deadline, |v| {
+            sync::HostSocketIo::write(v, again(&io), data.clone())
+        })
+        .await
+    }
+}
+
+impl SocketCtxView<'_> {
+    async fn create_connection_async(
+        &mut self,
+        host: String,
+        port: u16,
+        timeout: TimeoutSetting,
+        source_address: Option<SockAddress>,
+        all_errors: bool,
+    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
+        let answers = match crate::netdb::getaddrinfo(
+            self.ctx,
+            Some(&host),
+            Some(&port.to_string()),
+            AddressFamily::Unspec,
+            Some(SocketKind::Stream),
+            0,
+            crate::bindings::sockbox::socket::netdb::AddrInfoFlags::empty(),
+        ) {
+            Ok(a) => a,
+            // A lookup failure is raised as it is, all_errors or not (socket.py).
+            Err(e) => return Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
+        };
+        let mut errors = Vec::new();
+        for a in &answers {
+            let attempt = async {
+                let sock = self.connect_socket(
+                    a.family,
+                    a.kind,
+                    a.proto,
+                    timeout,
+                    source_address.as_ref(),
+                )?;
+                let os = Arc::clone(sock.os()?);
+                let deadline = os.deadline(MsgFlags::empty());
+                self.retry(&os, deadline, |v| os.connect(v.ctx, &a.address))
+                    .await?;
+                Ok::<_, SocketError>(sock)
+            };
+            match attempt.await {
+                Ok(sock) => {
+                    return match self.push_socket(sock) {
+                        Ok(res) => Ok(Ok(res)),
+                        Err(e) => Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
+                    };
+                }
+                Err(e) => errors.push(e.into_guest()?),
+            }
+        }
+        if errors.is_empty() {
+            let empty = SocketError::os(Errno::Other, "getaddrinfo returns an empty list");
+            return Ok(Err(ConnectionFailure::Lookup(empty.into_guest()?)));
+        }
+        if !all_errors {
+            errors.drain(..errors.len() - 1);
+        }
+        Ok(Err(ConnectionFailure::Attempts(errors)))
+    }
+}
