@@ -9,10 +9,9 @@
 //! `recv` with MSG_WAITALL, `sendfile`) loop over single tries here; `connect` resumes (the
 //! socket remembers a connect under way); `create_connection` connects its attempts here.
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use tokio::io::unix::AsyncFd;
+use rustix::event::PollFlags;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::Descriptor;
@@ -150,13 +149,6 @@ pub fn add_to_linker_async<T: SocketView + Send + 'static>(
 /// The helpers interface, as the bindings name it.
 const HELPERS_INTERFACE: &str = "sockbox:socket/helpers@0.1.0";
 
-/// Registers a descriptor the `AsyncFd` will own with the current tokio reactor.
-fn register(fd: OwnedFd, interest: tokio::io::Interest) -> std::io::Result<AsyncFd<OwnedFd>> {
-    // SAFETY: `fd` is an open descriptor the AsyncFd owns from here on; nothing else can
-    // close or replace it while it is registered.
-    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
-}
-
 fn canceled() -> SocketError {
     SocketError::os(
         Errno::Canceled,
@@ -179,35 +171,20 @@ async fn readiness(
         Deadline::Never => None,
         Deadline::At(at) => Some(tokio::time::Instant::from_std(at)),
     };
-    let wanted = match interest {
-        Interest::Read => tokio::io::Interest::READABLE,
-        Interest::Write => tokio::io::Interest::WRITABLE,
+    let events = match interest {
+        Interest::Read => PollFlags::IN,
+        Interest::Write => PollFlags::OUT,
     };
-    let sock = register(os.os.as_fd().try_clone_to_owned()?, wanted)?;
-    let wake = register(intr.eventfd_clone()?, tokio::io::Interest::READABLE)?;
     let sleep = async {
         match at {
             Some(at) => tokio::time::sleep_until(at).await,
             None => std::future::pending().await,
         }
     };
-    tokio::pin!(sleep);
-    loop {
-        tokio::select! {
-            ready = sock.ready(wanted) => {
-                let _ready = ready?;
-                return Ok(());
-            }
-            guard = wake.readable() => {
-                if intr.is_interrupted() {
-                    return Err(canceled());
-                }
-                if let Ok(mut guard) = guard {
-                    guard.clear_ready();
-                }
-            }
-            () = &mut sleep => return Err(SocketError::timeout()),
-        }
+    tokio::select! {
+        () = os.ready(events) => Ok(()),
+        () = intr.interrupted() => Err(canceled()),
+        () = sleep => Err(SocketError::timeout()),
     }
 }
 

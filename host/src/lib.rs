@@ -43,6 +43,7 @@ pub mod policy;
 pub mod policy_file;
 mod poll;
 mod preopens;
+mod reactor;
 pub mod run;
 mod share;
 mod socket;

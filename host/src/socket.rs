@@ -3,6 +3,7 @@
 
 use std::io::IoSlice;
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::bindings::sockbox::socket::types::{
 use crate::ctx::{Slot, SocketCtx, SocketCtxView};
 use crate::error::SocketError;
 use crate::policy::normalize_unix_path;
+use crate::reactor::Reactor;
 use crate::wait::{self, Deadline, Interest, InterruptHandle, Mode, SharedMode};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
@@ -41,6 +43,9 @@ pub struct Socket {
 
 /// An open OS socket (non-blocking, close-on-exec) and the guest's mode for it.
 pub(crate) struct OsSocket {
+    /// Its registration with the tokio reactor (pollables, the async host). Before `os`: it is
+    /// dropped, and deregistered, before the socket closes.
+    reactor: Reactor,
     pub(crate) os: socket2::Socket,
     mode: SharedMode,
     /// The last recv had to wait, or emptied the socket: the next one polls before it reads,
@@ -84,6 +89,7 @@ impl Socket {
     ) -> Socket {
         Socket {
             os: Some(Arc::new(OsSocket {
+                reactor: Reactor::default(),
                 os,
                 mode: SharedMode::new(Mode::from_timeout(timeout)),
                 read_waits: AtomicBool::new(false),
@@ -163,6 +169,13 @@ impl Socket {
 }
 
 impl OsSocket {
+    /// Resolves once the socket is ready for `events` (see [`Reactor::ready`]).
+    pub(crate) async fn ready(&self, events: rustix::event::PollFlags) {
+        // SAFETY: the registration is a field declared before `os`: it is dropped first, so the
+        // descriptor is open for as long as it lives.
+        unsafe { self.reactor.ready(self.os.as_fd(), events).await }
+    }
+
     pub(crate) fn mode(&self) -> Mode {
         self.mode.get()
     }

@@ -129,6 +129,8 @@ struct Interrupt {
     /// Set by the async host around each call: a wait returns `would_wait` instead of
     /// blocking the thread, and the async host awaits readiness itself.
     no_wait: AtomicBool,
+    /// The eventfd's registration with the tokio reactor; dropped before the eventfd.
+    reactor: crate::reactor::Reactor,
     eventfd: OwnedFd,
     /// Orders `interrupt` against `clear`, so the flag and the eventfd never disagree.
     lock: Mutex<()>,
@@ -141,6 +143,7 @@ impl InterruptHandle {
             inner: Arc::new(Interrupt {
                 set: AtomicBool::new(false),
                 no_wait: AtomicBool::new(false),
+                reactor: crate::reactor::Reactor::default(),
                 eventfd,
                 lock: Mutex::new(()),
             }),
@@ -169,9 +172,22 @@ impl InterruptHandle {
         self.inner.no_wait.store(on, Ordering::SeqCst);
     }
 
-    /// A duplicate of the eventfd that becomes readable on `interrupt` (for pollables).
-    pub(crate) fn eventfd_clone(&self) -> io::Result<OwnedFd> {
-        self.inner.eventfd.try_clone()
+    /// Resolves once the instance is interrupted (for pollables and the async host).
+    pub(crate) async fn interrupted(&self) {
+        while !self.is_interrupted() {
+            // SAFETY: the registration is declared before the eventfd in `Interrupt`: it is
+            // dropped first, so the eventfd is open for as long as it lives.
+            unsafe {
+                self.inner
+                    .reactor
+                    .ready(self.inner.eventfd.as_fd(), PollFlags::IN)
+                    .await;
+            }
+            if !self.is_interrupted() {
+                // Readable but cleared meanwhile: wait for the next interrupt.
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     /// Whether the instance is interrupted.
