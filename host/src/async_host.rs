@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rustix::event::PollFlags;
 use wasmtime::StoreContextMut;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::{Linker, Resource, WasmList};
 use wasmtime_wasi::filesystem::Descriptor;
 
 use crate::bindings::sockbox::socket::helpers::{ConnectionFailure, TimeoutSetting};
@@ -66,14 +66,27 @@ pub fn add_to_linker_async<T: SocketView + Send + 'static>(
         "[method]socket.connect-ex",
         |v, s: Resource<Socket>, a: SockAddress| v.connect_ex_async(s, a)
     );
-    wait_in!(
+    // send and sendall read the bytes straight from the guest's memory, as `fast` does.
+    inst.func_wrap_async(
         "[method]socket.send",
-        |v, s: Resource<Socket>, d: Vec<u8>, f: MsgFlags| v.send_async(s, d, f)
-    );
-    wait_in!(
+        |mut store: StoreContextMut<'_, T>,
+         (s, data, flags): (Resource<Socket>, WasmList<u8>, MsgFlags)| {
+            Box::new(async move {
+                let r = send_from_memory(&mut store, &s, &data, flags, false).await;
+                crate::fast::finish(r.map(|n| n as u64))
+            })
+        },
+    )?;
+    inst.func_wrap_async(
         "[method]socket.sendall",
-        |v, s: Resource<Socket>, d: Vec<u8>, f: MsgFlags| v.sendall_async(s, d, f)
-    );
+        |mut store: StoreContextMut<'_, T>,
+         (s, data, flags): (Resource<Socket>, WasmList<u8>, MsgFlags)| {
+            Box::new(async move {
+                let r = send_from_memory(&mut store, &s, &data, flags, true).await;
+                crate::fast::finish(r.map(drop))
+            })
+        },
+    )?;
     wait_in!(
         "[method]socket.sendto",
         |v, s: Resource<Socket>, d: Vec<u8>, f: MsgFlags, a: SockAddress| v
@@ -144,6 +157,37 @@ pub fn add_to_linker_async<T: SocketView + Send + 'static>(
     )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// `send` (once) or `sendall` (until every byte went; the timeout bounds the whole call, as
+/// in Python 3.5+) of `data` in the guest's memory, waiting between tries.
+async fn send_from_memory<T: SocketView>(
+    store: &mut StoreContextMut<'_, T>,
+    s: &Resource<Socket>,
+    data: &WasmList<u8>,
+    flags: MsgFlags,
+    all: bool,
+) -> Result<usize> {
+    let (os, intr) = crate::fast::target(store, s)?;
+    let deadline = os.deadline(flags);
+    let mut sent = 0;
+    loop {
+        intr.set_no_wait(true);
+        let tried = os.send(&intr, &data.as_le_slice(&*store)[sent..], flags);
+        intr.set_no_wait(false);
+        match tried {
+            Ok(n) => {
+                sent += n;
+                if !all || sent == data.len() {
+                    return Ok(sent);
+                }
+            }
+            Err(e) => match e.waits_for() {
+                Some(interest) => readiness(&os, interest, deadline, &intr).await?,
+                None => return Err(e),
+            },
+        }
+    }
 }
 
 /// The helpers interface, as the bindings name it.
@@ -276,39 +320,6 @@ impl SocketCtxView<'_> {
                 },
             },
         }
-    }
-
-    async fn send_async(
-        &mut self,
-        s: Resource<Socket>,
-        data: Vec<u8>,
-        flags: MsgFlags,
-    ) -> Result<u64> {
-        let os = self.os_of(&s)?;
-        self.retry(&os, os.deadline(flags), |v| {
-            Ok(os.send(&v.ctx.interrupt, &data, flags)? as u64)
-        })
-        .await
-    }
-
-    async fn sendall_async(
-        &mut self,
-        s: Resource<Socket>,
-        data: Vec<u8>,
-        flags: MsgFlags,
-    ) -> Result<()> {
-        let os = self.os_of(&s)?;
-        // The timeout bounds the whole sendall (Python 3.5+).
-        let deadline = os.deadline(flags);
-        let mut sent = 0;
-        while sent < data.len() {
-            sent += self
-                .retry(&os, deadline, |v| {
-                    os.send(&v.ctx.interrupt, &data[sent..], flags)
-                })
-                .await?;
-        }
-        Ok(())
     }
 
     async fn sendto_async(

@@ -19,7 +19,7 @@ pub(crate) const SOCKET_INTERFACE: &str = "sockbox:socket/socket@0.1.0";
 
 /// The OS socket of `s` and the instance's interrupt handle, cloned out of the store so the
 /// guest's memory can be borrowed next.
-fn target<T: SocketView>(
+pub(crate) fn target<T: SocketView>(
     store: &mut StoreContextMut<'_, T>,
     s: &Resource<Socket>,
 ) -> Result<(Arc<OsSocket>, InterruptHandle), SocketError> {

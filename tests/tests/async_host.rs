@@ -108,3 +108,108 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
         .map(|v| v.expect("every future finished"))
         .collect()
 }
+
+/// On the async host too, every kind of blocked call wakes with `canceled` when the instance
+/// is interrupted.
+#[tokio::test(flavor = "current_thread")]
+async fn async_host_calls_wake_on_interrupt() {
+    use std::net::TcpListener;
+    let runner = AsyncRunner::new().unwrap();
+    let wasm = std::fs::read(format!("{}/policy.wasm", env!("SOCKBOX_GUESTS_DIR"))).unwrap();
+    let component = runner.compile(&wasm).unwrap();
+    let silent = sockbox_tests::silent_server("127.0.0.1:0");
+    for call in [
+        "accept",
+        "recv",
+        "recv-waitall",
+        "recvfrom",
+        "sendall",
+        "recv-fds",
+        "send-fds",
+        "makefile-read",
+        "poller-select",
+        "create-connection",
+    ] {
+        let control = TcpListener::bind("127.0.0.1:0").unwrap();
+        let control_port = control.local_addr().unwrap().port();
+        let (listener, local) = preopen_listener("127.0.0.1:0");
+        let ctx = with_policy(policy(&[
+            &format!("connect 127.0.0.1:{control_port}"),
+            &format!("connect 127.0.0.1:{}", silent.port()),
+            "bind 127.0.0.1:0",
+            "fd-passing",
+        ]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+        let handle = ctx.interrupt_handle();
+        let waker = std::thread::spawn(move || {
+            let (mut ctl, _) = control.accept().unwrap();
+            let mut word = [0u8; 8];
+            ctl.read_exact(&mut word).unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+            let at = Instant::now();
+            handle.interrupt();
+            ctl.read_exact(&mut word).unwrap();
+            (at.elapsed(), word)
+        });
+        let stdout = MemoryOutputPipe::new(1 << 16);
+        let mut wasi = WasiCtx::builder();
+        let args = [
+            "policy".to_string(),
+            "block".to_string(),
+            call.to_string(),
+            control_port.to_string(),
+            silent.port().to_string(),
+        ];
+        wasi.args(&args).stdout(stdout.clone());
+        let code = runner.run(&component, wasi.build(), ctx).await.unwrap();
+        let (elapsed, word) = waker.join().unwrap();
+        let out = String::from_utf8_lossy(&stdout.contents()).into_owned();
+        assert_eq!(code, 0, "{call}: {out}");
+        if call == "create-connection" {
+            // A loopback connect completes at once: nothing to interrupt but the reply wait.
+            continue;
+        }
+        assert_eq!(&word, b"canceled", "{call}: {out}");
+        assert!(
+            out.contains(&format!("{call}: err OSError Canceled")),
+            "{call}: {out}"
+        );
+        println!("async {call}: woke {elapsed:?} after interrupt()");
+        assert!(elapsed < Duration::from_millis(50), "{call}: {elapsed:?}");
+    }
+}
+
+/// Timeouts and non-blocking sockets behave on the async host as on the sync one.
+#[tokio::test(flavor = "current_thread")]
+async fn async_host_timeouts_and_nonblocking() {
+    let runner = AsyncRunner::new().unwrap();
+    let wasm = std::fs::read(format!("{}/cases.wasm", env!("SOCKBOX_GUESTS_DIR"))).unwrap();
+    let component = runner.compile(&wasm).unwrap();
+    let silent = sockbox_tests::silent_server("127.0.0.1:0");
+    let port = silent.port().to_string();
+    let run = |args: &[&str]| {
+        let stdout = MemoryOutputPipe::new(1 << 16);
+        let mut wasi = WasiCtx::builder();
+        wasi.arg("cases").args(args).stdout(stdout.clone());
+        let ctx = sockbox_tests::allowing_connect(silent.port()).build().unwrap();
+        let fut = runner.run(&component, wasi.build(), ctx);
+        async move {
+            assert_eq!(fut.await.unwrap(), 0);
+            String::from_utf8_lossy(&stdout.contents()).into_owned()
+        }
+    };
+    let out = run(&["recv-timeout", &port, "300"]).await;
+    assert!(out.contains("recv: err TimeoutError : timed out"), "{out}");
+    let elapsed: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("elapsed-ms: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((300..550).contains(&elapsed), "timed out after {elapsed} ms");
+    let out = run(&["nonblocking", &port]).await;
+    assert!(out.contains("recv: err BlockingIOError Again"), "{out}");
+    assert!(out.contains("recv-dontwait: err BlockingIOError Again"), "{out}");
+}
