@@ -193,7 +193,9 @@ async fn async_host_timeouts_and_nonblocking() {
         let stdout = MemoryOutputPipe::new(1 << 16);
         let mut wasi = WasiCtx::builder();
         wasi.arg("cases").args(args).stdout(stdout.clone());
-        let ctx = sockbox_tests::allowing_connect(silent.port()).build().unwrap();
+        let ctx = sockbox_tests::allowing_connect(silent.port())
+            .build()
+            .unwrap();
         let fut = runner.run(&component, wasi.build(), ctx);
         async move {
             assert_eq!(fut.await.unwrap(), 0);
@@ -208,8 +210,14 @@ async fn async_host_timeouts_and_nonblocking() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((300..550).contains(&elapsed), "timed out after {elapsed} ms");
+    assert!(
+        (300..550).contains(&elapsed),
+        "timed out after {elapsed} ms"
+    );
     let out = run(&["nonblocking", &port]).await;
     assert!(out.contains("recv: err BlockingIOError Again"), "{out}");
-    assert!(out.contains("recv-dontwait: err BlockingIOError Again"), "{out}");
+    assert!(
+        out.contains("recv-dontwait: err BlockingIOError Again"),
+        "{out}"
+    );
 }
