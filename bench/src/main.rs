@@ -21,6 +21,7 @@ use wasmtime::component::Component;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 mod chart;
+mod scale;
 
 /// sockbox against native sockets and wasi:sockets, side by side.
 #[derive(Parser)]
@@ -40,6 +41,13 @@ struct Args {
     /// Where to write the chart of ratios as SVG.
     #[arg(long, default_value = "target/bench/ratios.svg")]
     svg: PathBuf,
+    /// Instead of the rows: many guests on one thread of the async host (1,000 instances,
+    /// 10 connections each; 20 and 5 with --quick), with memory and rates.
+    #[arg(long)]
+    scale: bool,
+    /// The client side of --scale (run by the bench itself, in a child process).
+    #[arg(long, hide = true)]
+    scale_client: bool,
 }
 
 /// Who runs the client side.
@@ -139,6 +147,13 @@ const PEER_CPU: usize = 1;
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.scale_client {
+        return scale::client();
+    }
+    if args.scale {
+        let (instances, per) = if args.quick { (20, 5) } else { (1000, 10) };
+        return scale::run(instances, per, &args.json.with_file_name("scale.json"));
+    }
     let rounds = if args.quick { 1 } else { args.rounds.max(1) };
     let rows = rows(args.quick);
     let rows: Vec<Row> = rows
