@@ -189,3 +189,43 @@ fn chat_server_serves_a_thousand_clients_at_once() {
         "{out}"
     );
 }
+
+/// `wstd-echo` serves 50 clients at once as wstd tasks: wstd's reactor waits on sockbox
+/// sockets through their pollables.
+#[test]
+fn wstd_echo_serves_clients_concurrently() {
+    const CLIENTS: usize = 50;
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let ctx = with_policy(policy(&[]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let guest = std::thread::spawn(move || run_with("wstd-echo", &["50"], ctx));
+    // Every client connects before any sends: the server must hold all 50 at once.
+    let mut conns: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| {
+            let c = TcpStream::connect(local).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c
+        })
+        .collect();
+    for (i, c) in conns.iter_mut().enumerate().rev() {
+        c.write_all(format!("client {i}").as_bytes()).unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        let want = format!("client {i}");
+        let mut got = vec![0u8; want.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), want);
+        c.shutdown(Shutdown::Write).unwrap();
+    }
+    drop(conns);
+    let out = guest.join().unwrap();
+    out.assert_ok();
+    let bytes: usize = (0..CLIENTS).map(|i| format!("client {i}").len()).sum();
+    assert_eq!(
+        out.stdout,
+        format!("wstd-echo: served {CLIENTS} clients, {bytes} bytes\n"),
+        "{out}"
+    );
+}
