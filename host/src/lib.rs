@@ -25,7 +25,9 @@
 //!
 //! Every OS socket is non-blocking and close-on-exec; a guest's blocking mode and timeout are
 //! host state, and a blocked call waits in `poll(2)` on its socket and the instance's
-//! [`InterruptHandle`] (see [`SocketCtx::interrupt_handle`]).
+//! [`InterruptHandle`] (see [`SocketCtx::interrupt_handle`]). Tokio embedders use
+//! [`add_to_linker_async`] instead: a waiting call then suspends the guest, not the thread.
+//! Policies come from [`Policy::builder`] or a TOML [`PolicyFile`]; limits from [`Limits`].
 #![deny(missing_docs)]
 
 mod addr;
