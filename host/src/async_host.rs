@@ -17,6 +17,7 @@ use wasmtime::component::{Linker, Resource, WasmList};
 use wasmtime_wasi::filesystem::Descriptor;
 
 use crate::bindings::sockbox::socket::helpers::{ConnectionFailure, TimeoutSetting};
+use crate::bindings::sockbox::socket::netdb::{AddrInfo, AddrInfoFlags};
 use crate::bindings::sockbox::socket::socket as sync;
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, Error, MsgFlags, SockAddress, SocketKind,
@@ -24,6 +25,7 @@ use crate::bindings::sockbox::socket::types::{
 use crate::ctx::{SocketCtxView, SocketView};
 use crate::error::SocketError;
 use crate::io::SocketIo;
+use crate::netdb::Lookup;
 use crate::socket::{OsSocket, Socket};
 use crate::wait::{Deadline, Interest, InterruptHandle};
 
@@ -33,8 +35,10 @@ type Result<T, E = SocketError> = std::result::Result<T, E>;
 /// instantiated and run with the `_async` calls, in a tokio runtime with IO and time enabled.
 /// One thread can then serve many guests.
 ///
-/// Link wasi first (`wasmtime_wasi::p2::add_to_linker_async`). Name lookups still run on the
-/// calling thread: quick against `/etc/hosts`, but a slow resolver stalls that thread.
+/// Link wasi first (`wasmtime_wasi::p2::add_to_linker_async`). `getaddrinfo` (and
+/// `create_connection`'s lookup) runs the resolver on tokio's blocking pool; the other netdb
+/// calls (`gethostbyname*`, `gethostbyaddr`, `getnameinfo`, `getfqdn`) still resolve on the
+/// calling thread.
 pub fn add_to_linker_async<T: SocketView + Send + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
@@ -135,6 +139,27 @@ pub fn add_to_linker_async<T: SocketView + Send + 'static>(
         "[method]socket-io.write",
         |v, io: Resource<SocketIo>, d: Vec<u8>| v.write_async(io, d)
     );
+    let mut netdb = linker.instance(NETDB_INTERFACE)?;
+    netdb.func_wrap_async(
+        "getaddrinfo",
+        |mut store: StoreContextMut<'_, T>,
+         (host, port, family, kind, proto, flags): (
+            Option<String>,
+            Option<String>,
+            AddressFamily,
+            Option<SocketKind>,
+            i32,
+            AddrInfoFlags,
+        )| {
+            Box::new(async move {
+                let mut v = store.data_mut().socket_ctx();
+                crate::fast::finish(
+                    v.getaddrinfo_async(host, port, family, kind, proto, flags)
+                        .await,
+                )
+            })
+        },
+    )?;
     let mut helpers = linker.instance(HELPERS_INTERFACE)?;
     helpers.func_wrap_async(
         "create-connection",
@@ -189,6 +214,9 @@ async fn send_from_memory<T: SocketView>(
         }
     }
 }
+
+/// The netdb interface, as the bindings name it.
+const NETDB_INTERFACE: &str = "sockbox:socket/netdb@0.1.0";
 
 /// The helpers interface, as the bindings name it.
 const HELPERS_INTERFACE: &str = "sockbox:socket/helpers@0.1.0";
@@ -514,15 +542,17 @@ impl SocketCtxView<'_> {
         source_address: Option<SockAddress>,
         all_errors: bool,
     ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
-        let answers = match crate::netdb::getaddrinfo(
-            self.ctx,
-            Some(&host),
-            Some(&port.to_string()),
-            AddressFamily::Unspec,
-            Some(SocketKind::Stream),
-            0,
-            crate::bindings::sockbox::socket::netdb::AddrInfoFlags::empty(),
-        ) {
+        let answers = match self
+            .getaddrinfo_async(
+                Some(host),
+                Some(port.to_string()),
+                AddressFamily::Unspec,
+                Some(SocketKind::Stream),
+                0,
+                AddrInfoFlags::empty(),
+            )
+            .await
+        {
             Ok(a) => a,
             // A lookup failure is raised as it is, all_errors or not (socket.py).
             Err(e) => return Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
@@ -561,5 +591,36 @@ impl SocketCtxView<'_> {
             errors.drain(..errors.len() - 1);
         }
         Ok(Err(ConnectionFailure::Attempts(errors)))
+    }
+
+    /// `getaddrinfo` with the resolver call on tokio's blocking pool, so a slow lookup stalls
+    /// no guest but this one; the policy and the pinning stay on the instance.
+    async fn getaddrinfo_async(
+        &mut self,
+        host: Option<String>,
+        port: Option<String>,
+        family: AddressFamily,
+        kind: Option<SocketKind>,
+        proto: i32,
+        flags: AddrInfoFlags,
+    ) -> Result<Vec<AddrInfo>> {
+        let lookup = Lookup::new(
+            self.ctx,
+            host.as_deref(),
+            port.as_deref(),
+            family,
+            kind,
+            proto,
+            flags,
+        )?;
+        let pending = self.ctx.lookup_slot()?;
+        let (lookup, answers) = tokio::task::spawn_blocking(move || {
+            let answers = lookup.resolve();
+            (lookup, answers)
+        })
+        .await
+        .map_err(SocketError::trap)?;
+        drop(pending);
+        lookup.finish(self.ctx, answers?)
     }
 }

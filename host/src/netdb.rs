@@ -30,59 +30,111 @@ pub(crate) fn getaddrinfo(
     proto: i32,
     flags: AddrInfoFlags,
 ) -> Result<Vec<AddrInfo>, SocketError> {
-    for text in host.iter().chain(port.iter()) {
-        no_nul(text)?;
-    }
-    // No host and no port, or an empty name: the resolver would answer EAI_NONAME (an empty
-    // name might otherwise reach DNS through search domains).
-    if (host.is_none() && port.is_none()) || host == Some("") {
-        return Err(gai(GaiCode::NoName, libc::EAI_NONAME));
-    }
-    // A host name (not numeric) goes to DNS: the policy decides, and its answers are pinned.
-    let name = host
-        .filter(|h| !flags.contains(AddrInfoFlags::NUMERICHOST) && h.parse::<IpAddr>().is_err());
-    if let Some(name) = name {
-        ctx.gate.lookup(name).map_err(deny)?;
-    }
-    let address = match family {
-        AddressFamily::Unspec => libc::AF_UNSPEC,
-        AddressFamily::Inet => libc::AF_INET,
-        AddressFamily::Inet6 => libc::AF_INET6,
-        AddressFamily::Unix | AddressFamily::Other(_) => {
-            return Err(gai(GaiCode::Family, libc::EAI_FAMILY));
-        }
-    };
-    let socktype = match kind {
-        None => 0,
-        Some(k) => match socket_type(k) {
-            Ok(ty) => i32::from(ty),
-            Err(_) => return Err(gai(GaiCode::Socktype, libc::EAI_SOCKTYPE)),
-        },
-    };
-    let hints = AddrInfoHints {
-        flags: raw_flags(flags),
-        address,
-        socktype,
-        protocol: proto,
-    };
+    let lookup = Lookup::new(ctx, host, port, family, kind, proto, flags)?;
     let pending = ctx.lookup_slot()?;
-    let answers = dns_lookup::getaddrinfo(host, port, Some(hints)).map_err(lookup_error)?;
+    let answers = lookup.resolve();
     drop(pending);
-    let mut out = Vec::new();
-    for answer in answers {
-        let a = answer?;
-        if let Some(name) = name {
-            ctx.gate.pin(name, [a.sockaddr.ip()]);
+    lookup.finish(ctx, answers?)
+}
+
+/// One `getaddrinfo`, checked by the policy, in three steps: [`Lookup::new`] (validation and
+/// policy, on the instance), [`Lookup::resolve`] (the resolver call, which may block: the
+/// async host runs it on a blocking thread), [`Lookup::finish`] (pinning, on the instance).
+pub(crate) struct Lookup {
+    host: Option<String>,
+    port: Option<String>,
+    hints: AddrInfoHints,
+    /// The host name whose answers are pinned (not for numeric hosts).
+    name: Option<String>,
+}
+
+impl Lookup {
+    pub(crate) fn new(
+        ctx: &SocketCtx,
+        host: Option<&str>,
+        port: Option<&str>,
+        family: AddressFamily,
+        kind: Option<SocketKind>,
+        proto: i32,
+        flags: AddrInfoFlags,
+    ) -> Result<Lookup, SocketError> {
+        for text in host.iter().chain(port.iter()) {
+            no_nul(text)?;
         }
-        out.push(AddrInfo {
-            family: family_of(Domain::from(a.address)),
-            kind: kind_of(Type::from(a.socktype)),
-            proto: a.protocol,
-            canonname: a.canonname.unwrap_or_default(),
-            address: from_std(a.sockaddr),
+        // No host and no port, or an empty name: the resolver would answer EAI_NONAME (an
+        // empty name might otherwise reach DNS through search domains).
+        if (host.is_none() && port.is_none()) || host == Some("") {
+            return Err(gai(GaiCode::NoName, libc::EAI_NONAME));
+        }
+        // A host name (not numeric) goes to DNS: the policy decides, and its answers are pinned.
+        let name = host.filter(|h| {
+            !flags.contains(AddrInfoFlags::NUMERICHOST) && h.parse::<IpAddr>().is_err()
         });
+        if let Some(name) = name {
+            ctx.gate.lookup(name).map_err(deny)?;
+        }
+        let address = match family {
+            AddressFamily::Unspec => libc::AF_UNSPEC,
+            AddressFamily::Inet => libc::AF_INET,
+            AddressFamily::Inet6 => libc::AF_INET6,
+            AddressFamily::Unix | AddressFamily::Other(_) => {
+                return Err(gai(GaiCode::Family, libc::EAI_FAMILY));
+            }
+        };
+        let socktype = match kind {
+            None => 0,
+            Some(k) => match socket_type(k) {
+                Ok(ty) => i32::from(ty),
+                Err(_) => return Err(gai(GaiCode::Socktype, libc::EAI_SOCKTYPE)),
+            },
+        };
+        Ok(Lookup {
+            host: host.map(str::to_string),
+            port: port.map(str::to_string),
+            hints: AddrInfoHints {
+                flags: raw_flags(flags),
+                address,
+                socktype,
+                protocol: proto,
+            },
+            name: name.map(str::to_string),
+        })
     }
-    Ok(out)
+
+    /// Asks the host's resolver (may block).
+    pub(crate) fn resolve(&self) -> Result<Vec<dns_lookup::AddrInfo>, SocketError> {
+        let hints = AddrInfoHints {
+            flags: self.hints.flags,
+            address: self.hints.address,
+            socktype: self.hints.socktype,
+            protocol: self.hints.protocol,
+        };
+        dns_lookup::getaddrinfo(self.host.as_deref(), self.port.as_deref(), Some(hints))
+            .map_err(lookup_error)?
+            .map(|a| a.map_err(SocketError::from))
+            .collect()
+    }
+
+    /// Pins the answers of a host name and converts them.
+    pub(crate) fn finish(
+        &self,
+        ctx: &SocketCtx,
+        answers: Vec<dns_lookup::AddrInfo>,
+    ) -> Result<Vec<AddrInfo>, SocketError> {
+        if let Some(name) = &self.name {
+            ctx.gate.pin(name, answers.iter().map(|a| a.sockaddr.ip()));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| AddrInfo {
+                family: family_of(Domain::from(a.address)),
+                kind: kind_of(Type::from(a.socktype)),
+                proto: a.protocol,
+                canonname: a.canonname.unwrap_or_default(),
+                address: from_std(a.sockaddr),
+            })
+            .collect())
+    }
 }
 
 /// Names cross into C strings: a NUL inside is a ValueError in CPython.

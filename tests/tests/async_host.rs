@@ -221,3 +221,31 @@ async fn async_host_timeouts_and_nonblocking() {
         "{out}"
     );
 }
+
+/// On the async host, lookups resolve on tokio's blocking pool and still pin: a name rule lets
+/// the guest connect to what the name resolved to, and nothing before.
+#[tokio::test(flavor = "current_thread")]
+async fn async_host_lookups_pin_names() {
+    let runner = AsyncRunner::new().unwrap();
+    let wasm = std::fs::read(format!("{}/policy.wasm", env!("SOCKBOX_GUESTS_DIR"))).unwrap();
+    let component = runner.compile(&wasm).unwrap();
+    let echo = sockbox_tests::echo_server("127.0.0.1:0");
+    let ctx = with_policy(policy(&[&format!("connect localhost:{}", echo.port())]))
+        .build()
+        .unwrap();
+    let stdout = MemoryOutputPipe::new(1 << 16);
+    let mut wasi = WasiCtx::builder();
+    wasi.args(&["policy", "pinning", &echo.port().to_string()])
+        .stdout(stdout.clone());
+    assert_eq!(runner.run(&component, wasi.build(), ctx).await.unwrap(), 0);
+    let out = String::from_utf8_lossy(&stdout.contents()).into_owned();
+    for line in [
+        "before-lookup: err PermissionError Access",
+        "lookup: ok",
+        "after-lookup: ok",
+        "create-connection: ok",
+        "other-name: err PermissionError Access",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
