@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use rustix::event::PollFlags;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource, WasmList};
 use wasmtime_wasi::filesystem::Descriptor;
@@ -26,8 +25,8 @@ use crate::ctx::{SocketCtxView, SocketView};
 use crate::error::SocketError;
 use crate::io::SocketIo;
 use crate::netdb::Lookup;
-use crate::socket::{OsSocket, Socket};
-use crate::wait::{Deadline, Interest, InterruptHandle};
+use crate::socket::{OsSocket, Socket, connect_ex_result, read_size, waits_for_all};
+use crate::wait::{Deadline, Interest, InterruptHandle, canceled};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -197,9 +196,8 @@ async fn send_from_memory<T: SocketView>(
     let deadline = os.deadline(flags);
     let mut sent = 0;
     loop {
-        intr.set_no_wait(true);
-        let tried = os.send(&intr, &data.as_le_slice(&*store)[sent..], flags);
-        intr.set_no_wait(false);
+        let tried =
+            intr.without_waiting(|| os.send(&intr, &data.as_le_slice(&*store)[sent..], flags));
         match tried {
             Ok(n) => {
                 sent += n;
@@ -221,13 +219,6 @@ const NETDB_INTERFACE: &str = "sockbox:socket/netdb@0.1.0";
 /// The helpers interface, as the bindings name it.
 const HELPERS_INTERFACE: &str = "sockbox:socket/helpers@0.1.0";
 
-fn canceled() -> SocketError {
-    SocketError::os(
-        Errno::Canceled,
-        "Operation canceled (the host interrupted this instance)",
-    )
-}
-
 /// Awaits `interest` on `os` until `deadline` (a timeout) or the interrupt (canceled).
 async fn readiness(
     os: &OsSocket,
@@ -243,10 +234,7 @@ async fn readiness(
         Deadline::Never => None,
         Deadline::At(at) => Some(tokio::time::Instant::from_std(at)),
     };
-    let events = match interest {
-        Interest::Read => PollFlags::IN,
-        Interest::Write => PollFlags::OUT,
-    };
+    let events = interest.poll_flags();
     let sleep = async {
         match at {
             Some(at) => tokio::time::sleep_until(at).await,
@@ -269,10 +257,7 @@ impl SocketCtxView<'_> {
     /// `SocketError::would_wait`.
     fn once<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let intr = self.ctx.interrupt.clone();
-        intr.set_no_wait(true);
-        let result = op(self);
-        intr.set_no_wait(false);
-        result
+        intr.without_waiting(|| op(self))
     }
 
     /// Tries `op` until it does not need to wait, awaiting readiness of `os` in between,
@@ -337,17 +322,7 @@ impl SocketCtxView<'_> {
         s: Resource<Socket>,
         address: SockAddress,
     ) -> Result<Option<Errno>> {
-        match self.connect_async(again(&s), address).await {
-            Ok(()) => Ok(None),
-            Err(e) => match e.as_guest() {
-                // CPython's connect_ex gives EWOULDBLOCK when its timeout expires.
-                Some(Error::Timeout) => Ok(Some(Errno::Again)),
-                _ => match e.errno_code() {
-                    Some(code) => Ok(Some(code)),
-                    None => Err(e),
-                },
-            },
-        }
+        connect_ex_result(self.connect_async(again(&s), address).await)
     }
 
     async fn sendto_async(
@@ -371,9 +346,7 @@ impl SocketCtxView<'_> {
     ) -> Result<Vec<u8>> {
         let os = self.os_of(&s)?;
         let deadline = os.deadline(flags);
-        let waitall = (flags & MsgFlags::WAITALL) == MsgFlags::WAITALL
-            && (flags & MsgFlags::PEEK) != MsgFlags::PEEK
-            && matches!(deadline, Deadline::Never);
+        let waitall = waits_for_all(flags, deadline);
         let first = self
             .retry(&os, deadline, |v| os.recv(v.ctx, bufsize, flags))
             .await?;
@@ -381,9 +354,7 @@ impl SocketCtxView<'_> {
             return Ok(first);
         }
         // MSG_WAITALL on a blocking socket: go on until the buffer is full or the stream ends.
-        let want = usize::try_from(bufsize)
-            .unwrap_or(usize::MAX)
-            .min(self.ctx.limits.max_read);
+        let want = read_size(self.ctx, bufsize);
         let mut buf = first;
         while !buf.is_empty() && buf.len() < want {
             let rest = (want - buf.len()) as u64;
@@ -574,23 +545,11 @@ impl SocketCtxView<'_> {
                 Ok::<_, SocketError>(sock)
             };
             match attempt.await {
-                Ok(sock) => {
-                    return match self.push_socket(sock) {
-                        Ok(res) => Ok(Ok(res)),
-                        Err(e) => Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
-                    };
-                }
+                Ok(sock) => return self.connection_outcome(Some(sock), errors, all_errors),
                 Err(e) => errors.push(e.into_guest()?),
             }
         }
-        if errors.is_empty() {
-            let empty = SocketError::os(Errno::Other, "getaddrinfo returns an empty list");
-            return Ok(Err(ConnectionFailure::Lookup(empty.into_guest()?)));
-        }
-        if !all_errors {
-            errors.drain(..errors.len() - 1);
-        }
-        Ok(Err(ConnectionFailure::Attempts(errors)))
+        self.connection_outcome(None, errors, all_errors)
     }
 
     /// `getaddrinfo` with the resolver call on tokio's blocking pool, so a slow lookup stalls

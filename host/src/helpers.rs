@@ -39,6 +39,31 @@ impl SocketCtxView<'_> {
         Ok(sock)
     }
 
+    /// What create-connection answers after its attempts: the connected socket; else the
+    /// attempts' errors, every one with `all_errors` and only the latest without (socket.py
+    /// 3.12); else (no address to try) a lookup error.
+    pub(crate) fn connection_outcome(
+        &mut self,
+        connected: Option<Socket>,
+        mut errors: Vec<Error>,
+        all_errors: bool,
+    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
+        if let Some(sock) = connected {
+            return match self.push_socket(sock) {
+                Ok(res) => Ok(Ok(res)),
+                Err(e) => Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
+            };
+        }
+        if errors.is_empty() {
+            let empty = SocketError::os(Errno::Other, "getaddrinfo returns an empty list");
+            return Ok(Err(ConnectionFailure::Lookup(empty.into_guest()?)));
+        }
+        if !all_errors {
+            errors.drain(..errors.len() - 1);
+        }
+        Ok(Err(ConnectionFailure::Attempts(errors)))
+    }
+
     /// A socket for one create-connection attempt: its timeout set and its source bound.
     pub(crate) fn connect_socket(
         &mut self,
@@ -149,24 +174,11 @@ impl Host for SocketCtxView<'_> {
                 timeout,
                 source_address.as_ref(),
             ) {
-                Ok(sock) => {
-                    return match self.push_socket(sock) {
-                        Ok(res) => Ok(Ok(res)),
-                        Err(e) => Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
-                    };
-                }
+                Ok(sock) => return self.connection_outcome(Some(sock), errors, all_errors),
                 Err(e) => errors.push(e.into_guest()?),
             }
         }
-        if errors.is_empty() {
-            let empty = SocketError::os(Errno::Other, "getaddrinfo returns an empty list");
-            return Ok(Err(ConnectionFailure::Lookup(empty.into_guest()?)));
-        }
-        // socket.py 3.12 keeps every error for all_errors, else only the latest one.
-        if !all_errors {
-            errors.drain(..errors.len() - 1);
-        }
-        Ok(Err(ConnectionFailure::Attempts(errors)))
+        self.connection_outcome(None, errors, all_errors)
     }
 
     fn create_server(

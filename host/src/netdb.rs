@@ -103,13 +103,7 @@ impl Lookup {
 
     /// Asks the host's resolver (may block).
     pub(crate) fn resolve(&self) -> Result<Vec<dns_lookup::AddrInfo>, SocketError> {
-        let hints = AddrInfoHints {
-            flags: self.hints.flags,
-            address: self.hints.address,
-            socktype: self.hints.socktype,
-            protocol: self.hints.protocol,
-        };
-        dns_lookup::getaddrinfo(self.host.as_deref(), self.port.as_deref(), Some(hints))
+        dns_lookup::getaddrinfo(self.host.as_deref(), self.port.as_deref(), Some(self.hints))
             .map_err(lookup_error)?
             .map(|a| a.map_err(SocketError::from))
             .collect()

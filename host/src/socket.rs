@@ -347,9 +347,7 @@ impl OsSocket {
         // A blocking CPython socket's fd is blocking, so the kernel honours MSG_WAITALL; ours
         // is not, so a blocking socket loops (with a timeout, CPython's fd is non-blocking
         // too and returns what there is). MSG_PEEK would re-read the same bytes: no loop.
-        let waitall = flags.contains(MsgFlags::WAITALL)
-            && !flags.contains(MsgFlags::PEEK)
-            && matches!(deadline, Deadline::Never);
+        let waitall = waits_for_all(flags, deadline);
         // After a read that had to wait, poll first: where replies trickle in, the socket is
         // empty again and a recv now would only fail with EAGAIN.
         let poll_first =
@@ -532,8 +530,31 @@ fn read_buffer(want: usize, flags: MsgFlags) -> Vec<u8> {
     }
 }
 
+/// `connect_ex`'s answer for a connect's result: the errno, or none on success.
+pub(crate) fn connect_ex_result(connected: Result<()>) -> Result<Option<Errno>> {
+    match connected {
+        Ok(()) => Ok(None),
+        Err(e) => match e.as_guest() {
+            // CPython's connect_ex gives EWOULDBLOCK when its timeout expires.
+            Some(crate::bindings::sockbox::socket::types::Error::Timeout) => Ok(Some(Errno::Again)),
+            _ => match e.errno_code() {
+                Some(code) => Ok(Some(code)),
+                None => Err(e),
+            },
+        },
+    }
+}
+
+/// Whether a recv with `flags` goes on until its buffer is full: MSG_WAITALL, not a peek, on
+/// a blocking socket (CPython's fd is blocking then, so the kernel honours it; ours is not).
+pub(crate) fn waits_for_all(flags: MsgFlags, deadline: Deadline) -> bool {
+    flags.contains(MsgFlags::WAITALL)
+        && !flags.contains(MsgFlags::PEEK)
+        && matches!(deadline, Deadline::Never)
+}
+
 /// How many bytes one read may return: `min(bufsize, max_read)`.
-fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
+pub(crate) fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
     usize::try_from(bufsize)
         .unwrap_or(usize::MAX)
         .min(ctx.limits.max_read)
@@ -614,19 +635,7 @@ impl HostSocket for SocketCtxView<'_> {
     }
 
     fn connect_ex(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<Option<Errno>> {
-        match self.table.get(&s)?.os()?.connect(self.ctx, &address) {
-            Ok(()) => Ok(None),
-            Err(e) => match e.as_guest() {
-                // CPython's connect_ex gives EWOULDBLOCK when its timeout expires.
-                Some(crate::bindings::sockbox::socket::types::Error::Timeout) => {
-                    Ok(Some(Errno::Again))
-                }
-                _ => match e.errno_code() {
-                    Some(code) => Ok(Some(code)),
-                    None => Err(e),
-                },
-            },
-        }
+        connect_ex_result(self.table.get(&s)?.os()?.connect(self.ctx, &address))
     }
 
     fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<u64> {

@@ -111,6 +111,16 @@ pub(crate) enum Interest {
     Write,
 }
 
+impl Interest {
+    /// The poll(2) events it waits for.
+    pub(crate) fn poll_flags(self) -> PollFlags {
+        match self {
+            Interest::Read => PollFlags::IN,
+            Interest::Write => PollFlags::OUT,
+        }
+    }
+}
+
 /// Wakes every blocked sockbox call of one instance, now and until [`clear`](Self::clear)ed.
 ///
 /// Get it from [`SocketCtx::interrupt_handle`](crate::SocketCtx::interrupt_handle); it is
@@ -167,9 +177,13 @@ impl InterruptHandle {
         self.inner.set.store(false, Ordering::SeqCst);
     }
 
-    /// Makes waits return `would_wait` (on) or block in poll(2) (off).
-    pub(crate) fn set_no_wait(&self, on: bool) {
-        self.inner.no_wait.store(on, Ordering::SeqCst);
+    /// Runs `op` with waits returning `would_wait` instead of blocking in poll(2) (the async
+    /// host waits itself).
+    pub(crate) fn without_waiting<T>(&self, op: impl FnOnce() -> T) -> T {
+        self.inner.no_wait.store(true, Ordering::SeqCst);
+        let result = op();
+        self.inner.no_wait.store(false, Ordering::SeqCst);
+        result
     }
 
     /// Resolves once the instance is interrupted (for pollables and the async host).
@@ -196,7 +210,8 @@ impl InterruptHandle {
     }
 }
 
-fn canceled() -> SocketError {
+/// What a call woken by the interrupt fails with.
+pub(crate) fn canceled() -> SocketError {
     SocketError::os(
         Errno::Canceled,
         "Operation canceled (the host interrupted this instance)",
@@ -211,10 +226,7 @@ pub(crate) fn wait(
     deadline: Deadline,
     intr: &InterruptHandle,
 ) -> Result<(), SocketError> {
-    let events = match interest {
-        Interest::Read => PollFlags::IN,
-        Interest::Write => PollFlags::OUT,
-    };
+    let events = interest.poll_flags();
     loop {
         if intr.is_interrupted() {
             return Err(canceled());
@@ -223,14 +235,10 @@ pub(crate) fn wait(
             Deadline::Now => return Err(SocketError::errno(Errno::Again)),
             // The async host waits itself: only say whether the socket is ready now.
             _ if intr.inner.no_wait.load(Ordering::Relaxed) => {
-                let mut fds = [PollFd::new(sock, events)];
-                let zero = Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                return match rustix::event::poll(&mut fds, Some(&zero)) {
-                    Ok(n) if n > 0 => Ok(()),
-                    _ => Err(SocketError::would_wait(interest)),
+                return if crate::reactor::ready_now(sock.as_fd(), events) {
+                    Ok(())
+                } else {
+                    Err(SocketError::would_wait(interest))
                 };
             }
             Deadline::Never => None,
