@@ -10,6 +10,21 @@ fn sockbox() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockbox"))
 }
 
+/// A native server on 127.0.0.1 that reads each connection to its end and sends it all back
+/// (what `echo-client` expects); its port.
+fn whole_message_echo_server() -> u16 {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in server.incoming().flatten() {
+            let mut buf = Vec::new();
+            let _ = conn.read_to_end(&mut buf);
+            let _ = conn.write_all(&buf);
+        }
+    });
+    port
+}
+
 /// An example plugin built beside the demo by the build script.
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("SOCKBOX_DEMO_WASM")).with_file_name(format!("{name}.wasm"))
@@ -90,15 +105,7 @@ impl Drop for KillOnDrop {
 /// --allow-connect, with a message naming the flag, and works with it.
 #[test]
 fn run_enforces_policy_flags() {
-    let server = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = server.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut conn in server.incoming().flatten() {
-            let mut buf = Vec::new();
-            let _ = conn.read_to_end(&mut buf);
-            let _ = conn.write_all(&buf);
-        }
-    });
+    let port = whole_message_echo_server();
     let client = example("echo-client");
     let denied = sockbox()
         .args(["run"])
@@ -224,15 +231,7 @@ fn policy_check_explains_a_file() {
 /// the file. A host-name rule works through the name's lookup (DNS pinning).
 #[test]
 fn run_with_a_policy_file() {
-    let server = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = server.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut conn in server.incoming().flatten() {
-            let mut buf = Vec::new();
-            let _ = conn.read_to_end(&mut buf);
-            let _ = conn.write_all(&buf);
-        }
-    });
+    let port = whole_message_echo_server();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.toml");
     std::fs::write(&file, format!("connect = [\"localhost:{port}\"]\n")).unwrap();

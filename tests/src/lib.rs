@@ -221,3 +221,74 @@ pub fn closed_port() -> (socket2::Socket, u16) {
     let port = s.local_addr().unwrap().as_socket().unwrap().port();
     (s, port)
 }
+
+/// How many descriptors this process has open.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The descriptor count once it has held still for 200 ms (native peers close their ends of
+/// finished connections on their own threads), or after 10 s.
+pub fn settled_fd_count() -> usize {
+    let mut last = fd_count();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = fd_count();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// The thread that interrupts a guest once it says, over its control connection, that it is
+/// blocking (see [`blocked_call`]).
+pub struct Interrupter(std::thread::JoinHandle<(std::time::Duration, [u8; 8])>);
+
+impl Interrupter {
+    /// How long after `interrupt()` the guest's next word came, and the word (`canceled` when
+    /// its call failed with ECANCELED).
+    pub fn woke(self) -> (std::time::Duration, [u8; 8]) {
+        self.0.join().unwrap()
+    }
+}
+
+/// A run of the `policy` guest that blocks in one `call` (`block CALL CONTROL TARGET`) against
+/// `target`, a peer that never answers: the context to run it with (connect to the control
+/// port and `target`, bind, fd passing, a preopened listener for `accept`), its arguments
+/// after the program name, and the thread that interrupts it.
+pub fn blocked_call(call: &str, target: SocketAddr) -> (SocketCtx, Vec<String>, Interrupter) {
+    let control = TcpListener::bind("127.0.0.1:0").unwrap();
+    let control_port = control.local_addr().unwrap().port();
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let ctx = with_policy(policy(&[
+        &format!("connect 127.0.0.1:{control_port}"),
+        &format!("connect 127.0.0.1:{}", target.port()),
+        "bind 127.0.0.1:0",
+        "fd-passing",
+    ]))
+    .preopen(local.to_string(), listener)
+    .build()
+    .unwrap();
+    let handle = ctx.interrupt_handle();
+    let waker = std::thread::spawn(move || {
+        let (mut ctl, _) = control.accept().unwrap();
+        let mut word = [0u8; 8];
+        ctl.read_exact(&mut word).unwrap();
+        assert_eq!(&word, b"blocking");
+        // Let the guest get into its wait.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let at = std::time::Instant::now();
+        handle.interrupt();
+        ctl.read_exact(&mut word).unwrap();
+        (at.elapsed(), word)
+    });
+    let args = vec![
+        "block".to_string(),
+        call.to_string(),
+        control_port.to_string(),
+        target.port().to_string(),
+    ];
+    (ctx, args, Interrupter(waker))
+}

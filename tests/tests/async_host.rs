@@ -113,7 +113,6 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
 /// is interrupted.
 #[tokio::test(flavor = "current_thread")]
 async fn async_host_calls_wake_on_interrupt() {
-    use std::net::TcpListener;
     let runner = AsyncRunner::new().unwrap();
     let wasm = std::fs::read(format!("{}/policy.wasm", env!("SOCKBOX_GUESTS_DIR"))).unwrap();
     let component = runner.compile(&wasm).unwrap();
@@ -130,41 +129,12 @@ async fn async_host_calls_wake_on_interrupt() {
         "poller-select",
         "create-connection",
     ] {
-        let control = TcpListener::bind("127.0.0.1:0").unwrap();
-        let control_port = control.local_addr().unwrap().port();
-        let (listener, local) = preopen_listener("127.0.0.1:0");
-        let ctx = with_policy(policy(&[
-            &format!("connect 127.0.0.1:{control_port}"),
-            &format!("connect 127.0.0.1:{}", silent.port()),
-            "bind 127.0.0.1:0",
-            "fd-passing",
-        ]))
-        .preopen(local.to_string(), listener)
-        .build()
-        .unwrap();
-        let handle = ctx.interrupt_handle();
-        let waker = std::thread::spawn(move || {
-            let (mut ctl, _) = control.accept().unwrap();
-            let mut word = [0u8; 8];
-            ctl.read_exact(&mut word).unwrap();
-            std::thread::sleep(Duration::from_millis(150));
-            let at = Instant::now();
-            handle.interrupt();
-            ctl.read_exact(&mut word).unwrap();
-            (at.elapsed(), word)
-        });
+        let (ctx, args, interrupter) = sockbox_tests::blocked_call(call, silent);
         let stdout = MemoryOutputPipe::new(1 << 16);
         let mut wasi = WasiCtx::builder();
-        let args = [
-            "policy".to_string(),
-            "block".to_string(),
-            call.to_string(),
-            control_port.to_string(),
-            silent.port().to_string(),
-        ];
-        wasi.args(&args).stdout(stdout.clone());
+        wasi.arg("policy").args(&args).stdout(stdout.clone());
         let code = runner.run(&component, wasi.build(), ctx).await.unwrap();
-        let (elapsed, word) = waker.join().unwrap();
+        let (elapsed, word) = interrupter.woke();
         let out = String::from_utf8_lossy(&stdout.contents()).into_owned();
         assert_eq!(code, 0, "{call}: {out}");
         if call == "create-connection" {

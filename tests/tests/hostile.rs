@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use sockbox_host::ShareGroup;
-use sockbox_tests::{echo_server, policy, run_full, with_policy};
+use sockbox_tests::{echo_server, fd_count, policy, run_full, settled_fd_count, with_policy};
 
 /// Each case and what it must give: `ok`, or `err <Python exception> <errno>` (no errno for
 /// errors without one). `A or B` allows either, where Linux and gVisor (this project's CI
@@ -220,25 +220,6 @@ const EXPECTED: &[(&str, &str)] = &[
     ("sendfile/udp-unconnected", "err ValueError"),
     ("limits/max-sockets", "err OSError TooManyOpen"),
 ];
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-/// The descriptor count once it has not changed for 200 ms (native peers close their ends of
-/// finished connections on their own threads).
-fn settled_fd_count() -> usize {
-    let mut last = fd_count();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = fd_count();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    last
-}
 
 #[test]
 fn hostile_inputs_get_typed_errors() {

@@ -5,7 +5,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sockbox_host::run::Runner;
-use sockbox_tests::{component, policy, preopen_listener, run_with, silent_server, with_policy};
+use sockbox_tests::{
+    blocked_call, component, policy, preopen_listener, run_with, silent_server, with_policy,
+};
 use wasmtime_wasi::WasiCtx;
 
 /// A guest blocked in accept (no timeout) wakes with `canceled` (ECANCELED) within 50 ms of
@@ -68,42 +70,10 @@ fn interrupt_wakes_every_kind_of_blocked_call() {
         "makefile-read",
         "poller-select",
     ] {
-        let control = TcpListener::bind("127.0.0.1:0").unwrap();
-        let control_port = control.local_addr().unwrap().port();
-        let (listener, local) = preopen_listener("127.0.0.1:0");
-        let ctx = with_policy(policy(&[
-            &format!("connect 127.0.0.1:{control_port}"),
-            &format!("connect 127.0.0.1:{}", silent.port()),
-            "bind 127.0.0.1:0",
-            "fd-passing",
-        ]))
-        .preopen(local.to_string(), listener)
-        .build()
-        .unwrap();
-        let handle = ctx.interrupt_handle();
-        let waker = std::thread::spawn(move || {
-            let (mut ctl, _) = control.accept().unwrap();
-            let mut word = [0u8; 8];
-            ctl.read_exact(&mut word).unwrap();
-            assert_eq!(&word, b"blocking");
-            // Let the guest get into its wait.
-            std::thread::sleep(Duration::from_millis(150));
-            let at = Instant::now();
-            handle.interrupt();
-            ctl.read_exact(&mut word).unwrap();
-            (at.elapsed(), word)
-        });
-        let out = run_with(
-            "policy",
-            &[
-                "block",
-                call,
-                &control_port.to_string(),
-                &silent.port().to_string(),
-            ],
-            ctx,
-        );
-        let (elapsed, word) = waker.join().unwrap();
+        let (ctx, args, interrupter) = blocked_call(call, silent);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_with("policy", &args, ctx);
+        let (elapsed, word) = interrupter.woke();
         out.assert_ok();
         assert_eq!(&word, b"canceled", "{call}: {out}");
         assert!(

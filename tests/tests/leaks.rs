@@ -6,11 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use sockbox_host::{ShareGroup, SocketCtx};
-use sockbox_tests::{policy, preopen_listener, run_with, with_policy};
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+use sockbox_tests::{fd_count, policy, preopen_listener, run_with, with_policy};
 
 /// Every scenario once: guests that close, guests that leave things open, hand-offs.
 fn scenarios() {

@@ -4,28 +4,9 @@
 //! it started. (One test in its own binary, so the count is this test's alone.)
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use sockbox_tests::{policy, run_with, with_policy};
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-/// The count once it has held still for 200 ms (the native peer closes its ends on its own
-/// thread).
-fn settled_fd_count() -> usize {
-    let mut last = fd_count();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = fd_count();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    last
-}
+use sockbox_tests::{fd_count, policy, run_with, settled_fd_count, with_policy};
 
 #[test]
 fn ten_thousand_lifecycles_leave_no_descriptor() {
