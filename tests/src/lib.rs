@@ -2,16 +2,25 @@
 //! the real host with a policy and preopened sockets, and native loopback peers to talk to.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
 
 use sockbox_host::run::Runner;
 use sockbox_host::{Policy, SocketCtx, SocketCtxBuilder};
 use wasmtime::component::Component;
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+pub mod python;
 
 /// One engine and linker for every test of a binary.
 pub fn runner() -> &'static Runner {
@@ -31,6 +40,25 @@ pub fn component(name: &str) -> Component {
             let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             runner().compile(&wasm).expect("compile")
         })
+        .clone()
+}
+
+/// The compiled component of Python module `module` in `app_dir` (see [`python::build`]),
+/// built and compiled once per test binary.
+pub fn python_component(app_dir: &str, module: &str) -> Component {
+    static CACHE: OnceLock<Mutex<HashMap<String, Component>>> = OnceLock::new();
+    let key = format!("{app_dir}/{module}");
+    if let Some(c) = CACHE.get_or_init(Default::default).lock().unwrap().get(&key) {
+        return c.clone();
+    }
+    let wasm = std::fs::read(python::build(app_dir, module)).expect("python component");
+    let compiled = runner().compile(&wasm).expect("compile");
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(key)
+        .or_insert(compiled)
         .clone()
 }
 
@@ -83,7 +111,18 @@ pub fn run_with(name: &str, args: &[&str], ctx: SocketCtx) -> Outcome {
 /// Runs guest program `name` with `args`, the sockbox state `ctx`, and host directories
 /// preopened for it (`(host path, guest path)`).
 pub fn run_full(name: &str, args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)]) -> Outcome {
-    let component = component(name);
+    run_component(&component(name), name, args, ctx, dirs)
+}
+
+/// Runs `component` as program `name` with `args`, the sockbox state `ctx`, and host
+/// directories preopened for it (`(host path, guest path)`).
+pub fn run_component(
+    component: &Component,
+    name: &str,
+    args: &[&str],
+    ctx: SocketCtx,
+    dirs: &[(&Path, &str)],
+) -> Outcome {
     let stdout = MemoryOutputPipe::new(1 << 20);
     let stderr = MemoryOutputPipe::new(1 << 20);
     let mut wasi = WasiCtx::builder();
@@ -96,7 +135,7 @@ pub fn run_full(name: &str, args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)
             .expect("preopened dir");
     }
     let code = runner()
-        .run(&component, wasi.build(), ctx)
+        .run(component, wasi.build(), ctx)
         .unwrap_or_else(|e| panic!("guest {name} {args:?} trapped: {e:?}"));
     Outcome {
         code,
@@ -291,4 +330,49 @@ pub fn blocked_call(call: &str, target: SocketAddr) -> (SocketCtx, Vec<String>, 
         target.port().to_string(),
     ];
     (ctx, args, Interrupter(waker))
+}
+
+/// Sends `fds` with `data` over `sock` (SCM_RIGHTS).
+pub fn send_fds(sock: &impl AsFd, data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) {
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
+    rustix::net::sendmsg(
+        sock,
+        &[IoSlice::new(data)],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .unwrap();
+}
+
+/// Receives data and descriptors (SCM_RIGHTS).
+pub fn recv_fds(sock: &impl AsFd) -> (Vec<u8>, Vec<OwnedFd>) {
+    let mut data = vec![0u8; 64];
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let msg = rustix::net::recvmsg(
+        sock,
+        &mut [IoSliceMut::new(&mut data)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )
+    .unwrap();
+    data.truncate(msg.bytes);
+    let mut fds = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(r) = m {
+            fds.extend(r);
+        }
+    }
+    (data, fds)
+}
+
+/// The whole contents of a file descriptor, read from its start.
+pub fn read_at_start(fd: OwnedFd) -> String {
+    let mut f = std::fs::File::from(fd);
+    let mut s = String::new();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).unwrap();
+    f.read_to_string(&mut s).unwrap();
+    s
 }

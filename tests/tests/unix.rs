@@ -1,19 +1,15 @@
 //! Unix-domain sockets, descriptor passing, sendfile and share/fromshare, driven from a wasm
 //! guest through the real host, with native peers in a temporary directory.
 
-use std::io::{IoSlice, IoSliceMut, Read, Write};
-use std::mem::MaybeUninit;
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags,
-};
 use sockbox_host::{ShareGroup, SocketCtx};
 use sockbox_tests::{
-    echo_server, policy, preopen_listener, run_full, run_with, unix_case, with_policy,
+    echo_server, policy, preopen_listener, read_at_start, recv_fds, run_full, run_with, send_fds,
+    unix_case, with_policy,
 };
 
 fn tempdir() -> tempfile::TempDir {
@@ -188,50 +184,6 @@ fn unix_socketpair_of_each_kind() {
         out.line("pair-peercred-pid"),
         std::process::id().to_string()
     );
-}
-
-/// Sends `fds` with `data` over `sock` (SCM_RIGHTS).
-fn send_fds(sock: &impl AsFd, data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) {
-    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
-    rustix::net::sendmsg(
-        sock,
-        &[IoSlice::new(data)],
-        &mut control,
-        SendFlags::empty(),
-    )
-    .unwrap();
-}
-
-/// Receives data and descriptors (SCM_RIGHTS).
-fn recv_fds(sock: &impl AsFd) -> (Vec<u8>, Vec<OwnedFd>) {
-    let mut data = vec![0u8; 64];
-    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let msg = rustix::net::recvmsg(
-        sock,
-        &mut [IoSliceMut::new(&mut data)],
-        &mut control,
-        RecvFlags::CMSG_CLOEXEC,
-    )
-    .unwrap();
-    data.truncate(msg.bytes);
-    let mut fds = Vec::new();
-    for m in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(r) = m {
-            fds.extend(r);
-        }
-    }
-    (data, fds)
-}
-
-fn read_at_start(fd: OwnedFd) -> String {
-    let mut f = std::fs::File::from(fd);
-    let mut s = String::new();
-    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).unwrap();
-    f.read_to_string(&mut s).unwrap();
-    s
 }
 
 /// A native peer passes a connected TCP socket and a file to the guest; the guest uses the

@@ -1,0 +1,23 @@
+"""fetch: print the status and body of an http:// URL, with Python's own urllib.request.
+
+    sockbox run --allow-connect localhost:8000 fetch.wasm http://localhost:8000/
+
+The policy names the host: the plugin may look up `localhost` and connect to what it resolved
+to, on port 8000, and nothing else.
+"""
+
+import sockbox  # first: the socket module below is sockbox's
+
+import sys
+import urllib.request
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: fetch URL")
+    with urllib.request.urlopen(sys.argv[1], timeout=30) as resp:
+        print(resp.status, resp.reason)
+        sys.stdout.write(resp.read().decode("utf-8", "replace"))
+
+
+Run = sockbox.command(main)

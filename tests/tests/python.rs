@@ -1,0 +1,330 @@
+//! Python guests: CPython's own `socket.py`, `http.client`, `urllib.request`, `socketserver` and
+//! `selectors` running on sockbox (`python/sockbox`), built with componentize-py by the harness
+//! and run in the real host against native peers.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+use sockbox_host::SocketCtx;
+use sockbox_tests::{
+    Outcome, closed_port, policy, preopen_listener, python_component, read_at_start, recv_fds,
+    run_component, send_fds, silent_server, udp_echo, with_policy,
+};
+
+/// Runs a case of `tests/python/cases.py` under `ctx`, with host directories preopened.
+fn case(args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)]) -> Outcome {
+    let component = python_component("tests/python", "cases");
+    run_component(&component, "cases", args, ctx, dirs)
+}
+
+/// A native HTTP/1.1 server answering one request with `body`; the request's head comes back
+/// through the join handle.
+fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut reader = BufReader::new(conn);
+        let mut head = String::new();
+        while reader.read_line(&mut head).unwrap() > 2 {}
+        let mut conn = reader.into_inner();
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        head
+    });
+    (port, server)
+}
+
+/// http.client's GET reaches a native server and reads its answer.
+#[test]
+fn http_client_gets_from_a_native_server() {
+    let (port, server) = http_server("hello from native");
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
+        .build()
+        .unwrap();
+    let out = case(&["http_get", &port.to_string(), "/hello"], ctx, &[]);
+    out.assert_ok();
+    let head = server.join().unwrap();
+    assert!(head.starts_with("GET /hello HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("X-Guest: python\r\n"), "{head}");
+    assert_eq!(out.line("status"), "200 OK");
+    assert_eq!(out.line("type"), "text/plain");
+    assert_eq!(out.line("body"), "hello from native");
+}
+
+/// A socketserver.TCPServer on a preopened listener serves native clients one after another
+/// (its waits go through selectors on sockbox's `select`).
+#[test]
+fn socketserver_serves_native_clients() {
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let ctx = with_policy(policy(&[]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let clients = std::thread::spawn(move || {
+        for i in 0..3 {
+            let mut c = TcpStream::connect(local).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut reader = BufReader::new(c.try_clone().unwrap());
+            for word in ["hello", "world"] {
+                writeln!(c, "{word} {i}").unwrap();
+                let mut back = String::new();
+                reader.read_line(&mut back).unwrap();
+                assert_eq!(back, format!("{} {i}\n", word.to_uppercase()));
+            }
+            writeln!(c, "bye").unwrap();
+        }
+    });
+    let out = case(&["serve", "3"], ctx, &[]);
+    let clients = clients.join();
+    out.assert_ok();
+    clients.unwrap();
+    assert_eq!(out.line("served"), format!("3 on {local}"));
+}
+
+/// create_connection and makefile("rw"): a line protocol with a native server.
+#[test]
+fn makefile_line_protocol() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut writer = conn.try_clone().unwrap();
+        for line in BufReader::new(conn).lines() {
+            writeln!(writer, "got {}", line.unwrap()).unwrap();
+        }
+    });
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
+        .build()
+        .unwrap();
+    let out = case(&["lines", &port.to_string()], ctx, &[]);
+    server.join().unwrap();
+    out.assert_ok();
+    let replies: Vec<_> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("reply: "))
+        .collect();
+    assert_eq!(replies, ["got alpha", "got beta", "got gamma"], "{out}");
+    assert_eq!(out.line("io refs closed"), "True");
+}
+
+/// socket.recv_fds and socket.send_fds with a native peer: the guest uses a socket it was
+/// passed, and passes back a socket of its own and a file.
+#[test]
+fn fd_passing_with_a_native_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("peer.sock");
+    std::fs::write(dir.path().join("note.txt"), "a file the guest passed\n").unwrap();
+    let listener = UnixListener::bind(&path).unwrap();
+    let peer = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (mut ours, theirs) = UnixStream::pair().unwrap();
+        send_fds(&conn, b"take this", &[theirs.as_fd()]);
+        drop(theirs);
+        let mut got = vec![0u8; 31];
+        ours.read_exact(&mut got).unwrap();
+        let (data, fds) = recv_fds(&conn);
+        assert_eq!(data, b"take these");
+        assert_eq!(fds.len(), 2);
+        let mut pair_end = UnixStream::from(fds[0].try_clone().unwrap());
+        // The host keeps its sockets non-blocking, and the passed one shares that flag.
+        pair_end.set_nonblocking(false).unwrap();
+        pair_end
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut from_pair = String::new();
+        pair_end.read_to_string(&mut from_pair).unwrap();
+        let file = read_at_start(fds[1].try_clone().unwrap());
+        (&conn).write_all(b"thanks").unwrap();
+        (String::from_utf8(got).unwrap(), from_pair, file)
+    });
+    let ctx = with_policy(policy(&[
+        &format!("unix {}", path.display()),
+        "fd-passing",
+    ]))
+    .build()
+    .unwrap();
+    let out = case(
+        &["fds", path.to_str().unwrap(), "/data/note.txt"],
+        ctx,
+        &[(dir.path(), "/data")],
+    );
+    out.assert_ok();
+    let (via_passed, via_pair, file) = peer.join().unwrap();
+    assert_eq!(via_passed, "hello through the passed socket");
+    assert_eq!(via_pair, "hello from the guest's socketpair");
+    assert_eq!(file, "a file the guest passed\n");
+    assert_eq!(out.line("received"), "take this 1 fd(s), flags 0");
+    assert_eq!(out.line("passed family"), "AF_UNIX SOCK_STREAM");
+    assert_eq!(out.line("sent"), "10");
+    assert_eq!(out.line("peer says"), "thanks");
+}
+
+/// socket.sendfile (socket.py's read-and-send loop) and sockbox.sendfile (the host's
+/// zero-copy sendfile(2), whole and a slice) deliver the file's bytes.
+#[test]
+fn sendfile_sends_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..1_000_003u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all
+    });
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
+        .build()
+        .unwrap();
+    let out = case(
+        &["sendfile", &port.to_string(), "/data/big.bin"],
+        ctx,
+        &[(dir.path(), "/data")],
+    );
+    out.assert_ok();
+    let got = receiver.join().unwrap();
+    let mut want = data.clone();
+    want.extend_from_slice(&data);
+    want.extend_from_slice(&data[10..15]);
+    assert!(got == want, "received {} bytes, wanted {}", got.len(), want.len());
+    assert_eq!(out.line("socket.sendfile"), "1000003");
+    assert_eq!(out.line("file offset"), "1000003");
+    assert_eq!(out.line("sockbox.sendfile"), "1000003");
+    assert_eq!(out.line("sockbox.sendfile tail"), "5");
+}
+
+/// A connect the policy refuses is a PermissionError carrying the policy's message and rule.
+#[test]
+fn denied_connect_is_permission_error() {
+    let ctx = with_policy(policy(&[])).build().unwrap();
+    let out = case(&["denied", "127.0.0.1", "9"], ctx, &[]);
+    out.assert_ok();
+    assert_eq!(out.line("error"), "PermissionError");
+    assert_eq!(out.line("errno is EACCES"), "True");
+    assert!(
+        out.line("message").contains("denies connect to 127.0.0.1:9"),
+        "{out}"
+    );
+    assert_eq!(out.line("rule"), "--allow-connect 127.0.0.1:9");
+}
+
+/// A recv timeout is TimeoutError("timed out"), after the timeout and not much later.
+#[test]
+fn timeout_is_timeout_error() {
+    let peer = silent_server("127.0.0.1:0");
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{}", peer.port())]))
+        .build()
+        .unwrap();
+    let out = case(&["timeout", &peer.port().to_string()], ctx, &[]);
+    out.assert_ok();
+    assert_eq!(out.line("error"), "TimeoutError timed out");
+    let waited: u64 = out.line("waited ms").parse().unwrap();
+    assert!((290..2000).contains(&waited), "{out}");
+    assert_eq!(out.line("is socket.timeout"), "True");
+}
+
+/// A refused connect is ConnectionRefusedError; connect_ex returns ECONNREFUSED.
+#[test]
+fn refused_connect_is_connection_refused_error() {
+    let (_held, port) = closed_port();
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
+        .build()
+        .unwrap();
+    let out = case(&["refused", &port.to_string()], ctx, &[]);
+    out.assert_ok();
+    assert_eq!(out.line("error"), "ConnectionRefusedError");
+    assert_eq!(out.line("connect_ex is ECONNREFUSED"), "True");
+}
+
+/// UDP sendto/recvfrom with a native echo peer.
+#[test]
+fn udp_round_trip() {
+    let peer = udp_echo("127.0.0.1:0");
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{}", peer.port())]))
+        .build()
+        .unwrap();
+    let out = case(&["udp", &peer.port().to_string()], ctx, &[]);
+    out.assert_ok();
+    assert_eq!(out.line("echo"), "ping True");
+}
+
+/// The rest of the module inside the guest: socketpair, select, selectors, options, timeouts,
+/// dup/fromfd/detach, inet helpers, getaddrinfo, errors, and no descriptor left behind.
+#[test]
+fn the_socket_module_surface() {
+    let ctx = with_policy(policy(&[])).build().unwrap();
+    let out = case(&["surface"], ctx, &[]);
+    out.assert_ok();
+    let want = "\
+pair: AF_UNIX SOCK_STREAM True
+select: True True []
+select idle: ([], [], [])
+selectors: PollSelector [('b', 1)]
+nodelay: 1
+keepalive: 1
+type: True
+bindtodevice: PermissionError
+timeout default: None True
+timeout set: 1.5 True
+nonblocking: 0.0 False
+negative timeout: Timeout value out of range
+closed fileno: -1 repr closed: True
+use after close: True
+dup: True True
+dup read: b'via dup'
+detach read: b'via detach'
+SOCK_NONBLOCK: SOCK_STREAM False
+aton: 7f000001 127.0.0.1
+pton: fe80::1
+htons: 256 True
+getaddrinfo: AF_INET6 SOCK_STREAM ('::1', 80, 0, 0)
+getnameinfo: ('127.0.0.1', '80')
+servbyname: 80
+lookup denied: PermissionError
+bad address: OverflowError
+bad address: TypeError
+bad address: TypeError
+bad type: OSError True
+fds left: 0
+";
+    assert_eq!(out.stdout, want, "{out}");
+}
+
+/// The example plugin `examples/python/fetch.py` fetches a page by name with urllib.request,
+/// allowed by one name rule.
+#[test]
+fn example_fetch_by_name() {
+    let (port, server) = http_server("fetched by urllib\n");
+    let ctx = with_policy(policy(&[&format!("connect localhost:{port}")]))
+        .build()
+        .unwrap();
+    let component = python_component("examples/python", "fetch");
+    let url = format!("http://localhost:{port}/page");
+    let out = run_component(&component, "fetch", &[&url], ctx, &[]);
+    out.assert_ok();
+    let head = server.join().unwrap();
+    assert!(head.starts_with("GET /page HTTP/1.1\r\n"), "{head}");
+    assert_eq!(out.stdout, "200 OK\nfetched by urllib\n", "{out}");
+}
+
+/// An uncaught exception ends a Python plugin with status 1 and its traceback, not a trap.
+#[test]
+fn uncaught_exception_exits_1() {
+    let ctx = with_policy(policy(&[])).build().unwrap();
+    let out = case(&["denied_unhandled"], ctx, &[]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("PermissionError"), "{out}");
+}
