@@ -1,9 +1,11 @@
 //! `subscribe`: `wasi:io/poll` pollables over sockbox sockets, so a guest can wait on many
 //! sockets (and wasi timers and streams) at once.
 //!
-//! A pollable's readiness comes from tokio's reactor (wasmtime-wasi runs `poll` on its tokio
-//! runtime), through the socket's one registration (see `reactor`); it also wakes when the
-//! instance is interrupted. An idle socket costs nothing per `poll` after the first.
+//! A pollable is checked with one poll(2) when a `poll` call starts, so a `poll` reports every
+//! socket that is ready at the call (as select(2) does: the reactor may not have seen an edge
+//! yet). After that, its readiness comes from tokio's reactor (wasmtime-wasi runs `poll` on its
+//! tokio runtime), through the socket's one registration (see `reactor`); it also wakes when
+//! the instance is interrupted.
 
 use std::sync::Arc;
 
@@ -49,7 +51,7 @@ pub(crate) fn subscribe(
 impl Pollable for Readiness {
     async fn ready(&mut self) {
         let Some(os) = &self.os else { return };
-        if self.events.is_empty() || self.interrupt.is_interrupted() {
+        if self.events.is_empty() || self.interrupt.is_interrupted() || os.ready_now(self.events) {
             return;
         }
         tokio::select! {

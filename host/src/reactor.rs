@@ -2,8 +2,9 @@
 //! wait on it (no duplicate descriptors: a server with 10,000 connections keeps 10,000).
 //!
 //! tokio's readiness is edge-triggered and cached, so it is a hint: a wake-up is confirmed with
-//! a zero-timeout poll(2) and, when stale, cleared before waiting for the next edge. An idle
-//! descriptor costs no system call per wait after its registration.
+//! a zero-timeout poll(2) and, when stale, cleared before waiting for the next edge. A wait
+//! itself costs no system call after the registration (pollables check once as a `poll` call
+//! starts: see `poll`).
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};

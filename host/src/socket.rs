@@ -176,6 +176,11 @@ impl OsSocket {
         unsafe { self.reactor.ready(self.os.as_fd(), events).await }
     }
 
+    /// Whether the socket is ready for `events` now (one poll(2)).
+    pub(crate) fn ready_now(&self, events: rustix::event::PollFlags) -> bool {
+        crate::reactor::ready_now(self.os.as_fd(), events)
+    }
+
     pub(crate) fn mode(&self) -> Mode {
         self.mode.get()
     }

@@ -48,7 +48,12 @@ pub fn component(name: &str) -> Component {
 pub fn python_component(app_dir: &str, module: &str) -> Component {
     static CACHE: OnceLock<Mutex<HashMap<String, Component>>> = OnceLock::new();
     let key = format!("{app_dir}/{module}");
-    if let Some(c) = CACHE.get_or_init(Default::default).lock().unwrap().get(&key) {
+    if let Some(c) = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .get(&key)
+    {
         return c.clone();
     }
     let wasm = std::fs::read(python::build(app_dir, module)).expect("python component");

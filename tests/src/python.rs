@@ -73,7 +73,16 @@ pub fn build(app_dir: &str, module: &str) -> PathBuf {
     let tool = componentize_py();
     run(Command::new(tool)
         .current_dir(&root)
-        .args(["-d", "wit", "-w", WORLD, "componentize", "-p", "python", "-p"])
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            WORLD,
+            "componentize",
+            "-p",
+            "python",
+            "-p",
+        ])
         .arg(app_dir)
         .arg(module)
         .arg("-o")

@@ -28,7 +28,8 @@ fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let mut reader = BufReader::new(conn);
         let mut head = String::new();
         while reader.read_line(&mut head).unwrap() > 2 {}
@@ -128,7 +129,8 @@ fn fd_passing_with_a_native_peer() {
     let listener = UnixListener::bind(&path).unwrap();
     let peer = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let (mut ours, theirs) = UnixStream::pair().unwrap();
         send_fds(&conn, b"take this", &[theirs.as_fd()]);
         drop(theirs);
@@ -149,12 +151,9 @@ fn fd_passing_with_a_native_peer() {
         (&conn).write_all(b"thanks").unwrap();
         (String::from_utf8(got).unwrap(), from_pair, file)
     });
-    let ctx = with_policy(policy(&[
-        &format!("unix {}", path.display()),
-        "fd-passing",
-    ]))
-    .build()
-    .unwrap();
+    let ctx = with_policy(policy(&[&format!("unix {}", path.display()), "fd-passing"]))
+        .build()
+        .unwrap();
     let out = case(
         &["fds", path.to_str().unwrap(), "/data/note.txt"],
         ctx,
@@ -199,7 +198,12 @@ fn sendfile_sends_a_file() {
     let mut want = data.clone();
     want.extend_from_slice(&data);
     want.extend_from_slice(&data[10..15]);
-    assert!(got == want, "received {} bytes, wanted {}", got.len(), want.len());
+    assert!(
+        got == want,
+        "received {} bytes, wanted {}",
+        got.len(),
+        want.len()
+    );
     assert_eq!(out.line("socket.sendfile"), "1000003");
     assert_eq!(out.line("file offset"), "1000003");
     assert_eq!(out.line("sockbox.sendfile"), "1000003");
@@ -215,7 +219,8 @@ fn denied_connect_is_permission_error() {
     assert_eq!(out.line("error"), "PermissionError");
     assert_eq!(out.line("errno is EACCES"), "True");
     assert!(
-        out.line("message").contains("denies connect to 127.0.0.1:9"),
+        out.line("message")
+            .contains("denies connect to 127.0.0.1:9"),
         "{out}"
     );
     assert_eq!(out.line("rule"), "--allow-connect 127.0.0.1:9");
