@@ -6,6 +6,7 @@ selectors) on sockbox, each case run by `tests/tests/python.rs` against native p
 
 import sockbox  # first: socket.py below runs on sockbox's _socket and select
 
+import asyncio
 import errno
 import http.client
 import os
@@ -48,6 +49,35 @@ def serve(count):
         server.handle_request()
     server.server_close()
     print("served:", count, "on", name)
+
+
+def asyncio_serve(count):
+    """An asyncio server on the preopened listener: `count` clients served concurrently."""
+    (listener, _), = sockbox.preopened_sockets()
+    count = int(count)
+
+    async def serve():
+        done = asyncio.Event()
+        served = 0
+
+        async def handle(reader, writer):
+            nonlocal served
+            line = await reader.readline()
+            writer.write(line.upper())
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+            served += 1
+            if served == count:
+                done.set()
+
+        server = await asyncio.start_server(handle, sock=listener)
+        await asyncio.wait_for(done.wait(), 20)
+        server.close()
+        await server.wait_closed()
+        print("asyncio served:", served)
+
+    asyncio.run(serve())
 
 
 def lines(port):
@@ -150,6 +180,8 @@ def surface():
     detach, inet helpers, getaddrinfo, errors."""
     a, b = socket.socketpair()
     print("pair:", a.family.name, a.type.name, a.getsockname() == "")
+    a.set_inheritable(True)
+    print("inheritable:", b.get_inheritable(), a.get_inheritable())
     a.sendall(b"x")
     r, w, x = select.select([b], [a], [], 5)
     print("select:", r == [b], w == [a], x)

@@ -92,6 +92,38 @@ fn socketserver_serves_native_clients() {
     assert_eq!(out.line("served"), format!("3 on {local}"));
 }
 
+/// An asyncio server (selector event loop on sockbox's `select`) serves 20 native clients at
+/// once: all connect first, then they send in reverse order, which a server serving one
+/// connection at a time could not answer.
+#[test]
+fn asyncio_serves_clients_concurrently() {
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let ctx = with_policy(policy(&[]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let clients = std::thread::spawn(move || {
+        let conns: Vec<TcpStream> = (0..20)
+            .map(|_| {
+                let c = TcpStream::connect(local).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                c
+            })
+            .collect();
+        for (i, mut c) in conns.into_iter().enumerate().rev() {
+            writeln!(c, "client {i}").unwrap();
+            let mut back = String::new();
+            c.read_to_string(&mut back).unwrap();
+            assert_eq!(back, format!("CLIENT {i}\n"));
+        }
+    });
+    let out = case(&["asyncio_serve", "20"], ctx, &[]);
+    let clients = clients.join();
+    out.assert_ok();
+    clients.unwrap();
+    assert_eq!(out.line("asyncio served"), "20");
+}
+
 /// create_connection and makefile("rw"): a line protocol with a native server.
 #[test]
 fn makefile_line_protocol() {
@@ -275,6 +307,7 @@ fn the_socket_module_surface() {
     out.assert_ok();
     let want = "\
 pair: AF_UNIX SOCK_STREAM True
+inheritable: False True
 select: True True []
 select idle: ([], [], [])
 selectors: PollSelector [('b', 1)]
