@@ -2,6 +2,7 @@
 //! guest through the real host, with native peers in a temporary directory.
 
 use std::io::{Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
