@@ -244,6 +244,10 @@ def surface():
     print("getnameinfo:", socket.getnameinfo(("127.0.0.1", 80), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV))
     print("servbyname:", socket.getservbyname("http", "tcp"))
     try:
+        socket.getaddrinfo("127.0.0.1", "no-such-service")
+    except socket.gaierror as e:
+        print("gaierror:", e.errno in (socket.EAI_SERVICE, socket.EAI_NONAME))
+    try:
         socket.getaddrinfo("example.com", 80)
     except OSError as e:
         print("lookup denied:", type(e).__name__)

@@ -46,25 +46,22 @@ pub fn component(name: &str) -> Component {
 /// The compiled component of Python module `module` in `app_dir` (see [`python::build`]),
 /// built and compiled once per test binary.
 pub fn python_component(app_dir: &str, module: &str) -> Component {
-    static CACHE: OnceLock<Mutex<HashMap<String, Component>>> = OnceLock::new();
-    let key = format!("{app_dir}/{module}");
-    if let Some(c) = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .get(&key)
-    {
-        return c.clone();
-    }
-    let wasm = std::fs::read(python::build(app_dir, module)).expect("python component");
-    let compiled = runner().compile(&wasm).expect("compile");
-    CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .entry(key)
-        .or_insert(compiled)
-        .clone()
+    type Slot = std::sync::Arc<OnceLock<Component>>;
+    static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
+    // One slot per guest, filled by the first test to need it while the others wait for it.
+    let slot = Slot::clone(
+        CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .entry(format!("{app_dir}/{module}"))
+            .or_default(),
+    );
+    slot.get_or_init(|| {
+        let wasm = std::fs::read(python::build(app_dir, module)).expect("python component");
+        runner().compile(&wasm).expect("compile")
+    })
+    .clone()
 }
 
 /// What a guest run produced.

@@ -331,6 +331,7 @@ htons: 256 True
 getaddrinfo: AF_INET6 SOCK_STREAM ('::1', 80, 0, 0)
 getnameinfo: ('127.0.0.1', '80')
 servbyname: 80
+gaierror: True
 lookup denied: PermissionError
 bad address: OverflowError
 bad address: TypeError
