@@ -113,6 +113,8 @@ enum Target {
 struct Sample {
     wall: Duration,
     cpu: Duration,
+    /// The user-space part of `cpu` (the rest is the kernel's), at clock-tick resolution.
+    user: Duration,
 }
 
 /// What the JSON and the table hold per row and way.
@@ -123,6 +125,8 @@ struct WayResult {
     wall_spread: f64,
     cpu_median_s: f64,
     cpu_per_op_ns: f64,
+    /// The median of the samples' user-space CPU times (the rest of their CPU is the kernel's).
+    user_median_s: f64,
     samples: Vec<Sample>,
 }
 
@@ -345,6 +349,18 @@ fn pin(cpu: usize) {
     let _ = rustix::thread::sched_setaffinity(None, &set);
 }
 
+/// This thread's user-space CPU time so far (`utime` of /proc/thread-self/stat).
+fn thread_user() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(11))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
 fn thread_cpu() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
@@ -358,11 +374,12 @@ fn on_client<T: Send + 'static>(
     std::thread::spawn(move || -> Result<Sample> {
         pin(CLIENT_CPU);
         let state = prepare()?;
-        let (w0, c0) = (Instant::now(), thread_cpu());
+        let (w0, c0, u0) = (Instant::now(), thread_cpu(), thread_user());
         f(state)?;
         Ok(Sample {
             wall: w0.elapsed(),
             cpu: thread_cpu() - c0,
+            user: thread_user().saturating_sub(u0),
         })
     })
     .join()
@@ -816,6 +833,7 @@ fn startup(way: Way) -> Result<Sample> {
     Ok(Sample {
         wall: first.saturating_duration_since(start),
         cpu: cpu.cpu,
+        user: cpu.user,
     })
 }
 
@@ -846,12 +864,14 @@ fn summarize(row: &Row, samples: Vec<Vec<Sample>>) -> RowResult {
                 - walls.iter().cloned().fold(f64::MAX, f64::min))
                 / wall;
             let cpu = median(cpus);
+            let user = median(s.iter().map(|x| x.user.as_secs_f64()).collect());
             WayResult {
                 way,
                 wall_median_s: wall,
                 wall_spread: spread,
                 cpu_median_s: cpu,
                 cpu_per_op_ns: cpu * 1e9 / ops as f64,
+                user_median_s: user,
                 samples: s,
             }
         })
