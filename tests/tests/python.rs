@@ -10,6 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use sockbox_host::SocketCtx;
+use sockbox_host::run::AsyncRunner;
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
 use sockbox_tests::{
     Outcome, closed_port, policy, preopen_listener, python_component, read_at_start, recv_fds,
     run_component, send_fds, silent_server, udp_echo, with_policy,
@@ -305,7 +309,12 @@ fn the_socket_module_surface() {
     let ctx = with_policy(policy(&[])).build().unwrap();
     let out = case(&["surface"], ctx, &[]);
     out.assert_ok();
-    let want = "\
+    let want = SURFACE;
+    assert_eq!(out.stdout, want, "{out}");
+}
+
+/// What the `surface` case prints.
+const SURFACE: &str = "\
 pair: AF_UNIX SOCK_STREAM True
 inheritable: False True
 select: True True []
@@ -339,8 +348,6 @@ bad address: TypeError
 bad type: OSError True
 fds left: 0
 ";
-    assert_eq!(out.stdout, want, "{out}");
-}
 
 /// The example plugin `examples/python/fetch.py` fetches a page by name with urllib.request,
 /// allowed by one name rule.
@@ -366,4 +373,61 @@ fn uncaught_exception_exits_1() {
     let out = case(&["denied_unhandled"], ctx, &[]);
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("PermissionError"), "{out}");
+}
+
+/// On the async host (`add_to_linker_async`) the same module behaves the same: the surface
+/// case prints the same lines, and a socketserver plugin and the surface case run side by
+/// side on one thread, each suspended while it waits.
+#[tokio::test(flavor = "current_thread")]
+async fn python_on_the_async_host() {
+    let runner = AsyncRunner::new().unwrap();
+    let wasm = std::fs::read(sockbox_tests::python::build("tests/python", "cases")).unwrap();
+    let component = runner.compile(&wasm).unwrap();
+    let run = |args: &[&str], ctx: SocketCtx| {
+        let stdout = MemoryOutputPipe::new(1 << 20);
+        let stderr = MemoryOutputPipe::new(1 << 20);
+        let mut wasi = WasiCtx::builder();
+        wasi.arg("cases")
+            .args(args)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone());
+        let fut = runner.run(&component, wasi.build(), ctx);
+        async move {
+            let code = fut.await.expect("guest trapped");
+            let text = |p: MemoryOutputPipe| String::from_utf8_lossy(&p.contents()).into_owned();
+            Outcome {
+                code,
+                stdout: text(stdout),
+                stderr: text(stderr),
+            }
+        }
+    };
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let server_ctx = with_policy(policy(&[]))
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    let clients = std::thread::spawn(move || {
+        for i in 0..3 {
+            let mut c = TcpStream::connect(local).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut reader = BufReader::new(c.try_clone().unwrap());
+            writeln!(c, "async {i}").unwrap();
+            let mut back = String::new();
+            reader.read_line(&mut back).unwrap();
+            assert_eq!(back, format!("ASYNC {i}\n"));
+            writeln!(c, "bye").unwrap();
+        }
+    });
+    let surface_ctx = with_policy(policy(&[])).build().unwrap();
+    let (served, surface) = tokio::join!(
+        run(&["serve", "3"], server_ctx),
+        run(&["surface"], surface_ctx)
+    );
+    let clients = clients.join();
+    served.assert_ok();
+    clients.unwrap();
+    assert_eq!(served.line("served"), format!("3 on {local}"));
+    surface.assert_ok();
+    assert_eq!(surface.stdout, SURFACE, "{surface}");
 }
