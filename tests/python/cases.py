@@ -156,6 +156,16 @@ def timeout(port):
     sock.close()
 
 
+def blocked(port):
+    """A recv that waits forever, until the embedder interrupts the instance."""
+    sock = socket.create_connection(("127.0.0.1", int(port)))
+    print("blocking", flush=True)
+    try:
+        sock.recv(10)
+    except OSError as e:
+        print("error:", type(e).__name__, e.errno == errno.ECANCELED, e.strerror)
+
+
 def refused(port):
     """connect to a closed port: ConnectionRefusedError; connect_ex gives the errno."""
     try:

@@ -277,6 +277,31 @@ fn timeout_is_timeout_error() {
     assert_eq!(out.line("is socket.timeout"), "True");
 }
 
+/// The embedder's interrupt wakes a Python guest blocked in recv: OSError(ECANCELED).
+#[test]
+fn interrupt_wakes_a_blocked_python_guest() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
+        .build()
+        .unwrap();
+    let handle = ctx.interrupt_handle();
+    // Once the guest has connected, give it time to block in recv, then interrupt it.
+    let waker = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        handle.interrupt();
+        conn
+    });
+    let out = case(&["blocked", &port.to_string()], ctx, &[]);
+    drop(waker.join().unwrap());
+    out.assert_ok();
+    assert_eq!(
+        out.line("error"),
+        "OSError True Operation canceled (the host interrupted this instance)"
+    );
+}
+
 /// A refused connect is ConnectionRefusedError; connect_ex returns ECONNREFUSED.
 #[test]
 fn refused_connect_is_connection_refused_error() {
