@@ -6,7 +6,7 @@ use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
@@ -167,6 +167,10 @@ impl Socket {
         ))
     }
 }
+
+/// How long a poll-first wait must take to count as having waited for data (a poll that finds
+/// data queued returns in a few microseconds at most).
+const POLL_SLEPT: Duration = Duration::from_micros(5);
 
 impl OsSocket {
     /// Resolves once the socket is ready for `events` (see [`Reactor::ready`]).
@@ -357,8 +361,12 @@ impl OsSocket {
         // empty again and a recv now would only fail with EAGAIN.
         let poll_first =
             self.read_waits.load(Ordering::Relaxed) && !matches!(deadline, Deadline::Now);
+        let mut slept = false;
         if poll_first {
+            let at = Instant::now();
             wait::wait(&self.os, Interest::Read, deadline, &ctx.interrupt)?;
+            // A poll that returned at once found data queued; one that slept waited for a reply.
+            slept = at.elapsed() >= POLL_SLEPT;
         }
         let mut first = true;
         loop {
@@ -373,10 +381,15 @@ impl OsSocket {
                 |s| s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw),
             );
             if first {
-                // Keep polling first while reads empty the socket; go back to reading first
-                // once one fills the buffer (a backlog) or reads without waiting.
+                // Keep polling first while polls sleep or reads empty the socket; go back to
+                // reading first once a read fills the buffer at once (a backlog), or reads
+                // without waiting.
                 let n = got.as_ref().map_or(0, |n| *n);
-                let hint = if poll_first { n < room } else { waited };
+                let hint = if poll_first {
+                    slept || n < room
+                } else {
+                    waited
+                };
                 self.read_waits.store(hint, Ordering::Relaxed);
                 first = false;
             }
