@@ -860,12 +860,6 @@ class socket:
         in another instance of the same share group."""
         return _call(self._handle().share)
 
-    def _get_inheritable(self):
-        return _call(self._handle().get_inheritable)
-
-    def _set_inheritable(self, flag):
-        _call(self._handle().set_inheritable, bool(flag))
-
 
 SocketType = socket
 
@@ -877,7 +871,7 @@ def _into_size(view, nbytes, call):
     if nbytes == 0:
         nbytes = len(view)
     elif nbytes > len(view):
-        raise ValueError(f"nbytes is greater than the length of the buffer")
+        raise ValueError("nbytes is greater than the length of the buffer")
     return nbytes
 
 
