@@ -393,9 +393,19 @@ _MSG = (
     (MSG_TRUNC, _t.MsgFlags.TRUNC),
     (MSG_CTRUNC, _t.MsgFlags.CTRUNC),
 )
+_MSG_KNOWN = sum(bit for bit, _ in _MSG)
 _NO_FLAGS = _t.MsgFlags(0)
 # Flags the host always applies (no SIGPIPE; received descriptors are close-on-exec).
 _IMPLIED = MSG_NOSIGNAL | MSG_CMSG_CLOEXEC
+
+
+def _bits(value, table, empty):
+    """The flags of ``table`` (``(bit, flag)`` pairs) whose bits are set in ``value``."""
+    out = empty
+    for bit, flag in table:
+        if value & bit:
+            out |= flag
+    return out
 
 
 def _msg_flags(flags):
@@ -403,15 +413,10 @@ def _msg_flags(flags):
     flags = _index(flags, "flags")
     if not flags:
         return _NO_FLAGS
-    out = _NO_FLAGS
-    rest = flags & ~_IMPLIED
-    for bit, flag in _MSG:
-        if rest & bit:
-            out |= flag
-            rest &= ~bit
+    rest = flags & ~(_IMPLIED | _MSG_KNOWN)
     if rest:
         raise _os_error("EOPNOTSUPP", f"flags {rest:#x} are not supported by sockbox")
-    return out
+    return _bits(flags, _MSG, _NO_FLAGS)
 
 
 def _msg_number(flags):
@@ -922,14 +927,6 @@ _NI = (
     (NI_NOFQDN, _netdb.NameInfoFlags.NOFQDN),
     (NI_DGRAM, _netdb.NameInfoFlags.DGRAM),
 )
-
-
-def _bits(value, table, empty):
-    out = empty
-    for bit, flag in table:
-        if value & bit:
-            out |= flag
-    return out
 
 
 def _idna(host):
