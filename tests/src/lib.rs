@@ -116,6 +116,43 @@ pub fn run_full(name: &str, args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)
     run_component(&component(name), name, args, ctx, dirs)
 }
 
+/// The captured stdout and stderr of a guest run (see [`captured_wasi`]).
+pub struct Captured {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl Captured {
+    /// What the run produced, given its exit code.
+    pub fn outcome(&self, code: i32) -> Outcome {
+        let text = |p: &MemoryOutputPipe| String::from_utf8_lossy(&p.contents()).into_owned();
+        Outcome {
+            code,
+            stdout: text(&self.stdout),
+            stderr: text(&self.stderr),
+        }
+    }
+}
+
+/// The WASI context of program `name` with `args` and host directories preopened for it
+/// (`(host path, guest path)`), its stdout and stderr captured.
+pub fn captured_wasi(name: &str, args: &[&str], dirs: &[(&Path, &str)]) -> (WasiCtx, Captured) {
+    let captured = Captured {
+        stdout: MemoryOutputPipe::new(1 << 20),
+        stderr: MemoryOutputPipe::new(1 << 20),
+    };
+    let mut wasi = WasiCtx::builder();
+    wasi.arg(name)
+        .args(args)
+        .stdout(captured.stdout.clone())
+        .stderr(captured.stderr.clone());
+    for (host, guest) in dirs {
+        wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite)
+            .expect("preopened dir");
+    }
+    (wasi.build(), captured)
+}
+
 /// Runs `component` as program `name` with `args`, the sockbox state `ctx`, and host
 /// directories preopened for it (`(host path, guest path)`).
 pub fn run_component(
@@ -125,25 +162,11 @@ pub fn run_component(
     ctx: SocketCtx,
     dirs: &[(&Path, &str)],
 ) -> Outcome {
-    let stdout = MemoryOutputPipe::new(1 << 20);
-    let stderr = MemoryOutputPipe::new(1 << 20);
-    let mut wasi = WasiCtx::builder();
-    wasi.arg(name)
-        .args(args)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
-    for (host, guest) in dirs {
-        wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite)
-            .expect("preopened dir");
-    }
+    let (wasi, captured) = captured_wasi(name, args, dirs);
     let code = runner()
-        .run(component, wasi.build(), ctx)
+        .run(component, wasi, ctx)
         .unwrap_or_else(|e| panic!("guest {name} {args:?} trapped: {e:?}"));
-    Outcome {
-        code,
-        stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
-    }
+    captured.outcome(code)
 }
 
 /// Runs a test case of the `cases` guest under `ctx`.

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use sockbox_host::SocketCtx;
 use sockbox_host::run::AsyncRunner;
-use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use sockbox_tests::{
-    Outcome, closed_port, policy, preopen_listener, python_component, read_at_start, recv_fds,
-    run_component, send_fds, silent_server, udp_echo, with_policy,
+    Outcome, allowing_connect, captured_wasi, closed_port, policy, preopen_listener,
+    python_component, read_at_start, recv_fds, run_component, send_fds, silent_server, udp_echo,
+    with_policy,
 };
 
 /// Runs a case of `tests/python/cases.py` under `ctx`, with host directories preopened.
@@ -53,9 +52,7 @@ fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
 #[test]
 fn http_client_gets_from_a_native_server() {
     let (port, server) = http_server("hello from native");
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(port).build().unwrap();
     let out = case(&["http_get", &port.to_string(), "/hello"], ctx, &[]);
     out.assert_ok();
     let head = server.join().unwrap();
@@ -140,9 +137,7 @@ fn makefile_line_protocol() {
             writeln!(writer, "got {}", line.unwrap()).unwrap();
         }
     });
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(port).build().unwrap();
     let out = case(&["lines", &port.to_string()], ctx, &[]);
     server.join().unwrap();
     out.assert_ok();
@@ -221,9 +216,7 @@ fn sendfile_sends_a_file() {
         conn.read_to_end(&mut all).unwrap();
         all
     });
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(port).build().unwrap();
     let out = case(
         &["sendfile", &port.to_string(), "/data/big.bin"],
         ctx,
@@ -266,9 +259,7 @@ fn denied_connect_is_permission_error() {
 #[test]
 fn timeout_is_timeout_error() {
     let peer = silent_server("127.0.0.1:0");
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{}", peer.port())]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(peer.port()).build().unwrap();
     let out = case(&["timeout", &peer.port().to_string()], ctx, &[]);
     out.assert_ok();
     assert_eq!(out.line("error"), "TimeoutError timed out");
@@ -282,9 +273,7 @@ fn timeout_is_timeout_error() {
 fn interrupt_wakes_a_blocked_python_guest() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(port).build().unwrap();
     let handle = ctx.interrupt_handle();
     // Once the guest has connected, give it time to block in recv, then interrupt it.
     let waker = std::thread::spawn(move || {
@@ -306,9 +295,7 @@ fn interrupt_wakes_a_blocked_python_guest() {
 #[test]
 fn refused_connect_is_connection_refused_error() {
     let (_held, port) = closed_port();
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(port).build().unwrap();
     let out = case(&["refused", &port.to_string()], ctx, &[]);
     out.assert_ok();
     assert_eq!(out.line("error"), "ConnectionRefusedError");
@@ -319,9 +306,7 @@ fn refused_connect_is_connection_refused_error() {
 #[test]
 fn udp_round_trip() {
     let peer = udp_echo("127.0.0.1:0");
-    let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{}", peer.port())]))
-        .build()
-        .unwrap();
+    let ctx = allowing_connect(peer.port()).build().unwrap();
     let out = case(&["udp", &peer.port().to_string()], ctx, &[]);
     out.assert_ok();
     assert_eq!(out.line("echo"), "ping True");
@@ -409,23 +394,9 @@ async fn python_on_the_async_host() {
     let wasm = std::fs::read(sockbox_tests::python::build("tests/python", "cases")).unwrap();
     let component = runner.compile(&wasm).unwrap();
     let run = |args: &[&str], ctx: SocketCtx| {
-        let stdout = MemoryOutputPipe::new(1 << 20);
-        let stderr = MemoryOutputPipe::new(1 << 20);
-        let mut wasi = WasiCtx::builder();
-        wasi.arg("cases")
-            .args(args)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
-        let fut = runner.run(&component, wasi.build(), ctx);
-        async move {
-            let code = fut.await.expect("guest trapped");
-            let text = |p: MemoryOutputPipe| String::from_utf8_lossy(&p.contents()).into_owned();
-            Outcome {
-                code,
-                stdout: text(stdout),
-                stderr: text(stderr),
-            }
-        }
+        let (wasi, captured) = captured_wasi("cases", args, &[]);
+        let fut = runner.run(&component, wasi, ctx);
+        async move { captured.outcome(fut.await.expect("guest trapped")) }
     };
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let server_ctx = with_policy(policy(&[]))
