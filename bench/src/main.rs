@@ -68,8 +68,14 @@ enum Way {
 enum Work {
     /// The client sends `total` bytes in `chunk` writes.
     Send { total: u64, chunk: usize },
-    /// The client receives `total` bytes with `chunk`-sized reads.
-    Recv { total: u64, chunk: usize },
+    /// The client receives `total` bytes with `chunk`-sized reads: socket.py's `recv`, which
+    /// returns the bytes, or with `into`, `recv_into` a buffer of the guest's (std's `read` for
+    /// the wasi:sockets guest, both ways).
+    Recv {
+        total: u64,
+        chunk: usize,
+        into: bool,
+    },
     /// `count` 1-byte ping-pongs.
     Rtt { count: u64 },
     /// A file of `total` bytes sent with sendfile (or read and sent).
@@ -251,10 +257,22 @@ fn rows(quick: bool) -> Vec<Row> {
             Work::Recv {
                 total: gib,
                 chunk: 64 << 10,
+                into: false,
             },
             false,
             &three,
             Target::CpuAndThroughput(1.05, 0.95),
+        ),
+        row(
+            "recv_into 64 KiB",
+            Work::Recv {
+                total: gib,
+                chunk: 64 << 10,
+                into: true,
+            },
+            false,
+            &three,
+            Target::NotSlowerThanWasi,
         ),
         row(
             "send 4 KiB, NODELAY",
@@ -281,6 +299,7 @@ fn rows(quick: bool) -> Vec<Row> {
             Work::Recv {
                 total: gib,
                 chunk: 4 << 10,
+                into: false,
             },
             false,
             &three,
@@ -336,7 +355,9 @@ fn shm_or_tmp() -> PathBuf {
 
 fn ops(work: Work) -> u64 {
     match work {
-        Work::Send { total, chunk } | Work::Recv { total, chunk } => total.div_ceil(chunk as u64),
+        Work::Send { total, chunk } | Work::Recv { total, chunk, .. } => {
+            total.div_ceil(chunk as u64)
+        }
         Work::Sendfile { .. } | Work::Startup => 1,
         Work::Rtt { count } | Work::Accept { count } => count,
     }
@@ -564,7 +585,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
             }
             Ok(s)
         }
-        Work::Recv { total, chunk } => {
+        Work::Recv { total, chunk, into } => {
             let (l, port) = listener()?;
             let p = peer(move || {
                 let (mut c, _) = l.accept()?;
@@ -588,7 +609,18 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                 )?,
                 _ => run_guest(guest(
                     way,
-                    guest_args("recv", port, total, chunk, nodelay, None),
+                    guest_args(
+                        if into && way == Way::Sockbox {
+                            "recv-into"
+                        } else {
+                            "recv"
+                        },
+                        port,
+                        total,
+                        chunk,
+                        nodelay,
+                        None,
+                    ),
                     None,
                     None,
                 )?)?,

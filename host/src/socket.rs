@@ -168,6 +168,19 @@ impl Socket {
     }
 }
 
+/// Reads asking for at least this many bytes go straight into the guest's memory; below it,
+/// the copy costs less than the FIONREAD that sizes the read.
+const DIRECT_RECV_MIN: usize = 16 * 1024;
+
+/// How a `recv` goes (see [`OsSocket::plan_recv`]).
+pub(crate) enum RecvPlan {
+    /// `len` bytes are queued: receive them into guest memory (with `deadline`, should another
+    /// reader of the socket take them first).
+    Direct { len: usize, deadline: Deadline },
+    /// The ordinary path: receive into a host buffer, which the bindings copy to the guest.
+    Ordinary,
+}
+
 /// How long a poll-first wait must take to count as having waited for data (a poll that finds
 /// data queued returns in a few microseconds at most).
 const POLL_SLEPT: Duration = Duration::from_micros(5);
@@ -410,6 +423,50 @@ impl OsSocket {
             }
         }
         Ok(buf)
+    }
+
+    /// Plans a `recv` for delivery straight into the guest's memory: waits, as `recv` would,
+    /// until bytes are queued and says how many to take. Everything else (flags, datagrams,
+    /// small reads, the end of the stream, a pending error, a non-blocking socket with nothing
+    /// queued) takes the ordinary path, [`recv`](Self::recv).
+    pub(crate) fn plan_recv(
+        &self,
+        ctx: &SocketCtx,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<RecvPlan> {
+        let want = read_size(ctx, bufsize);
+        if !self.stream
+            || self.filter_senders
+            || want < DIRECT_RECV_MIN
+            || (flags & !MsgFlags::DONTWAIT) != MsgFlags::empty()
+        {
+            return Ok(RecvPlan::Ordinary);
+        }
+        let deadline = self.deadline(flags);
+        let mut waited = false;
+        loop {
+            // FIONREAD fails on a listening socket: recv gives that its own error.
+            match rustix::io::ioctl_fionread(&self.os) {
+                Ok(0) => {}
+                Ok(queued) => {
+                    let len = usize::try_from(queued).map_or(want, |q| q.min(want));
+                    return Ok(RecvPlan::Direct { len, deadline });
+                }
+                Err(_) => return Ok(RecvPlan::Ordinary),
+            }
+            if waited || matches!(deadline, Deadline::Now) {
+                return Ok(RecvPlan::Ordinary);
+            }
+            wait::wait(&self.os, Interest::Read, deadline, &ctx.interrupt)?;
+            waited = true;
+        }
+    }
+
+    /// Receives what is queued into `buf`, without waiting: the second half of a
+    /// [`RecvPlan::Direct`].
+    pub(crate) fn recv_queued(&self, buf: &mut [u8]) -> rustix::io::Result<usize> {
+        rustix::net::recv(&self.os, buf, rustix::net::RecvFlags::DONTWAIT).map(|(n, _)| n)
     }
 
     fn recvmsg(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Message> {

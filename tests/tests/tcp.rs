@@ -153,3 +153,43 @@ fn bind_without_rule_is_denied() {
         "the error names the rule:\n{out}"
     );
 }
+
+/// Large reads, which the host receives straight into guest memory, against a native sender
+/// whose writes vary in size and sometimes pause (so some reads find data queued and some
+/// wait): every byte arrives in order, no read exceeds its size, and the end of the stream
+/// reads as empty, blocking or not.
+#[test]
+fn large_reads_deliver_every_byte() {
+    const TOTAL: u64 = 24 * 1024 * 1024 + 12_345;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sender = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let sizes = [1usize, 100, 70_000, 300_000, 16_384, 65_536, 5, 1_000_000];
+        let (mut sent, mut k) = (0u64, 0usize);
+        while sent < TOTAL {
+            let n = (sizes[k % sizes.len()] as u64).min(TOTAL - sent);
+            let chunk: Vec<u8> = (sent..sent + n)
+                .map(|i| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
+                .collect();
+            conn.write_all(&chunk).unwrap();
+            sent += n;
+            k += 1;
+            if k % 5 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    let out = case(
+        &["bulk-recv", &port.to_string()],
+        allowing_connect(port),
+    );
+    sender.join().unwrap();
+    out.assert_ok();
+    assert_eq!(out.line("bytes"), TOTAL.to_string(), "{out}");
+    assert_eq!(out.line("mismatch"), "None", "{out}");
+    let largest: usize = out.line("largest-read").parse().unwrap();
+    assert!(largest > 20_000, "reads were never large: {out}");
+    assert_eq!(out.line("after-end"), "[]");
+    assert_eq!(out.line("after-end-nonblocking"), "[]");
+}

@@ -20,6 +20,12 @@ fn recv_timeout_fires_at_deadline() {
         (300..300 + 250).contains(&elapsed),
         "timed out after {elapsed} ms, not at 300 ms"
     );
+    assert_eq!(out.line("recv-large"), "err TimeoutError : timed out");
+    let elapsed: u64 = out.line("large-elapsed-ms").parse().unwrap();
+    assert!(
+        (300..300 + 250).contains(&elapsed),
+        "a large recv timed out after {elapsed} ms, not at 300 ms"
+    );
 }
 
 /// A non-blocking recv with nothing to read fails with `again` at once; so does MSG_DONTWAIT.
@@ -38,11 +44,12 @@ fn nonblocking_recv_would_block() {
             .starts_with("err BlockingIOError Again: [Errno"),
         "{out}"
     );
-    assert!(
-        out.line("recv-dontwait")
-            .starts_with("err BlockingIOError Again"),
-        "{out}"
-    );
+    for label in ["recv-large", "recv-dontwait", "recv-large-dontwait"] {
+        assert!(
+            out.line(label).starts_with("err BlockingIOError Again"),
+            "{label}: {out}"
+        );
+    }
 }
 
 /// settimeout/gettimeout/getblocking, the default timeout, and what accept gives new sockets.

@@ -3,7 +3,7 @@
 
 /// The workload arguments every bench guest takes: `WORKLOAD PORT SIZE CHUNK NODELAY [PATH]`.
 pub struct Args {
-    /// `send`, `recv`, `rtt`, `accept`, `sendfile`, `readsend`, `startup`.
+    /// `send`, `recv`, `recv-into`, `rtt`, `accept`, `sendfile`, `readsend`, `startup`.
     pub workload: String,
     /// The native peer's port on 127.0.0.1 (or the port to listen on, for `accept`).
     pub port: u16,

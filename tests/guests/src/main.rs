@@ -23,6 +23,7 @@ fn main() -> Res {
         "server-bind" => server_bind(&rest[0], port(&rest[1])),
         "udp" => udp(&rest[0], port(&rest[1])),
         "recv-timeout" => recv_timeout(port(&rest[0]), rest[1].parse()?),
+        "bulk-recv" => bulk_recv(port(&rest[0])),
         "nonblocking" => nonblocking(port(&rest[0])),
         "refused" => refused(port(&rest[0])),
         "connect" => connect(&rest[0], port(&rest[1])),
@@ -134,6 +135,51 @@ fn recv_timeout(port: u16, ms: u64) -> Res {
     let r = s.recv(10);
     println!("elapsed-ms: {}", start.elapsed().as_millis());
     report("recv", r);
+    // A large read waits in the host's other path (it receives straight into guest memory).
+    let start = Instant::now();
+    let r = s.recv(64 * 1024);
+    println!("large-elapsed-ms: {}", start.elapsed().as_millis());
+    report("recv-large", r);
+    Ok(())
+}
+
+/// The byte a bulk sender puts at offset `i` (`bulk-recv`).
+fn bulk_byte(i: u64) -> u8 {
+    (i.wrapping_mul(7) ^ (i >> 11)) as u8
+}
+
+/// Receives a stream to its end with large reads (64 KiB, and 20,000 bytes every third read),
+/// checking each byte against [`bulk_byte`]; then reads past the end.
+fn bulk_recv(port: u16) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.settimeout(Some(Duration::from_secs(20)));
+    s.connect(("127.0.0.1", port))?;
+    let (mut total, mut reads, mut largest, mut bad) = (0u64, 0u64, 0usize, None);
+    loop {
+        let size = if reads % 3 == 2 { 20_000 } else { 64 * 1024 };
+        let data = s.recv(size)?;
+        if data.is_empty() {
+            break;
+        }
+        if data.len() > size {
+            return Err(format!("recv({size}) returned {} bytes", data.len()).into());
+        }
+        for (k, &b) in data.iter().enumerate() {
+            let at = total + k as u64;
+            if bad.is_none() && b != bulk_byte(at) {
+                bad = Some(at);
+            }
+        }
+        total += data.len() as u64;
+        largest = largest.max(data.len());
+        reads += 1;
+    }
+    println!("bytes: {total}");
+    println!("mismatch: {bad:?}");
+    println!("largest-read: {largest}");
+    println!("after-end: {:?}", s.recv(64 * 1024)?);
+    s.setblocking(false);
+    println!("after-end-nonblocking: {:?}", s.recv(64 * 1024)?);
     Ok(())
 }
 
@@ -149,8 +195,13 @@ fn nonblocking(port: u16) -> Res {
         s.gettimeout()
     );
     report("recv", s.recv(10));
+    report("recv-large", s.recv(64 * 1024));
     s.setblocking(true);
     report("recv-dontwait", s.recv_with_flags(10, MsgFlags::DONTWAIT));
+    report(
+        "recv-large-dontwait",
+        s.recv_with_flags(64 * 1024, MsgFlags::DONTWAIT),
+    );
     Ok(())
 }
 

@@ -37,6 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         "recv" => {
+            let mut got = 0u64;
+            while got < a.size {
+                let n = s.recv(a.chunk)?.len();
+                if n == 0 {
+                    break;
+                }
+                got += n as u64;
+            }
+        }
+        "recv-into" => {
             let mut buf = vec![0u8; a.chunk];
             let mut got = 0u64;
             while got < a.size {
