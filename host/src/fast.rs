@@ -76,7 +76,8 @@ pub(crate) fn add_to_linker<T: SocketView + 'static>(
     )?;
     inst.func_wrap(
         "[method]socket.recv",
-        |mut store: StoreContextMut<'_, T>, (s, bufsize, flags): (Resource<Socket>, u64, MsgFlags)| {
+        |mut store: StoreContextMut<'_, T>,
+         (s, bufsize, flags): (Resource<Socket>, u64, MsgFlags)| {
             let view = store.data_mut().socket_ctx();
             let planned = (|| -> Result<RecvReply, SocketError> {
                 let os = view.table.get(&s)?.os()?;
@@ -104,8 +105,9 @@ pub(crate) fn add_to_linker<T: SocketView + 'static>(
 ///
 /// The canonical ABI allocates a returned list with the guest's `cabi_realloc` while lowering,
 /// and only then is the guest's memory in reach. So the call plans the read (waiting for data
-/// as recv does) and the lowering allocates exactly the queued length and receives into it:
-/// one copy, kernel to guest, instead of three (kernel to host buffer to guest).
+/// as recv does) and the lowering allocates the planned length, receives into it, and shrinks
+/// the allocation to what arrived: one copy, kernel to guest, instead of two (kernel to host
+/// buffer to guest).
 ///
 /// This implements wasmtime's `ComponentType` and `Lower` by hand. They are public but
 /// documented as internal; the wire format is delegated to wasmtime's own
@@ -212,8 +214,9 @@ unsafe impl Lower for RecvReply {
                 intr,
                 len,
                 deadline,
-            } => Self::receive(os, intr, *len, *deadline, cx)?
-                .linear_lower_to_memory(cx, ty, offset),
+            } => {
+                Self::receive(os, intr, *len, *deadline, cx)?.linear_lower_to_memory(cx, ty, offset)
+            }
         }
     }
 }

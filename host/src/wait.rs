@@ -226,6 +226,18 @@ pub(crate) fn wait(
     deadline: Deadline,
     intr: &InterruptHandle,
 ) -> Result<(), SocketError> {
+    wait_for(sock, interest, PollFlags::empty(), deadline, intr).map(drop)
+}
+
+/// [`wait`], also asking poll(2) for the `extra` events, and returning what it reported for
+/// the socket (empty when the async host, which waits itself, only checked readiness).
+pub(crate) fn wait_for(
+    sock: &impl AsFd,
+    interest: Interest,
+    extra: PollFlags,
+    deadline: Deadline,
+    intr: &InterruptHandle,
+) -> Result<PollFlags, SocketError> {
     let events = interest.poll_flags();
     loop {
         if intr.is_interrupted() {
@@ -236,7 +248,7 @@ pub(crate) fn wait(
             // The async host waits itself: only say whether the socket is ready now.
             _ if intr.inner.no_wait.load(Ordering::Relaxed) => {
                 return if crate::reactor::ready_now(sock.as_fd(), events) {
-                    Ok(())
+                    Ok(PollFlags::empty())
                 } else {
                     Err(SocketError::would_wait(interest))
                 };
@@ -254,14 +266,15 @@ pub(crate) fn wait(
             }
         };
         let mut fds = [
-            PollFd::new(sock, events),
+            PollFd::new(sock, events | extra),
             PollFd::new(&intr.inner.eventfd, PollFlags::IN),
         ];
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) => {
                 // Ready, or an error/hang-up the retried operation will report.
-                if !fds[0].revents().is_empty() {
-                    return Ok(());
+                let revents = fds[0].revents();
+                if !revents.is_empty() {
+                    return Ok(revents);
                 }
                 // Otherwise the interrupt fired or the time ran out: the loop top decides.
             }

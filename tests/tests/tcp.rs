@@ -180,10 +180,7 @@ fn large_reads_deliver_every_byte() {
             }
         }
     });
-    let out = case(
-        &["bulk-recv", &port.to_string()],
-        allowing_connect(port),
-    );
+    let out = case(&["bulk-recv", &port.to_string()], allowing_connect(port));
     sender.join().unwrap();
     out.assert_ok();
     assert_eq!(out.line("bytes"), TOTAL.to_string(), "{out}");
