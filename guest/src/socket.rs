@@ -254,7 +254,9 @@ impl Socket {
         Ok(self.raw.recv(bufsize as u64, flags)?)
     }
 
-    /// `recv_into(buffer)`: reads into `buf`, returning how many bytes arrived.
+    /// `recv_into(buffer)`: reads into `buf`, returning how many bytes arrived. The bytes
+    /// arrive as [`recv`](Self::recv)'s and are copied into `buf` (a WIT result cannot be
+    /// written into a caller's buffer): for large reads, `recv` is the cheaper call.
     ///
     /// # Errors
     /// As [`recv`](Self::recv).
