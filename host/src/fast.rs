@@ -115,7 +115,7 @@ pub(crate) fn add_to_linker<T: SocketView + 'static>(
 enum RecvReply {
     /// Received the ordinary way, or failed.
     Done(Result<Vec<u8>, Error>),
-    /// `len` bytes are queued on `os`: receive them while lowering.
+    /// Bytes are queued on `os`: receive up to `len` of them while lowering.
     Direct {
         os: Arc<OsSocket>,
         intr: InterruptHandle,
