@@ -260,6 +260,76 @@ fn fd_passing_with_a_native_peer() {
     assert_eq!(out.line("maxfds-0"), "fds=0 ctrunc=true");
 }
 
+/// A TCP socket passed to the guest and read by a native thread at the same time: the guest's
+/// large reads (received straight into its memory) race the native reads for the same bytes.
+/// Every byte reaches exactly one reader, the guest's are the sender's bytes, and a read whose
+/// bytes the other reader took waits rather than failing.
+#[test]
+fn large_reads_race_another_reader() {
+    const TOTAL: u64 = 64 << 20;
+    let dir = tempdir();
+    let path = dir.path().join("shared.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let tcp_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut out = TcpStream::connect(tcp_listener.local_addr().unwrap()).unwrap();
+    let (go, ready) = std::sync::mpsc::channel::<()>();
+    let sender = std::thread::spawn(move || {
+        if ready.recv().is_err() {
+            return;
+        }
+        let chunk = vec![0x5au8; 48 * 1024];
+        let mut sent = 0u64;
+        while sent < TOTAL {
+            let n = chunk.len().min((TOTAL - sent) as usize);
+            out.write_all(&chunk[..n]).unwrap();
+            sent += n as u64;
+        }
+    });
+    let (receiving, _) = tcp_listener.accept().unwrap();
+    let native = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        send_fds(&c, b"x", &[receiving.as_fd()]);
+        let mut ack = [0u8; 1];
+        c.read_exact(&mut ack).unwrap();
+        go.send(()).unwrap();
+        // The guest's copy makes the shared description non-blocking: wait with poll.
+        let mut receiving = receiving;
+        let (mut got, mut buf) = (0u64, vec![0u8; 64 * 1024]);
+        loop {
+            let mut fds = [rustix::event::PollFd::new(
+                &receiving,
+                rustix::event::PollFlags::IN,
+            )];
+            rustix::event::poll(&mut fds, None).unwrap();
+            match receiving.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => {
+                    assert!(buf[..n].iter().all(|&b| b == 0x5a));
+                    got += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("native reader: {e}"),
+            }
+        }
+    });
+    let p = policy(&[&format!("unix {}", path.display()), "fd-passing"]);
+    let out = run_with(
+        "unix",
+        &["shared-reader", path.to_str().unwrap()],
+        with_policy(p).build().unwrap(),
+    );
+    sender.join().unwrap();
+    let native_bytes = native.join().unwrap();
+    out.assert_ok();
+    let guest_bytes: u64 = out.line("guest-bytes").parse().unwrap();
+    assert_eq!(out.line("foreign-bytes"), "0", "{out}");
+    assert_eq!(guest_bytes + native_bytes, TOTAL, "{out}");
+    assert!(
+        guest_bytes > 0 && native_bytes > 0,
+        "one reader got nothing: {out}"
+    );
+}
+
 /// sendfile: whole file, slice, past the end, a Read source; its rules; a directory falls back
 /// and fails cleanly.
 #[test]

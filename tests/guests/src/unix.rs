@@ -21,6 +21,7 @@ fn main() -> Res {
         "denied" => denied(Path::new(&rest[0])),
         "pair" => pair(),
         "fds" => fds(Path::new(&rest[0])),
+        "shared-reader" => shared_reader(Path::new(&rest[0])),
         "sendfile" => sendfile(rest[0].parse()?, &rest[1], &rest[2]),
         "share" => share(),
         "fromshare" => fromshare(&rest[0]),
@@ -156,6 +157,31 @@ fn pair() -> Res {
     }
     let (a, _b) = sockbox::socketpair(AddressFamily::Unix, SocketKind::Stream, 0)?;
     println!("pair-peercred-pid: {}", a.peer_credentials()?.pid);
+    Ok(())
+}
+
+/// Receives a TCP socket from the peer at PATH that a native thread reads too, and reads it
+/// to its end with large reads: each reader gets some of the bytes (all 0x5a), and a read the
+/// other reader emptied the socket under waits instead of failing.
+fn shared_reader(path: &Path) -> Res {
+    let s = unix(SocketKind::Stream)?;
+    s.connect(path)?;
+    let m = sockbox::recv_fds(&s, 16, 1, MsgFlags::empty())?;
+    let tcp = m.fds.into_iter().next().ok_or("no socket")?.into_socket()?;
+    tcp.settimeout(Some(Duration::from_secs(20)));
+    // Ready: the peer starts the sender now, so both readers race from the first byte.
+    s.sendall(b"r")?;
+    let (mut total, mut foreign) = (0u64, 0u64);
+    loop {
+        let data = tcp.recv(64 * 1024)?;
+        if data.is_empty() {
+            break;
+        }
+        total += data.len() as u64;
+        foreign += data.iter().filter(|&&b| b != 0x5a).count() as u64;
+    }
+    println!("guest-bytes: {total}");
+    println!("foreign-bytes: {foreign}");
     Ok(())
 }
 
