@@ -375,17 +375,8 @@ impl OsSocket {
         // is not, so a blocking socket loops (with a timeout, CPython's fd is non-blocking
         // too and returns what there is). MSG_PEEK would re-read the same bytes: no loop.
         let waitall = waits_for_all(flags, deadline);
-        // After a read that had to wait, poll first: where replies trickle in, the socket is
-        // empty again and a recv now would only fail with EAGAIN.
-        let poll_first =
-            self.read_waits.load(Ordering::Relaxed) && !matches!(deadline, Deadline::Now);
-        let mut slept = false;
-        if poll_first {
-            let at = Instant::now();
-            wait::wait(&self.os, Interest::Read, deadline, &ctx.interrupt)?;
-            // A poll that returned at once found data queued; one that slept waited for a reply.
-            slept = at.elapsed() >= POLL_SLEPT;
-        }
+        let first_wait = self.poll_first(ctx, deadline, PollFlags::empty())?;
+        let (poll_first, slept) = first_wait.map_or((false, false), |(_, slept)| (true, slept));
         let mut first = true;
         loop {
             let room = want - buf.len();
@@ -449,23 +440,13 @@ impl OsSocket {
             return Ok(RecvPlan::Ordinary);
         }
         let deadline = self.deadline(flags);
-        // As `recv`: after a read that had to wait, poll first. A poll that reports only
-        // POLLIN (no end of stream, no error) means bytes are queued, so the read can take up
-        // to `want` without asking FIONREAD how many: one syscall fewer per wait.
+        // As `recv`, poll first after a read that had to wait. A poll that reports only POLLIN
+        // (no end of stream, no error) means bytes are queued, so the read can take up to
+        // `want` without asking FIONREAD how many: one syscall fewer per wait.
         if want <= POLL_SIZED_MAX
-            && self.read_waits.load(Ordering::Relaxed)
-            && !matches!(deadline, Deadline::Now)
+            && let Some((revents, slept)) = self.poll_first(ctx, deadline, PollFlags::RDHUP)?
         {
-            let at = Instant::now();
-            let revents = wait::wait_for(
-                &self.os,
-                Interest::Read,
-                PollFlags::RDHUP,
-                deadline,
-                &ctx.interrupt,
-            )?;
-            self.read_waits
-                .store(at.elapsed() >= POLL_SLEPT, Ordering::Relaxed);
+            self.read_waits.store(slept, Ordering::Relaxed);
             if revents == PollFlags::IN {
                 return Ok(RecvPlan::Direct {
                     len: want,
@@ -491,6 +472,25 @@ impl OsSocket {
             self.read_waits.store(true, Ordering::Relaxed);
             waited = true;
         }
+    }
+
+    /// After a read that had to wait, waits for the socket to be readable before reading:
+    /// where replies trickle in, the socket is empty again and a recv now would only fail
+    /// with EAGAIN. `None` when the last read did not wait (or the call must not wait);
+    /// otherwise what poll(2) reported (asked for `extra` too) and whether it slept (a poll
+    /// that returned at once found data queued; one that slept waited for it).
+    fn poll_first(
+        &self,
+        ctx: &SocketCtx,
+        deadline: Deadline,
+        extra: PollFlags,
+    ) -> Result<Option<(PollFlags, bool)>> {
+        if !self.read_waits.load(Ordering::Relaxed) || matches!(deadline, Deadline::Now) {
+            return Ok(None);
+        }
+        let at = Instant::now();
+        let revents = wait::wait_for(&self.os, Interest::Read, extra, deadline, &ctx.interrupt)?;
+        Ok(Some((revents, at.elapsed() >= POLL_SLEPT)))
     }
 
     /// Receives what is queued into `buf`, without waiting: the second half of a
