@@ -24,6 +24,17 @@ fn case(args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)]) -> Outcome {
     run_component(&component, "cases", args, ctx, dirs)
 }
 
+/// Runs case `name` with `port` and `rest` as its arguments, allowed to connect to
+/// `127.0.0.1:port` and nothing else.
+fn case_on(port: u16, name: &str, rest: &[&str], dirs: &[(&Path, &str)]) -> Outcome {
+    let port_arg = port.to_string();
+    let args: Vec<&str> = [name, port_arg.as_str()]
+        .into_iter()
+        .chain(rest.iter().copied())
+        .collect();
+    case(&args, allowing_connect(port).build().unwrap(), dirs)
+}
+
 /// A native HTTP/1.1 server answering one request with `body`; the request's head comes back
 /// through the join handle.
 fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
@@ -52,8 +63,7 @@ fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
 #[test]
 fn http_client_gets_from_a_native_server() {
     let (port, server) = http_server("hello from native");
-    let ctx = allowing_connect(port).build().unwrap();
-    let out = case(&["http_get", &port.to_string(), "/hello"], ctx, &[]);
+    let out = case_on(port, "http_get", &["/hello"], &[]);
     out.assert_ok();
     let head = server.join().unwrap();
     assert!(head.starts_with("GET /hello HTTP/1.1\r\n"), "{head}");
@@ -137,8 +147,7 @@ fn makefile_line_protocol() {
             writeln!(writer, "got {}", line.unwrap()).unwrap();
         }
     });
-    let ctx = allowing_connect(port).build().unwrap();
-    let out = case(&["lines", &port.to_string()], ctx, &[]);
+    let out = case_on(port, "lines", &[], &[]);
     server.join().unwrap();
     out.assert_ok();
     let replies: Vec<_> = out
@@ -216,10 +225,10 @@ fn sendfile_sends_a_file() {
         conn.read_to_end(&mut all).unwrap();
         all
     });
-    let ctx = allowing_connect(port).build().unwrap();
-    let out = case(
-        &["sendfile", &port.to_string(), "/data/big.bin"],
-        ctx,
+    let out = case_on(
+        port,
+        "sendfile",
+        &["/data/big.bin"],
         &[(dir.path(), "/data")],
     );
     out.assert_ok();
@@ -259,8 +268,7 @@ fn denied_connect_is_permission_error() {
 #[test]
 fn timeout_is_timeout_error() {
     let peer = silent_server("127.0.0.1:0");
-    let ctx = allowing_connect(peer.port()).build().unwrap();
-    let out = case(&["timeout", &peer.port().to_string()], ctx, &[]);
+    let out = case_on(peer.port(), "timeout", &[], &[]);
     out.assert_ok();
     assert_eq!(out.line("error"), "TimeoutError timed out");
     let waited: u64 = out.line("waited ms").parse().unwrap();
@@ -295,8 +303,7 @@ fn interrupt_wakes_a_blocked_python_guest() {
 #[test]
 fn refused_connect_is_connection_refused_error() {
     let (_held, port) = closed_port();
-    let ctx = allowing_connect(port).build().unwrap();
-    let out = case(&["refused", &port.to_string()], ctx, &[]);
+    let out = case_on(port, "refused", &[], &[]);
     out.assert_ok();
     assert_eq!(out.line("error"), "ConnectionRefusedError");
     assert_eq!(out.line("connect_ex is ECONNREFUSED"), "True");
@@ -306,8 +313,7 @@ fn refused_connect_is_connection_refused_error() {
 #[test]
 fn udp_round_trip() {
     let peer = udp_echo("127.0.0.1:0");
-    let ctx = allowing_connect(peer.port()).build().unwrap();
-    let out = case(&["udp", &peer.port().to_string()], ctx, &[]);
+    let out = case_on(peer.port(), "udp", &[], &[]);
     out.assert_ok();
     assert_eq!(out.line("echo"), "ping True");
 }
