@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::RowResult;
 
 /// Writes the chart to `path`.
-pub fn write(path: &Path, results: &[RowResult]) -> Result<()> {
+pub(crate) fn write(path: &Path, results: &[RowResult]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -45,7 +45,7 @@ fn rss_kib() -> u64 {
 }
 
 /// Runs the scale measurement and writes its JSON to `json`.
-pub fn run(instances: usize, per: usize, json: &std::path::Path) -> Result<()> {
+pub(crate) fn run(instances: usize, per: usize, json: &std::path::Path) -> Result<()> {
     let runner = Arc::new(AsyncRunner::new().map_err(anyhow::Error::from)?);
     let wasm_path = format!("{}/chat-server.wasm", env!("SOCKBOX_BENCH_GUESTS"));
     let wasm = std::fs::read(&wasm_path).with_context(|| wasm_path.clone())?;
@@ -165,7 +165,7 @@ pub fn run(instances: usize, per: usize, json: &std::path::Path) -> Result<()> {
 
 /// The client side (`--scale-client`): reads the connections per listener and the ports from
 /// stdin, then obeys `connect-and-echo`, `echo` and `close`, answering each with its seconds.
-pub fn client() -> Result<()> {
+pub(crate) fn client() -> Result<()> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let per: usize = lines.next().context("per")??.trim().parse()?;

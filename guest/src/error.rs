@@ -178,11 +178,11 @@ impl From<Error> for io::Error {
 #[cfg(target_os = "wasi")]
 mod sys {
     /// wasi-libc has no ESOCKTNOSUPPORT; it reports ENOTSUP there.
-    pub const ESOCKTNOSUPPORT: i32 = libc::ENOTSUP;
+    pub(super) const ESOCKTNOSUPPORT: i32 = libc::ENOTSUP;
 }
 #[cfg(not(target_os = "wasi"))]
 mod sys {
-    pub const ESOCKTNOSUPPORT: i32 = libc::ESOCKTNOSUPPORT;
+    pub(super) const ESOCKTNOSUPPORT: i32 = libc::ESOCKTNOSUPPORT;
 }
 
 impl Errno {

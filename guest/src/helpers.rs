@@ -63,6 +63,15 @@ pub struct CreateConnection {
     all_errors: bool,
 }
 
+impl std::fmt::Debug for CreateConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateConnection")
+            .field("source", &self.source)
+            .field("all_errors", &self.all_errors)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `socket.create_connection((host, port))`: a builder; the host resolves `host` (under its
 /// lookup rules) and tries each answer in order.
 pub fn create_connection(address: impl Into<HostPort>) -> CreateConnection {
@@ -137,6 +146,16 @@ pub struct CreateServer<A> {
     backlog: Option<i32>,
     reuse_port: bool,
     dualstack_ipv6: bool,
+}
+
+impl<A> std::fmt::Debug for CreateServer<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateServer")
+            .field("backlog", &self.backlog)
+            .field("reuse_port", &self.reuse_port)
+            .field("dualstack_ipv6", &self.dualstack_ipv6)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `socket.create_server(address)`: a builder for a listening TCP socket (SO_REUSEADDR set;

@@ -21,6 +21,14 @@ pub struct SocketIo {
     fileno: i32,
 }
 
+impl std::fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("fileno", &self.fileno)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SocketIo {
     /// `SocketIO(sock, mode)`: mode is `r`, `w`, `rw`, `rb`, `wb` or `rwb`.
     ///
@@ -187,6 +195,14 @@ pub struct SocketFile {
     writer: Option<BufWriter<Shared>>,
     text: Option<Newline>,
     mode: String,
+}
+
+impl std::fmt::Debug for SocketFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketFile")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The read side: buffered, or raw for `buffering == 0`.

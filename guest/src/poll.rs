@@ -48,6 +48,14 @@ pub struct Poller<K> {
     entries: HashMap<i32, Entry<K>>,
 }
 
+impl<K> std::fmt::Debug for Poller<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field("registered", &self.entries.len())
+            .finish()
+    }
+}
+
 impl<K> Default for Poller<K> {
     fn default() -> Self {
         Poller {

@@ -39,6 +39,7 @@ impl std::fmt::Debug for ReceivedFd {
 
 /// Something [`send_fds`] can pass: a socket or file this guest owns, or a received descriptor.
 #[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)] // holds borrowed handles; nothing to show
 pub enum Fd<'a> {
     /// A socket.
     Socket(&'a Socket),
@@ -136,11 +137,14 @@ impl Socket {
     /// `sendfile(file, offset, count)`: sends a wasi file with sendfile(2) in the host — no
     /// byte passes through wasm — and returns the total sent. When the host cannot (not a
     /// regular file), it falls back to reading the descriptor and sending, like
-    /// `_sendfile_use_send`. An empty file sends 0.
+    /// `_sendfile_use_send`. An empty file sends 0. A timeout after some bytes went returns
+    /// the count sent so far (resume at `offset + count`); socket.py raises there and moves
+    /// the file's position instead.
     ///
     /// # Errors
     /// [`Error::Value`] for `count` 0, a non-stream socket, or a non-blocking socket (after the
-    /// empty-file check, as in CPython); [`Error::Timeout`]; OS errors.
+    /// empty-file check, as in CPython); [`Error::Timeout`] when nothing could be sent in
+    /// time; OS errors.
     pub fn sendfile(&self, file: &Descriptor, offset: u64, count: Option<u64>) -> Result<u64> {
         match self.raw().sendfile(file, offset, count) {
             Err(crate::bindings::sockbox::socket::types::Error::Os(o))

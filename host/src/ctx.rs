@@ -76,6 +76,17 @@ pub struct SocketCtx {
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
 }
 
+impl std::fmt::Debug for SocketCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketCtx")
+            .field("default_timeout", &self.default_timeout)
+            .field("limits", &self.limits)
+            .field("open", &self.open)
+            .field("preopens", &self.preopens.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SocketCtx {
     /// A place for one more host descriptor, or EMFILE past `max_sockets`. The place is given
     /// back when the returned [`Slot`] drops, with the descriptor it was taken for.
@@ -150,6 +161,16 @@ pub struct SocketCtxBuilder {
     limits: Limits,
     share_group: Option<ShareGroup>,
     preopens: Vec<(String, socket2::Socket)>,
+}
+
+impl std::fmt::Debug for SocketCtxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketCtxBuilder")
+            .field("policy", &self.policy)
+            .field("default_timeout", &self.default_timeout)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SocketCtxBuilder {
@@ -265,6 +286,14 @@ pub struct SocketCtxView<'a> {
     pub ctx: &'a mut SocketCtx,
     /// The table the guest's sockets live in (usually the one wasi uses too).
     pub table: &'a mut ResourceTable,
+}
+
+impl std::fmt::Debug for SocketCtxView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketCtxView")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Implemented by store data that holds a [`SocketCtx`] (like wasmtime-wasi's `WasiView`).

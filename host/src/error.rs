@@ -17,9 +17,6 @@ pub struct SocketError(Repr);
 enum Repr {
     Guest(Error),
     Trap(wasmtime::Error),
-    /// The call would have to wait, and waiting is the async host's job (see `wait`). Never
-    /// reaches a guest: the async host waits and tries again.
-    WouldWait(crate::wait::Interest),
 }
 
 impl SocketError {
@@ -80,20 +77,7 @@ impl SocketError {
     pub fn as_guest(&self) -> Option<&Error> {
         match &self.0 {
             Repr::Guest(e) => Some(e),
-            Repr::Trap(_) | Repr::WouldWait(_) => None,
-        }
-    }
-
-    /// A call that would wait for `interest` while waiting is the async host's job.
-    pub(crate) fn would_wait(interest: crate::wait::Interest) -> Self {
-        SocketError(Repr::WouldWait(interest))
-    }
-
-    /// What the call would have waited for, if that is what this error says.
-    pub(crate) fn waits_for(&self) -> Option<crate::wait::Interest> {
-        match self.0 {
-            Repr::WouldWait(i) => Some(i),
-            _ => None,
+            Repr::Trap(_) => None,
         }
     }
 
@@ -110,12 +94,6 @@ impl SocketError {
         match self.0 {
             Repr::Guest(e) => Ok(e),
             Repr::Trap(e) => Err(e),
-            // Only the async host asks for it, and it waits instead; should one escape, the
-            // guest sees what a non-blocking socket would.
-            Repr::WouldWait(_) => match SocketError::errno(Errno::Again).0 {
-                Repr::Guest(e) => Ok(e),
-                _ => unreachable!("errno() makes a guest error"),
-            },
         }
     }
 }
@@ -147,7 +125,6 @@ impl fmt::Debug for SocketError {
         match &self.0 {
             Repr::Guest(e) => write!(f, "{e:?}"),
             Repr::Trap(e) => write!(f, "trap: {e:?}"),
-            Repr::WouldWait(i) => write!(f, "would wait for {i:?}"),
         }
     }
 }
@@ -162,7 +139,6 @@ impl fmt::Display for SocketError {
             Repr::Guest(Error::Denied(d)) => f.write_str(&d.message),
             Repr::Guest(Error::Value(m)) => f.write_str(m),
             Repr::Trap(e) => write!(f, "{e}"),
-            Repr::WouldWait(i) => write!(f, "would wait for {i:?}"),
         }
     }
 }

@@ -1,12 +1,15 @@
-//! Zero-copy paths for the byte-moving calls. Same semantics, same errors as the generated
-//! bindings, which copy:
+//! Zero-copy paths for the byte-moving calls, on both hosts. Same semantics, same errors as
+//! the generated bindings, which copy:
 //!
 //! - `send` and `sendall`: the bindings lift a `list<u8>` argument into a fresh `Vec<u8>` (an
 //!   allocation and a copy per call). These hand the bytes to send(2) straight from the
-//!   guest's memory (`WasmList::as_le_slice`).
+//!   guest's memory (`WasmList::as_le_slice`), looked up afresh for each try.
 //! - `recv`: the bindings lower a returned `Vec<u8>` by copying it into memory the guest's
 //!   `cabi_realloc` gives. For a large read with bytes queued, this `recv` asks the guest for
-//!   the memory first and has recv(2) write into it ([`RecvReply`]).
+//!   exactly that much memory and has recv(2) write into it ([`RecvReply`]).
+//!
+//! The synchronous host defines them with `func_wrap` and runs the core with
+//! [`Waiter::Sync`]; the async host with `func_wrap_async` and [`Waiter::Async`].
 
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -21,21 +24,10 @@ use crate::SocketView;
 use crate::bindings::sockbox::socket::types::{Error, MsgFlags};
 use crate::error::SocketError;
 use crate::socket::{OsSocket, RecvPlan, Socket};
-use crate::wait::{self, Deadline, Interest, InterruptHandle};
+use crate::wait::{Waiter, run_sync};
 
 /// The interface the definitions go in (the name the bindings use).
 pub(crate) const SOCKET_INTERFACE: &str = "sockbox:socket/socket@0.1.0";
-
-/// The OS socket of `s` and the instance's interrupt handle, cloned out of the store so the
-/// guest's memory can be borrowed next.
-pub(crate) fn target<T: SocketView>(
-    store: &mut StoreContextMut<'_, T>,
-    s: &Resource<Socket>,
-) -> Result<(Arc<OsSocket>, InterruptHandle), SocketError> {
-    let view = store.data_mut().socket_ctx();
-    let os = Arc::clone(view.table.get(s)?.os()?);
-    Ok((os, view.ctx.interrupt.clone()))
-}
 
 /// A guest error as the return value, a host failure as a trap.
 pub(crate) fn finish<V>(r: Result<V, SocketError>) -> wasmtime::Result<(Result<V, Error>,)> {
@@ -45,9 +37,50 @@ pub(crate) fn finish<V>(r: Result<V, SocketError>) -> wasmtime::Result<(Result<V
     },))
 }
 
-/// Shadows `[method]socket.send`, `[method]socket.sendall` and `[method]socket.recv` with the
-/// zero-copy versions.
-pub(crate) fn add_to_linker<T: SocketView + 'static>(
+/// `send` (once) or `sendall` of `data`, read from the guest's memory for each try.
+async fn send<T: SocketView>(
+    w: Waiter,
+    store: &mut StoreContextMut<'_, T>,
+    s: Resource<Socket>,
+    data: WasmList<u8>,
+    flags: MsgFlags,
+    all: bool,
+) -> Result<usize, SocketError> {
+    let view = store.data_mut().socket_ctx();
+    let os = Arc::clone(view.table.get(&s)?.os()?);
+    let intr = view.ctx.interrupt.clone();
+    os.send_from(w, &intr, store, |st| data.as_le_slice(st), flags, all)
+        .await
+}
+
+/// `recv`: planned (waiting as recv waits), then received while lowering when it can go
+/// straight into guest memory.
+async fn recv<T: SocketView>(
+    w: Waiter,
+    store: &mut StoreContextMut<'_, T>,
+    s: Resource<Socket>,
+    bufsize: u64,
+    flags: MsgFlags,
+) -> wasmtime::Result<RecvReply> {
+    let view = store.data_mut().socket_ctx();
+    let os = view.os_of(&s);
+    let ctx = &*view.ctx;
+    let planned = async {
+        let os = os?;
+        Ok::<_, SocketError>(match os.plan_recv(w, ctx, bufsize, flags).await? {
+            RecvPlan::Direct { len } => RecvReply::Direct { os, len },
+            RecvPlan::Ordinary => RecvReply::Done(Ok(os.recv(w, ctx, bufsize, flags).await?)),
+        })
+    };
+    Ok(match planned.await {
+        Ok(reply) => reply,
+        Err(e) => RecvReply::Done(Err(e.into_guest()?)),
+    })
+}
+
+/// Shadows `[method]socket.send`, `[method]socket.sendall` and `[method]socket.recv` of the
+/// synchronous bindings with the zero-copy versions.
+pub(crate) fn add_to_linker_sync<T: SocketView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
@@ -56,45 +89,62 @@ pub(crate) fn add_to_linker<T: SocketView + 'static>(
         "[method]socket.send",
         |mut store: StoreContextMut<'_, T>,
          (s, data, flags): (Resource<Socket>, WasmList<u8>, MsgFlags)| {
-            let r = target(&mut store, &s).and_then(|(os, intr)| {
-                let bytes = data.as_le_slice(&store);
-                os.send(&intr, bytes, flags).map(|n| n as u64)
-            });
-            finish(r)
+            let sent = run_sync(send(Waiter::Sync, &mut store, s, data, flags, false));
+            finish(sent.map(|n| n as u64))
         },
     )?;
     inst.func_wrap(
         "[method]socket.sendall",
         |mut store: StoreContextMut<'_, T>,
          (s, data, flags): (Resource<Socket>, WasmList<u8>, MsgFlags)| {
-            let r = target(&mut store, &s).and_then(|(os, intr)| {
-                let bytes = data.as_le_slice(&store);
-                os.sendall(&intr, bytes, flags)
-            });
-            finish(r)
+            let sent = run_sync(send(Waiter::Sync, &mut store, s, data, flags, true));
+            finish(sent.map(drop))
         },
     )?;
     inst.func_wrap(
         "[method]socket.recv",
         |mut store: StoreContextMut<'_, T>,
          (s, bufsize, flags): (Resource<Socket>, u64, MsgFlags)| {
-            let view = store.data_mut().socket_ctx();
-            let planned = (|| -> Result<RecvReply, SocketError> {
-                let os = view.table.get(&s)?.os()?;
-                Ok(match os.plan_recv(view.ctx, bufsize, flags)? {
-                    RecvPlan::Direct { len, deadline } => RecvReply::Direct {
-                        os: Arc::clone(os),
-                        intr: view.ctx.interrupt.clone(),
-                        len,
-                        deadline,
-                    },
-                    RecvPlan::Ordinary => RecvReply::Done(Ok(os.recv(view.ctx, bufsize, flags)?)),
-                })
-            })();
-            Ok((match planned {
-                Ok(reply) => reply,
-                Err(e) => RecvReply::Done(Err(e.into_guest()?)),
-            },))
+            Ok((run_sync(recv(Waiter::Sync, &mut store, s, bufsize, flags))?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The same three calls for the async host: a wait suspends the guest.
+pub(crate) fn add_to_linker_async<T: SocketView + Send + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut inst = linker.instance(SOCKET_INTERFACE)?;
+    inst.func_wrap_async(
+        "[method]socket.send",
+        |mut store: StoreContextMut<'_, T>,
+         (s, data, flags): (Resource<Socket>, WasmList<u8>, MsgFlags)| {
+            Box::new(async move {
+                let sent = send(Waiter::Async, &mut store, s, data, flags, false).await;
+                finish(sent.map(|n| n as u64))
+            })
+        },
+    )?;
+    inst.func_wrap_async(
+        "[method]socket.sendall",
+        |mut store: StoreContextMut<'_, T>,
+         (s, data, flags): (Resource<Socket>, WasmList<u8>, MsgFlags)| {
+            Box::new(async move {
+                let sent = send(Waiter::Async, &mut store, s, data, flags, true).await;
+                finish(sent.map(drop))
+            })
+        },
+    )?;
+    inst.func_wrap_async(
+        "[method]socket.recv",
+        |mut store: StoreContextMut<'_, T>,
+         (s, bufsize, flags): (Resource<Socket>, u64, MsgFlags)| {
+            Box::new(
+                async move { Ok((recv(Waiter::Async, &mut store, s, bufsize, flags).await?,)) },
+            )
         },
     )?;
     linker.allow_shadowing(false);
@@ -105,9 +155,10 @@ pub(crate) fn add_to_linker<T: SocketView + 'static>(
 ///
 /// The canonical ABI allocates a returned list with the guest's `cabi_realloc` while lowering,
 /// and only then is the guest's memory in reach. So the call plans the read (waiting for data
-/// as recv does) and the lowering allocates the planned length, receives into it, and shrinks
-/// the allocation to what arrived: one copy, kernel to guest, instead of two (kernel to host
-/// buffer to guest).
+/// as recv does, and learning exactly how many bytes are queued) and the lowering allocates
+/// that many and receives into them: one copy, kernel to guest, instead of two. The
+/// allocation is never resized: guest allocators differ in what they allow
+/// (componentize-py's `cabi_realloc` takes fresh allocations only).
 ///
 /// This implements wasmtime's `ComponentType` and `Lower` by hand. They are public but
 /// documented as internal; the wire format is delegated to wasmtime's own
@@ -115,25 +166,18 @@ pub(crate) fn add_to_linker<T: SocketView + 'static>(
 enum RecvReply {
     /// Received the ordinary way, or failed.
     Done(Result<Vec<u8>, Error>),
-    /// Bytes are queued on `os`: receive up to `len` of them while lowering.
-    Direct {
-        os: Arc<OsSocket>,
-        intr: InterruptHandle,
-        len: usize,
-        deadline: Deadline,
-    },
+    /// `len` bytes are queued on `os`, which no one else reads: receive them while lowering.
+    Direct { os: Arc<OsSocket>, len: usize },
 }
 
 /// The lowered form: a list the lowering already wrote into guest memory.
 type Lowered = Result<GuestBytes, Error>;
 
 impl RecvReply {
-    /// Receives a planned read into memory from the guest's allocator.
+    /// Receives a planned read into memory from the guest's allocator, without waiting.
     fn receive<U>(
         os: &OsSocket,
-        intr: &InterruptHandle,
         len: usize,
-        deadline: Deadline,
         cx: &mut LowerContext<'_, U>,
     ) -> wasmtime::Result<Lowered> {
         let ptr = cx.realloc(0, 0, 1, len)?;
@@ -141,31 +185,18 @@ impl RecvReply {
             // `realloc` checked that `ptr..ptr + len` lies in memory.
             let buf = &mut cx.as_slice_mut()[ptr..ptr + len];
             match os.recv_queued(buf) {
-                Ok(n) => break Ok(n),
                 Err(rustix::io::Errno::INTR) => {}
-                // Another reader of the socket (a process it was passed to) took the bytes
-                // first: wait for more, as recv would.
-                Err(rustix::io::Errno::AGAIN) => {
-                    if let Err(e) = wait::wait(&os.os, Interest::Read, deadline, intr) {
-                        break Err(e);
-                    }
-                }
-                Err(e) => break Err(SocketError::from(e)),
+                got => break got,
             }
         };
         Ok(match got {
-            Ok(n) if n == len => Ok(GuestBytes { ptr, len }),
-            // The canonical ABI has no free and the guest frees a list by its length: shrink the
-            // allocation to what arrived. Nothing (the end of the stream, or an error, after a
-            // race with another reader) keeps one byte, as realloc cannot shrink to zero.
-            Ok(n) => Ok(GuestBytes {
-                ptr: cx.realloc(ptr, len, 1, n.max(1))?,
-                len: n,
-            }),
-            Err(e) => {
-                cx.realloc(ptr, len, 1, 1)?;
-                Err(e.into_guest()?)
-            }
+            // A stream socket that only this instance reads gives what FIONREAD counted. Should
+            // it give less (a reset in between), the list is what arrived: the guest frees it
+            // by its pointer, and allocators keep the size with the block.
+            Ok(n) => Ok(GuestBytes { ptr, len: n }),
+            // A reset in between: the error, as recv(2) reports it. The canonical ABI has no
+            // free, so the block stays the guest's.
+            Err(e) => Err(SocketError::from(e).into_guest()?),
         })
     }
 }
@@ -192,12 +223,9 @@ unsafe impl Lower for RecvReply {
     ) -> wasmtime::Result<()> {
         match self {
             RecvReply::Done(r) => r.linear_lower_to_flat(cx, ty, dst),
-            RecvReply::Direct {
-                os,
-                intr,
-                len,
-                deadline,
-            } => Self::receive(os, intr, *len, *deadline, cx)?.linear_lower_to_flat(cx, ty, dst),
+            RecvReply::Direct { os, len } => {
+                Self::receive(os, *len, cx)?.linear_lower_to_flat(cx, ty, dst)
+            }
         }
     }
 
@@ -209,13 +237,8 @@ unsafe impl Lower for RecvReply {
     ) -> wasmtime::Result<()> {
         match self {
             RecvReply::Done(r) => r.linear_lower_to_memory(cx, ty, offset),
-            RecvReply::Direct {
-                os,
-                intr,
-                len,
-                deadline,
-            } => {
-                Self::receive(os, intr, *len, *deadline, cx)?.linear_lower_to_memory(cx, ty, offset)
+            RecvReply::Direct { os, len } => {
+                Self::receive(os, *len, cx)?.linear_lower_to_memory(cx, ty, offset)
             }
         }
     }

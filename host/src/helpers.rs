@@ -14,9 +14,9 @@ use crate::bindings::sockbox::socket::types::{
 };
 use crate::ctx::SocketCtxView;
 use crate::error::SocketError;
-use crate::netdb::getaddrinfo;
 use crate::socket::Socket;
-use crate::wait::{self, Deadline, Interest, Mode};
+use crate::wait::{self, Deadline, Interest, Mode, Waiter, run_sync};
+use rustix::event::PollFlags;
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -24,19 +24,53 @@ type Result<T, E = SocketError> = std::result::Result<T, E>;
 const DEFAULT_BACKLOG: i32 = 128;
 
 impl SocketCtxView<'_> {
-    /// One attempt of create_connection: socket, timeout, optional bind, connect.
-    fn try_connect(
+    /// `create_connection`: every address the lookup gives, in order, until one connects.
+    /// The lookup runs on the calling thread for the synchronous host and on tokio's blocking
+    /// pool for the async one (see [`getaddrinfo_with`](Self::getaddrinfo_with)).
+    pub(crate) async fn create_connection_with(
         &mut self,
-        family: AddressFamily,
-        kind: SocketKind,
-        proto: i32,
-        address: &SockAddress,
+        w: Waiter,
+        host: String,
+        port: u16,
         timeout: TimeoutSetting,
-        source: Option<&SockAddress>,
-    ) -> Result<Socket> {
-        let sock = self.connect_socket(family, kind, proto, timeout, source)?;
-        sock.os()?.connect(self.ctx, address)?;
-        Ok(sock)
+        source_address: Option<SockAddress>,
+        all_errors: bool,
+    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
+        let answers = match self
+            .getaddrinfo_with(
+                w,
+                Some(host),
+                Some(port.to_string()),
+                AddressFamily::Unspec,
+                Some(SocketKind::Stream),
+                0,
+                AddrInfoFlags::empty(),
+            )
+            .await
+        {
+            Ok(a) => a,
+            // A lookup failure is raised as it is, all_errors or not (socket.py).
+            Err(e) => return Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
+        };
+        let mut errors = Vec::new();
+        for a in &answers {
+            let attempt = async {
+                let sock = self.connect_socket(
+                    a.family,
+                    a.kind,
+                    a.proto,
+                    timeout,
+                    source_address.as_ref(),
+                )?;
+                sock.os()?.connect(w, self.ctx, &a.address).await?;
+                Ok::<_, SocketError>(sock)
+            };
+            match attempt.await {
+                Ok(sock) => return self.connection_outcome(Some(sock), errors, all_errors),
+                Err(e) => errors.push(e.into_guest()?),
+            }
+        }
+        self.connection_outcome(None, errors, all_errors)
     }
 
     /// What create-connection answers after its attempts: the connected socket; else the
@@ -107,15 +141,20 @@ impl SocketCtxView<'_> {
             Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e.into()),
             _ => {}
         }
+        // Loopback to itself: poll(2) even on the async host, for at most a moment.
         let deadline = Deadline::At(Instant::now() + Duration::from_secs(10));
-        let (ssock, _) = wait::call(
-            &lsock,
-            Interest::Read,
-            deadline,
-            &self.ctx.interrupt,
-            socket2::Socket::accept,
-        )?;
-        wait::wait(&csock, Interest::Write, deadline, &self.ctx.interrupt)?;
+        let intr = &self.ctx.interrupt;
+        let ssock = loop {
+            match lsock.accept() {
+                Ok((ssock, _)) => break ssock,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    wait::poll_wait(&lsock, Interest::Read, PollFlags::empty(), deadline, intr)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        };
+        wait::poll_wait(&csock, Interest::Write, PollFlags::empty(), deadline, intr)?;
         if let Some(e) = csock.take_error()? {
             return Err(e.into());
         }
@@ -151,34 +190,14 @@ impl Host for SocketCtxView<'_> {
         source_address: Option<SockAddress>,
         all_errors: bool,
     ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
-        let answers = match getaddrinfo(
-            self.ctx,
-            Some(&host),
-            Some(&port.to_string()),
-            AddressFamily::Unspec,
-            Some(SocketKind::Stream),
-            0,
-            AddrInfoFlags::empty(),
-        ) {
-            Ok(a) => a,
-            // A lookup failure is raised as it is, all_errors or not (socket.py).
-            Err(e) => return Ok(Err(ConnectionFailure::Lookup(e.into_guest()?))),
-        };
-        let mut errors = Vec::new();
-        for a in &answers {
-            match self.try_connect(
-                a.family,
-                a.kind,
-                a.proto,
-                &a.address,
-                timeout,
-                source_address.as_ref(),
-            ) {
-                Ok(sock) => return self.connection_outcome(Some(sock), errors, all_errors),
-                Err(e) => errors.push(e.into_guest()?),
-            }
-        }
-        self.connection_outcome(None, errors, all_errors)
+        run_sync(self.create_connection_with(
+            Waiter::Sync,
+            host,
+            port,
+            timeout,
+            source_address,
+            all_errors,
+        ))
     }
 
     fn create_server(

@@ -10,6 +10,7 @@ use crate::bindings::sockbox::socket::types::{Errno, Error, MsgFlags};
 use crate::ctx::SocketCtxView;
 use crate::error::SocketError;
 use crate::socket::{OsSocket, Socket};
+use crate::wait::{Waiter, run_sync};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -23,6 +24,15 @@ pub struct SocketIo {
     writing: bool,
     /// A read timed out: later reads fail (socket.py's `_timeout_occurred`).
     timeout_occurred: bool,
+}
+
+impl std::fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("mode", &self.mode)
+            .field("open", &self.os.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SocketIo {
@@ -52,16 +62,11 @@ impl SocketIo {
             .ok_or_else(|| SocketError::value("I/O operation on closed socket."))
     }
 
-    /// The OS socket, shared (for the async host's waits).
-    pub(crate) fn os_shared(&self) -> Result<Arc<OsSocket>> {
+    /// The OS socket, shared (so the table stays free while a call waits).
+    fn os_shared(&self) -> Result<Arc<OsSocket>> {
         self.os
             .clone()
             .ok_or_else(|| SocketError::value("I/O operation on closed socket."))
-    }
-
-    /// Records that a read timed out: later reads fail (socket.py's `_timeout_occurred`).
-    pub(crate) fn note_timeout(&mut self) {
-        self.timeout_occurred = true;
     }
 }
 
@@ -70,15 +75,18 @@ fn would_block(e: &SocketError) -> bool {
     e.errno_code() == Some(Errno::Again)
 }
 
-impl HostSocketIo for SocketCtxView<'_> {
-    fn open(&mut self, sock: Resource<Socket>, mode: String) -> Result<Resource<SocketIo>> {
-        let io = SocketIo::open(self.table.get(&sock)?, &mode)?;
-        Ok(self.table.push(io)?)
-    }
-
-    fn read(&mut self, io: Resource<SocketIo>, size: u64) -> Result<Option<Vec<u8>>> {
-        let this = self.table.get_mut(&io)?;
-        let os = this.os()?;
+/// The socket-io calls that may wait, written once for both hosts (see `wait`).
+impl SocketCtxView<'_> {
+    /// `SocketIO.readinto`: the bytes, `None` on would-block; after a timeout, every later read
+    /// fails (socket.py's `_timeout_occurred`).
+    pub(crate) async fn read_with(
+        &mut self,
+        w: Waiter,
+        io: Resource<SocketIo>,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        let this = self.table.get(&io)?;
+        let os = this.os_shared()?;
         if !this.reading {
             return Err(SocketError::os(
                 Errno::NotSupported,
@@ -92,32 +100,56 @@ impl HostSocketIo for SocketCtxView<'_> {
                 "cannot read from timed out object",
             ));
         }
-        match os.recv(self.ctx, size, MsgFlags::empty()) {
+        match os.recv(w, self.ctx, size, MsgFlags::empty()).await {
             Ok(data) => Ok(Some(data)),
             Err(e) if would_block(&e) => Ok(None),
             Err(e) => {
                 if matches!(e.as_guest(), Some(Error::Timeout)) {
-                    this.timeout_occurred = true;
+                    self.table.get_mut(&io)?.timeout_occurred = true;
                 }
                 Err(e)
             }
         }
     }
 
-    fn write(&mut self, io: Resource<SocketIo>, data: Vec<u8>) -> Result<Option<u64>> {
+    /// `SocketIO.write`: the count sent, `None` on would-block.
+    pub(crate) async fn write_with(
+        &mut self,
+        w: Waiter,
+        io: Resource<SocketIo>,
+        data: Vec<u8>,
+    ) -> Result<Option<u64>> {
         let this = self.table.get(&io)?;
-        let os = this.os()?;
+        let os = this.os_shared()?;
         if !this.writing {
             return Err(SocketError::os(
                 Errno::NotSupported,
                 "File not open for writing",
             ));
         }
-        match os.send(&self.ctx.interrupt, &data, MsgFlags::empty()) {
+        match os
+            .send(w, &self.ctx.interrupt, &data, MsgFlags::empty())
+            .await
+        {
             Ok(n) => Ok(Some(n as u64)),
             Err(e) if would_block(&e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl HostSocketIo for SocketCtxView<'_> {
+    fn open(&mut self, sock: Resource<Socket>, mode: String) -> Result<Resource<SocketIo>> {
+        let io = SocketIo::open(self.table.get(&sock)?, &mode)?;
+        Ok(self.table.push(io)?)
+    }
+
+    fn read(&mut self, io: Resource<SocketIo>, size: u64) -> Result<Option<Vec<u8>>> {
+        run_sync(self.read_with(Waiter::Sync, io, size))
+    }
+
+    fn write(&mut self, io: Resource<SocketIo>, data: Vec<u8>) -> Result<Option<u64>> {
+        run_sync(self.write_with(Waiter::Sync, io, data))
     }
 
     fn readable(&mut self, io: Resource<SocketIo>) -> Result<bool> {

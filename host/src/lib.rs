@@ -35,6 +35,7 @@ mod async_host;
 mod ctx;
 mod error;
 mod fast;
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
 mod helpers;
@@ -105,6 +106,6 @@ pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wa
     s::helpers::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::preopens::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::netdb::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    fast::add_to_linker(linker)?;
+    fast::add_to_linker_sync(linker)?;
     Ok(())
 }

@@ -18,10 +18,55 @@ use crate::bindings::sockbox::socket::types::{
 use crate::ctx::{SocketCtx, SocketCtxView};
 use crate::error::SocketError;
 use crate::socket::deny;
+use crate::wait::{Waiter, run_sync};
 
-/// `getaddrinfo`, after the lookup policy: a host name needs a lookup rule; numeric hosts,
-/// `AI_NUMERICHOST` lookups and a `None` host need no DNS and are not checked.
-pub(crate) fn getaddrinfo(
+impl SocketCtxView<'_> {
+    /// `getaddrinfo`, after the lookup policy: a host name needs a lookup rule; numeric
+    /// hosts, `AI_NUMERICHOST` lookups and a `None` host need no DNS and are not checked. The
+    /// synchronous host resolves on the calling thread; the async host on tokio's blocking
+    /// pool, so a slow lookup stalls no guest but this one. The policy and the pinning stay
+    /// on the instance.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn getaddrinfo_with(
+        &mut self,
+        w: Waiter,
+        host: Option<String>,
+        port: Option<String>,
+        family: AddressFamily,
+        kind: Option<SocketKind>,
+        proto: i32,
+        flags: AddrInfoFlags,
+    ) -> Result<Vec<AddrInfo>, SocketError> {
+        let lookup = Lookup::new(
+            self.ctx,
+            host.as_deref(),
+            port.as_deref(),
+            family,
+            kind,
+            proto,
+            flags,
+        )?;
+        let pending = self.ctx.lookup_slot()?;
+        let (lookup, answers) = match w {
+            Waiter::Sync => {
+                let answers = lookup.resolve();
+                (lookup, answers)
+            }
+            Waiter::Async => tokio::task::spawn_blocking(move || {
+                let answers = lookup.resolve();
+                (lookup, answers)
+            })
+            .await
+            .map_err(SocketError::trap)?,
+        };
+        drop(pending);
+        lookup.finish(self.ctx, answers?)
+    }
+}
+
+/// [`SocketCtxView::getaddrinfo_with`] on the calling thread, for the lookups that build on
+/// it (`gethostbyname*`, `gethostbyaddr`).
+fn getaddrinfo(
     ctx: &SocketCtx,
     host: Option<&str>,
     port: Option<&str>,
@@ -378,15 +423,7 @@ impl Host for SocketCtxView<'_> {
         proto: i32,
         flags: AddrInfoFlags,
     ) -> Result<Vec<AddrInfo>, SocketError> {
-        getaddrinfo(
-            self.ctx,
-            host.as_deref(),
-            port.as_deref(),
-            family,
-            kind,
-            proto,
-            flags,
-        )
+        run_sync(self.getaddrinfo_with(Waiter::Sync, host, port, family, kind, proto, flags))
     }
 
     fn getnameinfo(

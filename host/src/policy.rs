@@ -71,6 +71,12 @@ pub struct PolicyBuilder {
     rules: Rules,
 }
 
+impl std::fmt::Debug for PolicyBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyBuilder").finish_non_exhaustive()
+    }
+}
+
 /// A rule that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid policy rule {rule:?}: {reason}")]

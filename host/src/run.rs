@@ -22,6 +22,14 @@ pub struct State {
     pub table: ResourceTable,
 }
 
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("sockets", &self.sockets)
+            .finish_non_exhaustive()
+    }
+}
+
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -46,6 +54,14 @@ pub struct Runner {
     linker: Linker<State>,
     /// Stops the epoch ticker of [`Runner::with_deadlines`] when the runner drops.
     ticker: Option<Arc<AtomicBool>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("deadlines", &self.ticker.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How often the ticker of [`Runner::with_deadlines`] advances the engine's epoch.
@@ -149,6 +165,12 @@ pub struct Instance {
     command: Command,
 }
 
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").finish_non_exhaustive()
+    }
+}
+
 impl Instance {
     /// Runs with a time budget; needs a runner made by [`Runner::with_deadlines`]. When the
     /// budget runs out the guest is stopped wherever it is: spinning in wasm, the epoch
@@ -204,10 +226,21 @@ pub struct AsyncRunner {
     linker: Linker<State>,
 }
 
+impl std::fmt::Debug for AsyncRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncRunner").finish_non_exhaustive()
+    }
+}
+
 impl AsyncRunner {
     /// A runner on a default engine (wasmtime 48 needs no async switch).
     pub fn new() -> wasmtime::Result<Self> {
-        let engine = Engine::default();
+        Self::with_engine(Engine::default())
+    }
+
+    /// A runner on `engine`: one engine can serve a [`Runner`] and an `AsyncRunner`, so a
+    /// component compiled once runs on both hosts.
+    pub fn with_engine(engine: Engine) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::add_to_linker_async(&mut linker)?;

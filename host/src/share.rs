@@ -13,7 +13,7 @@ use crate::ctx::Slot;
 use crate::error::SocketError;
 
 /// How long a token stays good by default.
-pub const DEFAULT_SHARE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_SHARE_TTL: Duration = Duration::from_secs(60);
 
 /// A set of instances that may hand sockets to each other. Clone it into each instance's
 /// [`SocketCtxBuilder::share_group`](crate::SocketCtxBuilder::share_group).
@@ -21,6 +21,14 @@ pub const DEFAULT_SHARE_TTL: Duration = Duration::from_secs(60);
 pub struct ShareGroup {
     pending: Arc<Mutex<HashMap<[u8; 16], Pending>>>,
     ttl: Duration,
+}
+
+impl std::fmt::Debug for ShareGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareGroup")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A shared socket waiting for its `fromshare`: a duplicate the group owns.

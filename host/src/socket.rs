@@ -24,7 +24,9 @@ use crate::ctx::{Slot, SocketCtx, SocketCtxView};
 use crate::error::SocketError;
 use crate::policy::normalize_unix_path;
 use crate::reactor::Reactor;
-use crate::wait::{self, Deadline, Interest, InterruptHandle, Mode, SharedMode};
+use crate::wait::{
+    Deadline, Interest, InterruptHandle, Mode, SharedMode, Waiter, Watched, run_sync,
+};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -42,6 +44,17 @@ pub struct Socket {
     closed_mode: Mode,
 }
 
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("family", &self.family)
+            .field("kind", &self.kind)
+            .field("proto", &self.proto)
+            .field("open", &self.os.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// An open OS socket (non-blocking, close-on-exec) and the guest's mode for it.
 pub(crate) struct OsSocket {
     /// Its registration with the tokio reactor (pollables, the async host). Before `os`: it is
@@ -57,8 +70,10 @@ pub(crate) struct OsSocket {
     filter_senders: bool,
     /// A stream socket: a read of 0 bytes returns at once, with nothing.
     stream: bool,
-    /// A connect is under way and the async host will call `connect` again to finish it.
-    connecting: AtomicBool,
+    /// Another process or instance may hold this socket's open file description (it was
+    /// received, preopened, sent with send-fds or shared), so it may read the bytes this host
+    /// counted as queued. Shared by the duplicates of one description.
+    outside: Arc<AtomicBool>,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -80,6 +95,8 @@ impl Socket {
         Ok(Socket::wrap(os, family, kind, proto, default_timeout, slot))
     }
 
+    /// A guest socket for an OS socket only this instance holds (made, accepted or paired
+    /// here).
     pub(crate) fn wrap(
         os: socket2::Socket,
         family: AddressFamily,
@@ -87,6 +104,33 @@ impl Socket {
         proto: i32,
         timeout: Option<Duration>,
         slot: Slot,
+    ) -> Socket {
+        let outside = Arc::new(AtomicBool::new(false));
+        Socket::wrap_shared(os, family, kind, proto, timeout, slot, outside)
+    }
+
+    /// A guest socket for an OS socket whose description others may hold too: see
+    /// [`OsSocket::outside`].
+    pub(crate) fn wrap_outside(
+        os: socket2::Socket,
+        family: AddressFamily,
+        kind: SocketKind,
+        proto: i32,
+        timeout: Option<Duration>,
+        slot: Slot,
+    ) -> Socket {
+        let outside = Arc::new(AtomicBool::new(true));
+        Socket::wrap_shared(os, family, kind, proto, timeout, slot, outside)
+    }
+
+    fn wrap_shared(
+        os: socket2::Socket,
+        family: AddressFamily,
+        kind: SocketKind,
+        proto: i32,
+        timeout: Option<Duration>,
+        slot: Slot,
+        outside: Arc<AtomicBool>,
     ) -> Socket {
         Socket {
             os: Some(Arc::new(OsSocket {
@@ -97,7 +141,7 @@ impl Socket {
                 filter_senders: matches!(family, AddressFamily::Inet | AddressFamily::Inet6)
                     && matches!(kind, SocketKind::Dgram),
                 stream: matches!(kind, SocketKind::Stream),
-                connecting: AtomicBool::new(false),
+                outside,
                 _slot: slot,
             })),
             family,
@@ -108,8 +152,8 @@ impl Socket {
         }
     }
 
-    /// A guest socket for an OS socket the embedder opened (a preopen). Its family, kind and
-    /// protocol are read from the OS.
+    /// A guest socket for an OS socket from outside the instance (a preopen, a received
+    /// descriptor). Its family, kind and protocol are read from the OS.
     pub(crate) fn adopt(
         os: socket2::Socket,
         timeout: Option<Duration>,
@@ -118,7 +162,7 @@ impl Socket {
         let family = addr::family_of(os.local_addr()?.domain());
         let kind = kind_of(os.r#type()?);
         let proto = os.protocol()?.map_or(0, i32::from);
-        Ok(Socket::wrap(os, family, kind, proto, timeout, slot))
+        Ok(Socket::wrap_outside(os, family, kind, proto, timeout, slot))
     }
 
     /// The OS socket, or EBADF once closed.
@@ -155,16 +199,17 @@ impl Socket {
         self.os.as_ref().map_or(self.closed_mode, |os| os.mode())
     }
 
-    /// `dup()`: a duplicate OS socket with its own copy of the mode.
+    /// `dup()`: a duplicate OS socket (the same description) with its own copy of the mode.
     fn dup(&self, slot: Slot) -> Result<Socket> {
         let os = self.os()?;
-        Ok(Socket::wrap(
+        Ok(Socket::wrap_shared(
             os.os.try_clone()?,
             self.family,
             self.kind,
             self.proto,
             os.mode().timeout(),
             slot,
+            Arc::clone(&os.outside),
         ))
     }
 }
@@ -173,15 +218,11 @@ impl Socket {
 /// the copy costs less than the FIONREAD that sizes the read.
 const DIRECT_RECV_MIN: usize = 16 * 1024;
 
-/// The largest direct read sized by a poll alone (see [`OsSocket::plan_recv`]): the guest's
-/// allocator is asked for the whole buffer and the allocation shrunk to what arrives.
-const POLL_SIZED_MAX: usize = 64 * 1024;
-
 /// How a `recv` goes (see [`OsSocket::plan_recv`]).
 pub(crate) enum RecvPlan {
-    /// Bytes are queued: receive up to `len` of them into guest memory (with `deadline`,
-    /// should another reader of the socket take them first).
-    Direct { len: usize, deadline: Deadline },
+    /// Exactly `len` bytes are queued and no one else can read them: receive them into guest
+    /// memory of that size.
+    Direct { len: usize },
     /// The ordinary path: receive into a host buffer, which the bindings copy to the guest.
     Ordinary,
 }
@@ -236,16 +277,23 @@ impl OsSocket {
         Ok(self.os.listen(backlog.clamp(0, max))?)
     }
 
-    fn accept(&self, ctx: &SocketCtx) -> Result<(socket2::Socket, SockAddress)> {
+    /// `accept`: the next connection the accept rules allow (others are closed unseen).
+    pub(crate) async fn accept(
+        &self,
+        w: Waiter,
+        ctx: &SocketCtx,
+    ) -> Result<(socket2::Socket, SockAddress)> {
         let deadline = self.mode().deadline();
         loop {
-            let (conn, peer) = wait::call(
-                &self.os,
-                Interest::Read,
-                deadline,
-                &ctx.interrupt,
-                socket2::Socket::accept,
-            )?;
+            let (conn, peer) = w
+                .call(
+                    self,
+                    Interest::Read,
+                    deadline,
+                    &ctx.interrupt,
+                    socket2::Socket::accept,
+                )
+                .await?;
             // With accept rules, a peer they do not match is closed here, unseen by the guest.
             if let Some(from) = peer.as_socket()
                 && !ctx.gate.accept_from(&from)
@@ -258,64 +306,82 @@ impl OsSocket {
         }
     }
 
-    pub(crate) fn connect(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
+    /// `connect`: the policy check and connect(2); while the connect is under way, waits for
+    /// writability, then gives SO_ERROR (CPython's internal_connect). A connect that timed out
+    /// stays under way in the kernel: the next connect, to any address, answers EALREADY (or
+    /// EISCONN once it completed), as in CPython.
+    pub(crate) async fn connect(
+        &self,
+        w: Waiter,
+        ctx: &SocketCtx,
+        address: &SockAddress,
+    ) -> Result<()> {
         let (to, _) = checked(ctx, address, Use::Connect)?;
         let mode = self.mode();
-        // The async host calls again once the socket is writable: the connect is under way.
-        if !self.connecting.swap(false, Ordering::Relaxed) {
-            match self.os.connect(&to) {
-                Ok(()) => return Ok(()),
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
-                        && mode != Mode::NonBlocking => {}
-                Err(e) => return Err(e.into()),
-            }
+        match self.os.connect(&to) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
+                    && mode != Mode::NonBlocking => {}
+            Err(e) => return Err(e.into()),
         }
-        // As internal_connect in CPython: wait for writability, then read SO_ERROR.
-        if let Err(e) = wait::wait(&self.os, Interest::Write, mode.deadline(), &ctx.interrupt) {
-            if e.waits_for().is_some() {
-                self.connecting.store(true, Ordering::Relaxed);
-            }
-            return Err(e);
-        }
+        w.wait(self, Interest::Write, mode.deadline(), &ctx.interrupt)
+            .await?;
         match self.os.take_error()? {
             None => Ok(()),
             Some(e) => Err(e.into()),
         }
     }
 
-    pub(crate) fn send(
+    /// `send`: one send(2), waiting until some bytes can go.
+    pub(crate) async fn send(
         &self,
+        w: Waiter,
         intr: &InterruptHandle,
         data: &[u8],
         flags: MsgFlags,
     ) -> Result<usize> {
-        let raw = send_flags(flags);
-        wait::call(&self.os, Interest::Write, self.deadline(flags), intr, |s| {
-            s.send_with_flags(data, raw)
-        })
+        self.send_from(w, intr, &mut &*data, |d| d, flags, false)
+            .await
     }
 
-    pub(crate) fn sendall(
+    /// `send` (once) or `sendall` (`all`: until every byte went; since Python 3.5 the timeout
+    /// bounds the whole call, not each send) of the bytes `bytes` finds in `cx`. The bytes are
+    /// looked up afresh for each try and never held across a wait, so they can be the guest's
+    /// own memory (`cx` its store) on either host: zero copies.
+    pub(crate) async fn send_from<C: ?Sized>(
         &self,
+        w: Waiter,
         intr: &InterruptHandle,
-        mut data: &[u8],
+        cx: &mut C,
+        bytes: impl Fn(&C) -> &[u8],
         flags: MsgFlags,
-    ) -> Result<()> {
+        all: bool,
+    ) -> Result<usize> {
         let raw = send_flags(flags);
-        // Since Python 3.5 the timeout bounds the whole sendall, not each send.
         let deadline = self.deadline(flags);
-        while !data.is_empty() {
-            let n = wait::call(&self.os, Interest::Write, deadline, intr, |s| {
-                s.send_with_flags(data, raw)
-            })?;
-            data = &data[n..];
+        let len = bytes(cx).len();
+        let mut sent = 0;
+        loop {
+            // The closure holds the context uniquely (so a store can cross the wait), the
+            // bytes only for one send(2).
+            let cx = &mut *cx;
+            let bytes = &bytes;
+            let n = w
+                .call(self, Interest::Write, deadline, intr, move |s| {
+                    s.send_with_flags(&bytes(&*cx)[sent..], raw)
+                })
+                .await?;
+            sent += n;
+            if !all || sent >= len {
+                return Ok(sent);
+            }
         }
-        Ok(())
     }
 
-    fn sendto(
+    pub(crate) async fn sendto(
         &self,
+        w: Waiter,
         ctx: &SocketCtx,
         data: &[u8],
         flags: MsgFlags,
@@ -323,17 +389,19 @@ impl OsSocket {
     ) -> Result<usize> {
         let (to, _) = checked(ctx, address, Use::SendTo)?;
         let raw = send_flags(flags);
-        wait::call(
-            &self.os,
+        w.call(
+            self,
             Interest::Write,
             self.deadline(flags),
             &ctx.interrupt,
             |s| s.send_to_with_flags(data, &to, raw),
         )
+        .await
     }
 
-    fn sendmsg(
+    pub(crate) async fn sendmsg(
         &self,
+        w: Waiter,
         ctx: &SocketCtx,
         buffers: &[Vec<u8>],
         flags: MsgFlags,
@@ -345,8 +413,8 @@ impl OsSocket {
         };
         let slices: Vec<IoSlice<'_>> = buffers.iter().map(|b| IoSlice::new(b)).collect();
         let raw = send_flags(flags);
-        wait::call(
-            &self.os,
+        w.call(
+            self,
             Interest::Write,
             self.deadline(flags),
             &ctx.interrupt,
@@ -355,12 +423,20 @@ impl OsSocket {
                 None => s.send_vectored_with_flags(&slices, raw),
             },
         )
+        .await
     }
 
-    /// `recv`, also the read of a socket-io.
-    pub(crate) fn recv(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
+    /// `recv`, also the read of a socket-io. With MSG_WAITALL on a blocking socket it goes on
+    /// until the buffer is full or the stream ends.
+    pub(crate) async fn recv(
+        &self,
+        w: Waiter,
+        ctx: &SocketCtx,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<Vec<u8>> {
         if self.filter_senders {
-            return Ok(self.recvmsg(ctx, bufsize, flags)?.data);
+            return Ok(self.recvmsg(w, ctx, bufsize, flags).await?.data);
         }
         let want = read_size(ctx, bufsize);
         if want == 0 && self.stream {
@@ -375,20 +451,24 @@ impl OsSocket {
         // is not, so a blocking socket loops (with a timeout, CPython's fd is non-blocking
         // too and returns what there is). MSG_PEEK would re-read the same bytes: no loop.
         let waitall = waits_for_all(flags, deadline);
-        let first_wait = self.poll_first(ctx, deadline, PollFlags::empty())?;
+        let first_wait = self
+            .poll_first(w, ctx, deadline, PollFlags::empty())
+            .await?;
         let (poll_first, slept) = first_wait.map_or((false, false), |(_, slept)| (true, slept));
         let mut first = true;
         loop {
             let room = want - buf.len();
             let mut waited = false;
-            let got = wait::call_noting_waits(
-                &self.os,
-                Interest::Read,
-                deadline,
-                &ctx.interrupt,
-                &mut waited,
-                |s| s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw),
-            );
+            let got = w
+                .call_noting_waits(
+                    self,
+                    Interest::Read,
+                    deadline,
+                    &ctx.interrupt,
+                    &mut waited,
+                    |s| s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw),
+                )
+                .await;
             if first {
                 // Keep polling first while polls sleep or reads empty the socket; go back to
                 // reading first once a read fills the buffer at once (a backlog), or reads
@@ -422,11 +502,15 @@ impl OsSocket {
     }
 
     /// Plans a `recv` for delivery straight into the guest's memory: waits, as `recv` would,
-    /// until bytes are queued and says how many to take. Everything else (flags, datagrams,
-    /// small reads, the end of the stream, a pending error, a non-blocking socket with nothing
-    /// queued) takes the ordinary path, [`recv`](Self::recv).
-    pub(crate) fn plan_recv(
+    /// until bytes are queued and says exactly how many to take (FIONREAD). Only a stream
+    /// socket no one else can read takes this path, so those bytes are there when the
+    /// lowering reads them, and the guest's allocation is exactly the size of what it gets.
+    /// Everything else (flags, datagrams, small reads, a socket whose description others hold,
+    /// the end of the stream, a pending error, a non-blocking socket with nothing queued)
+    /// takes the ordinary path, [`recv`](Self::recv).
+    pub(crate) async fn plan_recv(
         &self,
+        w: Waiter,
         ctx: &SocketCtx,
         bufsize: u64,
         flags: MsgFlags,
@@ -434,25 +518,19 @@ impl OsSocket {
         let want = read_size(ctx, bufsize);
         if !self.stream
             || self.filter_senders
+            || self.outside.load(Ordering::Relaxed)
             || want < DIRECT_RECV_MIN
             || (flags & !MsgFlags::DONTWAIT) != MsgFlags::empty()
         {
             return Ok(RecvPlan::Ordinary);
         }
         let deadline = self.deadline(flags);
-        // As `recv`, poll first after a read that had to wait. A poll that reports only POLLIN
-        // (no end of stream, no error) means bytes are queued, so the read can take up to
-        // `want` without asking FIONREAD how many: one syscall fewer per wait.
-        if want <= POLL_SIZED_MAX
-            && let Some((revents, slept)) = self.poll_first(ctx, deadline, PollFlags::RDHUP)?
+        // As `recv`, poll first after a read that had to wait.
+        if let Some((_, slept)) = self
+            .poll_first(w, ctx, deadline, PollFlags::empty())
+            .await?
         {
             self.read_waits.store(slept, Ordering::Relaxed);
-            if revents == PollFlags::IN {
-                return Ok(RecvPlan::Direct {
-                    len: want,
-                    deadline,
-                });
-            }
         }
         let mut waited = false;
         loop {
@@ -461,14 +539,15 @@ impl OsSocket {
                 Ok(0) => {}
                 Ok(queued) => {
                     let len = usize::try_from(queued).map_or(want, |q| q.min(want));
-                    return Ok(RecvPlan::Direct { len, deadline });
+                    return Ok(RecvPlan::Direct { len });
                 }
                 Err(_) => return Ok(RecvPlan::Ordinary),
             }
             if waited || matches!(deadline, Deadline::Now) {
                 return Ok(RecvPlan::Ordinary);
             }
-            wait::wait(&self.os, Interest::Read, deadline, &ctx.interrupt)?;
+            w.wait(self, Interest::Read, deadline, &ctx.interrupt)
+                .await?;
             self.read_waits.store(true, Ordering::Relaxed);
             waited = true;
         }
@@ -477,10 +556,11 @@ impl OsSocket {
     /// After a read that had to wait, waits for the socket to be readable before reading:
     /// where replies trickle in, the socket is empty again and a recv now would only fail
     /// with EAGAIN. `None` when the last read did not wait (or the call must not wait);
-    /// otherwise what poll(2) reported (asked for `extra` too) and whether it slept (a poll
-    /// that returned at once found data queued; one that slept waited for it).
-    fn poll_first(
+    /// otherwise what was reported (asked for `extra` too) and whether it slept (a wait that
+    /// returned at once found data queued; one that slept waited for it).
+    async fn poll_first(
         &self,
+        w: Waiter,
         ctx: &SocketCtx,
         deadline: Deadline,
         extra: PollFlags,
@@ -489,7 +569,9 @@ impl OsSocket {
             return Ok(None);
         }
         let at = Instant::now();
-        let revents = wait::wait_for(&self.os, Interest::Read, extra, deadline, &ctx.interrupt)?;
+        let revents = w
+            .wait_for(self, Interest::Read, extra, deadline, &ctx.interrupt)
+            .await?;
         Ok(Some((revents, at.elapsed() >= POLL_SLEPT)))
     }
 
@@ -499,27 +581,53 @@ impl OsSocket {
         rustix::net::recv(&self.os, buf, rustix::net::RecvFlags::DONTWAIT).map(|(n, _)| n)
     }
 
-    fn recvmsg(&self, ctx: &SocketCtx, bufsize: u64, flags: MsgFlags) -> Result<Message> {
+    /// Whether a datagram from `from` may reach the guest: on an IP datagram socket, only
+    /// from senders the policy allows (every read path asks this).
+    pub(crate) fn hears_from(&self, ctx: &SocketCtx, from: Option<std::net::SocketAddr>) -> bool {
+        match from {
+            Some(from) if self.filter_senders && !ctx.gate.receive_from(&from) => {
+                tracing::debug!(target: "sockbox::policy", "dropped a datagram from {from} (no connect rule matches)");
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Marks the socket's description as held outside the instance (sent or shared).
+    pub(crate) fn mark_outside(&self) {
+        self.outside.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes a peeked datagram that the guest may not hear off the queue: a zero-length read
+    /// discards a whole datagram.
+    pub(crate) fn discard_peeked(&self, flags: MsgFlags) {
+        if flags.contains(MsgFlags::PEEK) {
+            let _ = self.os.recv(&mut []);
+        }
+    }
+
+    pub(crate) async fn recvmsg(
+        &self,
+        w: Waiter,
+        ctx: &SocketCtx,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<Message> {
         let want = read_size(ctx, bufsize);
         let mut buf = read_buffer(want, flags);
         let raw = recv_flags(flags);
         let deadline = self.deadline(flags);
         let (n, got_flags, from) = loop {
-            let got = wait::call(&self.os, Interest::Read, deadline, &ctx.interrupt, |s| {
-                let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..want])];
-                s.recv_from_vectored_with_flags(&mut slices, raw)
-            })?;
-            match got.2.as_socket() {
-                Some(from) if self.filter_senders && !ctx.gate.receive_from(&from) => {
-                    tracing::debug!(target: "sockbox::policy", "dropped a datagram from {from} (no connect rule matches)");
-                    if flags.contains(MsgFlags::PEEK) {
-                        // A peeked datagram is still queued: take it off. A zero-length read
-                        // discards a whole datagram.
-                        let _ = self.os.recv(&mut []);
-                    }
-                }
-                _ => break got,
+            let got = w
+                .call(self, Interest::Read, deadline, &ctx.interrupt, |s| {
+                    let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..want])];
+                    s.recv_from_vectored_with_flags(&mut slices, raw)
+                })
+                .await?;
+            if self.hears_from(ctx, got.2.as_socket()) {
+                break got;
             }
+            self.discard_peeked(flags);
         };
         // With MSG_TRUNC the OS reports the datagram's full length: keep only what fits.
         let n = n.min(want);
@@ -541,16 +649,6 @@ impl OsSocket {
             flags: out_flags,
             address: sender(&from)?,
         })
-    }
-
-    fn recvfrom(
-        &self,
-        ctx: &SocketCtx,
-        bufsize: u64,
-        flags: MsgFlags,
-    ) -> Result<(Vec<u8>, Option<SockAddress>)> {
-        let m = self.recvmsg(ctx, bufsize, flags)?;
-        Ok((m.data, m.address))
     }
 
     fn shutdown(&self, how: ShutdownHow) -> Result<()> {
@@ -718,45 +816,29 @@ impl HostSocket for SocketCtxView<'_> {
     }
 
     fn accept(&mut self, s: Resource<Socket>) -> Result<(Resource<Socket>, SockAddress)> {
-        // Refuse before accepting, so the connection stays queued rather than dropped.
-        let slot = self.ctx.slot()?;
-        let listener = self.table.get(&s)?;
-        let (conn, peer) = listener.os()?.accept(self.ctx)?;
-        // socket.py's accept(): the default timeout, or blocking when the listener has a
-        // timeout and no default is set (both: the default timeout, which may be None).
-        let sock = Socket::wrap(
-            conn,
-            listener.family,
-            listener.kind,
-            listener.proto,
-            self.ctx.default_timeout,
-            slot,
-        );
-        Ok((self.push_socket(sock)?, peer))
+        run_sync(self.accept_with(Waiter::Sync, s))
     }
 
     fn connect(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
-        self.table.get(&s)?.os()?.connect(self.ctx, &address)
+        run_sync(self.connect_with(Waiter::Sync, s, address))
     }
 
     fn connect_ex(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<Option<Errno>> {
-        connect_ex_result(self.table.get(&s)?.os()?.connect(self.ctx, &address))
+        connect_ex_result(self.connect(s, address))
     }
 
     fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<u64> {
-        let n = self
-            .table
-            .get(&s)?
-            .os()?
-            .send(&self.ctx.interrupt, &data, flags)?;
+        let os = self.table.get(&s)?.os()?;
+        let n = run_sync(os.send(Waiter::Sync, &self.ctx.interrupt, &data, flags))?;
         Ok(n as u64)
     }
 
     fn sendall(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<()> {
-        self.table
-            .get(&s)?
-            .os()?
-            .sendall(&self.ctx.interrupt, &data, flags)
+        let os = self.table.get(&s)?.os()?;
+        let intr = &self.ctx.interrupt;
+        let mut bytes = &*data;
+        let sending = os.send_from(Waiter::Sync, intr, &mut bytes, |d| d, flags, true);
+        run_sync(sending).map(drop)
     }
 
     fn sendto(
@@ -766,12 +848,11 @@ impl HostSocket for SocketCtxView<'_> {
         flags: MsgFlags,
         address: SockAddress,
     ) -> Result<u64> {
-        let os = self.table.get(&s)?.os()?;
-        Ok(os.sendto(self.ctx, &data, flags, &address)? as u64)
+        run_sync(self.sendto_with(Waiter::Sync, s, data, flags, address))
     }
 
     fn recv(&mut self, s: Resource<Socket>, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
-        self.table.get(&s)?.os()?.recv(self.ctx, bufsize, flags)
+        run_sync(self.recv_with(Waiter::Sync, s, bufsize, flags))
     }
 
     fn recvfrom(
@@ -780,7 +861,8 @@ impl HostSocket for SocketCtxView<'_> {
         bufsize: u64,
         flags: MsgFlags,
     ) -> Result<(Vec<u8>, Option<SockAddress>)> {
-        self.table.get(&s)?.os()?.recvfrom(self.ctx, bufsize, flags)
+        let m = run_sync(self.recvmsg_with(Waiter::Sync, s, bufsize, flags))?;
+        Ok((m.data, m.address))
     }
 
     fn sendmsg(
@@ -790,12 +872,11 @@ impl HostSocket for SocketCtxView<'_> {
         flags: MsgFlags,
         address: Option<SockAddress>,
     ) -> Result<u64> {
-        let os = self.table.get(&s)?.os()?;
-        Ok(os.sendmsg(self.ctx, &buffers, flags, address.as_ref())? as u64)
+        run_sync(self.sendmsg_with(Waiter::Sync, s, buffers, flags, address))
     }
 
     fn recvmsg(&mut self, s: Resource<Socket>, bufsize: u64, flags: MsgFlags) -> Result<Message> {
-        self.table.get(&s)?.os()?.recvmsg(self.ctx, bufsize, flags)
+        run_sync(self.recvmsg_with(Waiter::Sync, s, bufsize, flags))
     }
 
     fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> Result<()> {
@@ -903,7 +984,15 @@ impl HostSocket for SocketCtxView<'_> {
         flags: MsgFlags,
         address: Option<SockAddress>,
     ) -> Result<u64> {
-        SocketCtxView::send_fds(self, &s, &buffers, &fds, flags, address.as_ref())
+        run_sync(SocketCtxView::send_fds(
+            self,
+            Waiter::Sync,
+            &s,
+            &buffers,
+            &fds,
+            flags,
+            address.as_ref(),
+        ))
     }
 
     fn recv_fds(
@@ -913,7 +1002,14 @@ impl HostSocket for SocketCtxView<'_> {
         maxfds: u32,
         flags: MsgFlags,
     ) -> Result<crate::bindings::sockbox::socket::socket::FdsMessage> {
-        SocketCtxView::recv_fds(self, &s, bufsize, maxfds, flags)
+        run_sync(SocketCtxView::recv_fds(
+            self,
+            Waiter::Sync,
+            &s,
+            bufsize,
+            maxfds,
+            flags,
+        ))
     }
 
     fn from_received_fd(
@@ -930,7 +1026,14 @@ impl HostSocket for SocketCtxView<'_> {
         offset: u64,
         count: Option<u64>,
     ) -> Result<u64> {
-        SocketCtxView::sendfile(self, &s, &file, offset, count)
+        run_sync(SocketCtxView::sendfile(
+            self,
+            Waiter::Sync,
+            &s,
+            &file,
+            offset,
+            count,
+        ))
     }
 
     fn share(&mut self, s: Resource<Socket>) -> Result<Vec<u8>> {
@@ -986,6 +1089,106 @@ impl Host for SocketCtxView<'_> {
     fn setdefaulttimeout(&mut self, timeout: Option<u64>) -> wasmtime::Result<()> {
         self.ctx.default_timeout = timeout.map(Duration::from_nanos);
         Ok(())
+    }
+}
+
+/// The socket calls that may wait, written once for both hosts: the synchronous trait impls
+/// run them with [`Waiter::Sync`], the async host awaits them with [`Waiter::Async`].
+impl SocketCtxView<'_> {
+    /// The OS socket of `s` (shared, so the table stays free while the call waits).
+    pub(crate) fn os_of(&self, s: &Resource<Socket>) -> Result<Arc<OsSocket>> {
+        Ok(Arc::clone(self.table.get(s)?.os()?))
+    }
+
+    pub(crate) async fn accept_with(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+    ) -> Result<(Resource<Socket>, SockAddress)> {
+        // Refuse before accepting, so the connection stays queued rather than dropped.
+        let slot = self.ctx.slot()?;
+        let os = self.os_of(&s)?;
+        let (conn, peer) = os.accept(w, self.ctx).await?;
+        let listener = self.table.get(&s)?;
+        // socket.py's accept(): the default timeout, or blocking when the listener has a
+        // timeout and no default is set (both: the default timeout, which may be None).
+        let sock = Socket::wrap(
+            conn,
+            listener.family,
+            listener.kind,
+            listener.proto,
+            self.ctx.default_timeout,
+            slot,
+        );
+        Ok((self.push_socket(sock)?, peer))
+    }
+
+    pub(crate) async fn connect_with(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+        address: SockAddress,
+    ) -> Result<()> {
+        let os = self.os_of(&s)?;
+        os.connect(w, self.ctx, &address).await
+    }
+
+    pub(crate) async fn sendto_with(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+        data: Vec<u8>,
+        flags: MsgFlags,
+        address: SockAddress,
+    ) -> Result<u64> {
+        let os = self.os_of(&s)?;
+        Ok(os.sendto(w, self.ctx, &data, flags, &address).await? as u64)
+    }
+
+    pub(crate) async fn recv_with(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<Vec<u8>> {
+        let os = self.os_of(&s)?;
+        os.recv(w, self.ctx, bufsize, flags).await
+    }
+
+    pub(crate) async fn sendmsg_with(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+        buffers: Vec<Vec<u8>>,
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<u64> {
+        let os = self.os_of(&s)?;
+        Ok(os
+            .sendmsg(w, self.ctx, &buffers, flags, address.as_ref())
+            .await? as u64)
+    }
+
+    pub(crate) async fn recvmsg_with(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+        bufsize: u64,
+        flags: MsgFlags,
+    ) -> Result<Message> {
+        let os = self.os_of(&s)?;
+        os.recvmsg(w, self.ctx, bufsize, flags).await
+    }
+}
+
+impl Watched for OsSocket {
+    fn socket(&self) -> &socket2::Socket {
+        &self.os
+    }
+
+    fn ready(&self, events: PollFlags) -> impl std::future::Future<Output = ()> + Send {
+        OsSocket::ready(self, events)
     }
 }
 

@@ -22,7 +22,7 @@ use crate::bindings::sockbox::socket::types::{
 use crate::ctx::{Slot, SocketCtxView};
 use crate::error::SocketError;
 use crate::socket::{Socket, Use, checked, deny};
-use crate::wait::{self, Interest, Mode};
+use crate::wait::{Interest, Mode, Waiter};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -33,6 +33,14 @@ pub struct ReceivedFd {
     is_socket: bool,
     /// Its place in the instance's limit.
     slot: Slot,
+}
+
+impl std::fmt::Debug for ReceivedFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedFd")
+            .field("is_socket", &self.is_socket)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReceivedFd {
@@ -116,8 +124,11 @@ impl SocketCtxView<'_> {
         })
     }
 
-    pub(crate) fn send_fds(
+    /// `send_fds`: data and descriptors in one SCM_RIGHTS message. A socket sent is marked
+    /// as held outside the instance (another process can now read it).
+    pub(crate) async fn send_fds(
         &mut self,
+        w: Waiter,
         s: &Resource<Socket>,
         buffers: &[Vec<u8>],
         fds: &[FdToSend],
@@ -151,37 +162,48 @@ impl SocketCtxView<'_> {
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(borrowed.len()))];
         let deadline = os.deadline(flags);
         let sflags = send_flags(flags);
-        let n = wait::call(
-            &os.os,
-            Interest::Write,
-            deadline,
-            &self.ctx.interrupt,
-            |sock| {
-                let mut control = SendAncillaryBuffer::new(&mut space);
-                if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed))
-                {
-                    return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
-                }
-                let sent = match &to {
-                    None => rustix::net::sendmsg(sock, &iov, &mut control, sflags),
-                    Some(Target::Ip(sa)) => {
-                        rustix::net::sendmsg_addr(sock, sa, &iov, &mut control, sflags)
+        let n = w
+            .call(
+                &**os,
+                Interest::Write,
+                deadline,
+                &self.ctx.interrupt,
+                |sock| {
+                    let mut control = SendAncillaryBuffer::new(&mut space);
+                    if !borrowed.is_empty()
+                        && !control.push(SendAncillaryMessage::ScmRights(&borrowed))
+                    {
+                        return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
                     }
-                    Some(Target::Unix(u)) => {
-                        let ua = u
-                            .to_rustix()
-                            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-                        rustix::net::sendmsg_addr(sock, &ua, &iov, &mut control, sflags)
-                    }
-                };
-                sent.map_err(std::io::Error::from)
-            },
-        )?;
+                    let sent = match &to {
+                        None => rustix::net::sendmsg(sock, &iov, &mut control, sflags),
+                        Some(Target::Ip(sa)) => {
+                            rustix::net::sendmsg_addr(sock, sa, &iov, &mut control, sflags)
+                        }
+                        Some(Target::Unix(u)) => {
+                            let ua = u
+                                .to_rustix()
+                                .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+                            rustix::net::sendmsg_addr(sock, &ua, &iov, &mut control, sflags)
+                        }
+                    };
+                    sent.map_err(std::io::Error::from)
+                },
+            )
+            .await?;
+        for fd in fds {
+            if let FdToSend::Socket(sent) = fd {
+                self.table.get(sent)?.os()?.mark_outside();
+            }
+        }
         Ok(n as u64)
     }
 
-    pub(crate) fn recv_fds(
+    /// `recv_fds`: data and up to `maxfds` descriptors. On an IP datagram socket, datagrams
+    /// from senders the policy does not allow are dropped, as on every read path.
+    pub(crate) async fn recv_fds(
         &mut self,
+        w: Waiter,
         s: &Resource<Socket>,
         bufsize: u64,
         maxfds: u32,
@@ -198,25 +220,38 @@ impl SocketCtxView<'_> {
         let deadline = os.deadline(flags);
         let rflags = recv_flags(flags);
         let mut received: Vec<OwnedFd> = Vec::new();
-        let (n, ret, from) = wait::call(
-            &os.os,
-            Interest::Read,
-            deadline,
-            &self.ctx.interrupt,
-            |sock| {
-                let mut control = RecvAncillaryBuffer::new(&mut space);
-                let mut iov = [IoSliceMut::new(&mut data)];
-                let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rflags)
-                    .map_err(std::io::Error::from)?;
-                // Take ownership of every descriptor at once: dropped, they are closed.
-                for m in control.drain() {
-                    if let RecvAncillaryMessage::ScmRights(fds) = m {
-                        received.extend(fds);
-                    }
-                }
-                Ok((msg.bytes, msg.flags, msg.address))
-            },
-        )?;
+        let (n, ret, from) = loop {
+            let got = w
+                .call(
+                    &*os,
+                    Interest::Read,
+                    deadline,
+                    &self.ctx.interrupt,
+                    |sock| {
+                        let mut control = RecvAncillaryBuffer::new(&mut space);
+                        let mut iov = [IoSliceMut::new(&mut data)];
+                        let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rflags)
+                            .map_err(std::io::Error::from)?;
+                        // Take ownership of every descriptor at once: dropped, they are closed.
+                        for m in control.drain() {
+                            if let RecvAncillaryMessage::ScmRights(fds) = m {
+                                received.extend(fds);
+                            }
+                        }
+                        Ok((msg.bytes, msg.flags, msg.address))
+                    },
+                )
+                .await?;
+            let from = got
+                .2
+                .clone()
+                .and_then(|a| std::net::SocketAddr::try_from(a).ok());
+            if os.hears_from(self.ctx, from) {
+                break got;
+            }
+            received.clear();
+            os.discard_peeked(flags);
+        };
         data.truncate(n.min(size));
         // The control buffer is rounded up for alignment, so the kernel may deliver more than
         // maxfds: those, and any past the instance's limit, are closed (dropped) and reported.
@@ -278,9 +313,12 @@ impl SocketCtxView<'_> {
         self.push_socket(sock)
     }
 
-    /// sendfile(2) from a wasi file, socket.py's `_sendfile_use_sendfile` rules.
-    pub(crate) fn sendfile(
+    /// sendfile(2) from a wasi file, socket.py's `_sendfile_use_sendfile` rules. The timeout
+    /// bounds each wait; an error after some bytes went (a timeout, the interrupt, a reset)
+    /// returns the count sent, so the guest knows where to resume.
+    pub(crate) async fn sendfile(
         &mut self,
+        w: Waiter,
         s: &Resource<Socket>,
         file: &Resource<Descriptor>,
         offset: u64,
@@ -334,21 +372,21 @@ impl SocketCtxView<'_> {
             // As socket.py: at most 1 GiB per call; the timeout bounds each wait.
             let block = ((end - pos).min(1 << 30)) as usize;
             let block = NonZeroUsize::new(block).expect("pos < end");
-            let sent = match wait::call(
-                &os.os,
-                Interest::Write,
-                os.mode().deadline(),
-                &self.ctx.interrupt,
-                |sock| sock.sendfile(&*file, pos as usize, Some(block)),
-            ) {
+            let sent = w
+                .call(
+                    &*os,
+                    Interest::Write,
+                    os.mode().deadline(),
+                    &self.ctx.interrupt,
+                    |sock| sock.sendfile(&*file, pos as usize, Some(block)),
+                )
+                .await;
+            let sent = match sent {
                 Ok(n) => n,
-                // The async host waits and calls again for the rest.
-                Err(e) if total > 0 && e.waits_for().is_some() => return Ok(total),
+                Err(_) if total > 0 => return Ok(total),
                 // As socket.py: an OS error before any byte went means "use send instead".
                 Err(e)
-                    if total == 0
-                        && e.waits_for().is_none()
-                        && !matches!(e.errno_code(), None | Some(Errno::Canceled)) =>
+                    if !matches!(e.errno_code(), None | Some(Errno::Canceled | Errno::Again)) =>
                 {
                     return Err(SocketError::os(
                         Errno::NotSupported,
@@ -377,6 +415,7 @@ impl SocketCtxView<'_> {
         let slot = self.ctx.slot()?;
         let sock = self.table.get(s)?;
         let dup = sock.os()?.os.try_clone()?;
+        sock.os()?.mark_outside();
         let token = group.put(dup, sock.family(), sock.kind(), sock.proto(), slot)?;
         Ok(token.to_vec())
     }
@@ -390,7 +429,8 @@ impl SocketCtxView<'_> {
         };
         let slot = self.ctx.slot()?;
         let p = group.take(token)?;
-        let sock = Socket::wrap(
+        // The sharer may still hold the socket.
+        let sock = Socket::wrap_outside(
             p.os,
             p.family,
             p.kind,

@@ -1,13 +1,23 @@
-//! The try/poll/retry core (CPython's `sock_call_ex`) and instance interruption.
+//! The try/wait/retry core (CPython's `sock_call_ex`) and instance interruption.
 //!
 //! Every OS socket is non-blocking. An operation is tried; when it would block and the guest's
-//! mode allows waiting, the host waits in `poll(2)` on the socket and on the instance's
-//! interrupt eventfd until the deadline, then tries again.
+//! mode allows waiting, it waits until the socket is ready, the deadline passes or the instance
+//! is interrupted, then tries again. Each waiting operation is written once, as an `async fn`
+//! that waits through a [`Waiter`]; the two hosts differ only in the waiter they pass:
+//!
+//! - [`Waiter::Sync`] waits in `poll(2)` on the socket and the instance's interrupt eventfd. Its
+//!   waits never suspend, so [`run_sync`] completes the operation in one poll of its future:
+//!   no runtime, no allocation, no extra system call.
+//! - [`Waiter::Async`] awaits the socket's registration with the tokio reactor, so a waiting
+//!   guest suspends and the thread serves others.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
@@ -136,9 +146,6 @@ pub struct InterruptHandle {
 #[derive(Debug)]
 struct Interrupt {
     set: AtomicBool,
-    /// Set by the async host around each call: a wait returns `would_wait` instead of
-    /// blocking the thread, and the async host awaits readiness itself.
-    no_wait: AtomicBool,
     /// The eventfd's registration with the tokio reactor; dropped before the eventfd.
     reactor: crate::reactor::Reactor,
     eventfd: OwnedFd,
@@ -152,7 +159,6 @@ impl InterruptHandle {
         Ok(InterruptHandle {
             inner: Arc::new(Interrupt {
                 set: AtomicBool::new(false),
-                no_wait: AtomicBool::new(false),
                 reactor: crate::reactor::Reactor::default(),
                 eventfd,
                 lock: Mutex::new(()),
@@ -175,15 +181,6 @@ impl InterruptHandle {
         let mut buf = [0u8; 8];
         let _ = rustix::io::read(&self.inner.eventfd, &mut buf);
         self.inner.set.store(false, Ordering::SeqCst);
-    }
-
-    /// Runs `op` with waits returning `would_wait` instead of blocking in poll(2) (the async
-    /// host waits itself).
-    pub(crate) fn without_waiting<T>(&self, op: impl FnOnce() -> T) -> T {
-        self.inner.no_wait.store(true, Ordering::SeqCst);
-        let result = op();
-        self.inner.no_wait.store(false, Ordering::SeqCst);
-        result
     }
 
     /// Resolves once the instance is interrupted (for pollables and the async host).
@@ -218,20 +215,142 @@ pub(crate) fn canceled() -> SocketError {
     )
 }
 
-/// Waits until `sock` is ready for `interest`, the deadline passes (`timeout`), or the
-/// instance is interrupted (`canceled`).
-pub(crate) fn wait(
-    sock: &impl AsFd,
+/// A socket the waits watch: the OS socket, and its registration with the async reactor.
+pub(crate) trait Watched {
+    /// The OS socket.
+    fn socket(&self) -> &socket2::Socket;
+    /// Resolves once the socket is ready for `events` (or has an error or hang-up to report).
+    fn ready(&self, events: PollFlags) -> impl Future<Output = ()> + Send;
+}
+
+/// How a waiting operation waits: the driver a host passes to the core's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiter {
+    /// The synchronous host: block the thread in poll(2) on the socket and the interrupt.
+    Sync,
+    /// The async host: suspend on the tokio reactor, woken by the socket or the interrupt.
+    Async,
+}
+
+impl Waiter {
+    /// Waits until `sock` is ready for `interest`, the deadline passes (`timeout`), or the
+    /// instance is interrupted (`canceled`).
+    pub(crate) async fn wait(
+        self,
+        sock: &impl Watched,
+        interest: Interest,
+        deadline: Deadline,
+        intr: &InterruptHandle,
+    ) -> Result<(), SocketError> {
+        self.wait_for(sock, interest, PollFlags::empty(), deadline, intr)
+            .await
+            .map(drop)
+    }
+
+    /// [`wait`](Self::wait), also asking for the `extra` events, and returning what was
+    /// reported for the socket (the async waiter, woken by the reactor, reports `interest`).
+    pub(crate) async fn wait_for(
+        self,
+        sock: &impl Watched,
+        interest: Interest,
+        extra: PollFlags,
+        deadline: Deadline,
+        intr: &InterruptHandle,
+    ) -> Result<PollFlags, SocketError> {
+        match self {
+            Waiter::Sync => poll_wait(sock.socket(), interest, extra, deadline, intr),
+            Waiter::Async => {
+                reactor_wait(sock, interest, deadline, intr).await?;
+                Ok(interest.poll_flags())
+            }
+        }
+    }
+
+    /// Runs `op` until it does not fail with EWOULDBLOCK, waiting between tries as `deadline`
+    /// allows. EINTR from the OS is retried (CPython's PEP 475 rule).
+    pub(crate) async fn call<S: Watched, T>(
+        self,
+        sock: &S,
+        interest: Interest,
+        deadline: Deadline,
+        intr: &InterruptHandle,
+        op: impl FnMut(&socket2::Socket) -> io::Result<T>,
+    ) -> Result<T, SocketError> {
+        self.call_noting_waits(sock, interest, deadline, intr, &mut false, op)
+            .await
+    }
+
+    /// [`call`](Self::call), setting `waited` when the operation would have blocked and the
+    /// call waited.
+    pub(crate) async fn call_noting_waits<S: Watched, T>(
+        self,
+        sock: &S,
+        interest: Interest,
+        deadline: Deadline,
+        intr: &InterruptHandle,
+        waited: &mut bool,
+        mut op: impl FnMut(&socket2::Socket) -> io::Result<T>,
+    ) -> Result<T, SocketError> {
+        loop {
+            match op(sock.socket()) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *waited = true;
+                    self.wait(sock, interest, deadline, intr).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Runs a core operation on the synchronous host: every wait of [`Waiter::Sync`] blocks in
+/// poll(2) and never suspends, so the operation completes in the first poll of its future.
+pub(crate) fn run_sync<T, E: From<SocketError>>(
+    op: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match pin!(op).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(done) => done,
+        Poll::Pending => Err(SocketError::trap(wasmtime::format_err!(
+            "a synchronous sockbox call tried to suspend"
+        ))
+        .into()),
+    }
+}
+
+/// Awaits `interest` on `sock` until `deadline` (a timeout) or the interrupt (canceled).
+async fn reactor_wait(
+    sock: &impl Watched,
     interest: Interest,
     deadline: Deadline,
     intr: &InterruptHandle,
 ) -> Result<(), SocketError> {
-    wait_for(sock, interest, PollFlags::empty(), deadline, intr).map(drop)
+    if intr.is_interrupted() {
+        return Err(canceled());
+    }
+    let at = match deadline {
+        Deadline::Now => return Err(SocketError::errno(Errno::Again)),
+        Deadline::Never => None,
+        Deadline::At(at) => Some(tokio::time::Instant::from_std(at)),
+    };
+    let sleep = async {
+        match at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = sock.ready(interest.poll_flags()) => Ok(()),
+        () = intr.interrupted() => Err(canceled()),
+        () = sleep => Err(SocketError::timeout()),
+    }
 }
 
-/// [`wait`], also asking poll(2) for the `extra` events, and returning what it reported for
-/// the socket (empty when the async host, which waits itself, only checked readiness).
-pub(crate) fn wait_for(
+/// Waits in poll(2) until `sock` is ready for `interest` (and reports the `extra` events too),
+/// the deadline passes (`timeout`), or the instance is interrupted (`canceled`). Blocks the
+/// thread: for the synchronous host, and for the few sockets no reactor watches.
+pub(crate) fn poll_wait(
     sock: &impl AsFd,
     interest: Interest,
     extra: PollFlags,
@@ -245,14 +364,6 @@ pub(crate) fn wait_for(
         }
         let timeout = match deadline {
             Deadline::Now => return Err(SocketError::errno(Errno::Again)),
-            // The async host waits itself: only say whether the socket is ready now.
-            _ if intr.inner.no_wait.load(Ordering::Relaxed) => {
-                return if crate::reactor::ready_now(sock.as_fd(), events) {
-                    Ok(PollFlags::empty())
-                } else {
-                    Err(SocketError::would_wait(interest))
-                };
-            }
             Deadline::Never => None,
             Deadline::At(at) => {
                 let left = at.saturating_duration_since(Instant::now());
@@ -279,40 +390,6 @@ pub(crate) fn wait_for(
                 // Otherwise the interrupt fired or the time ran out: the loop top decides.
             }
             Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Runs `op` until it does not fail with EWOULDBLOCK, waiting between tries as `deadline`
-/// allows. EINTR from the OS is retried (CPython's PEP 475 rule).
-pub(crate) fn call<S: AsFd, T>(
-    sock: &S,
-    interest: Interest,
-    deadline: Deadline,
-    intr: &InterruptHandle,
-    op: impl FnMut(&S) -> io::Result<T>,
-) -> Result<T, SocketError> {
-    call_noting_waits(sock, interest, deadline, intr, &mut false, op)
-}
-
-/// [`call`], setting `waited` when the operation would have blocked and the call waited.
-pub(crate) fn call_noting_waits<S: AsFd, T>(
-    sock: &S,
-    interest: Interest,
-    deadline: Deadline,
-    intr: &InterruptHandle,
-    waited: &mut bool,
-    mut op: impl FnMut(&S) -> io::Result<T>,
-) -> Result<T, SocketError> {
-    loop {
-        match op(sock) {
-            Ok(v) => return Ok(v),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                *waited = true;
-                wait(sock, interest, deadline, intr)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
     }

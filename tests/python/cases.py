@@ -166,6 +166,30 @@ def blocked(port):
         print("error:", type(e).__name__, e.errno == errno.ECANCELED, e.strerror)
 
 
+def bulk(port, total):
+    """Large reads that wait and get fewer bytes than asked, and reads that find a backlog:
+    recv(65536) and recv_into(1 MiB), as redis-py and http.client read."""
+    total = int(total)
+    sock = socket.create_connection(("127.0.0.1", int(port)))
+    got = 0
+    checksum = 0
+    big = bytearray(1 << 20)
+    reads = 0
+    while got < total:
+        if reads % 2:
+            n = sock.recv_into(big)
+            chunk = big[:n]
+        else:
+            chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reads += 1
+        got += len(chunk)
+        checksum = (checksum + sum(chunk)) % (1 << 32)
+    print("received:", got, checksum)
+    sock.close()
+
+
 def refused(port):
     """connect to a closed port: ConnectionRefusedError; connect_ex gives the errno."""
     try:

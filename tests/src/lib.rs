@@ -1,6 +1,7 @@
 //! The harness of the integration tests: run a guest program (built to wasm by `build.rs`) in
 //! the real host with a policy and preopened sockets, and native loopback peers to talk to.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
@@ -14,7 +15,7 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
-use sockbox_host::run::Runner;
+use sockbox_host::run::{AsyncRunner, Runner};
 use sockbox_host::{Policy, SocketCtx, SocketCtxBuilder};
 use wasmtime::component::Component;
 use wasmtime_wasi::WasiCtx;
@@ -26,6 +27,61 @@ pub mod python;
 pub fn runner() -> &'static Runner {
     static RUNNER: OnceLock<Runner> = OnceLock::new();
     RUNNER.get_or_init(|| Runner::new().expect("runner"))
+}
+
+/// The async host on the same engine as [`runner`], so compiled components serve both.
+pub fn async_runner() -> &'static AsyncRunner {
+    static RUNNER: OnceLock<AsyncRunner> = OnceLock::new();
+    RUNNER.get_or_init(|| AsyncRunner::with_engine(runner().engine().clone()).expect("runner"))
+}
+
+/// The host a behaviour test runs its guests on: every suite runs on both (see
+/// [`both_hosts!`]), with the same expected answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// `add_to_linker_sync`: a waiting call blocks its thread in poll(2).
+    Sync,
+    /// `add_to_linker_async`: a waiting call suspends the guest on a current-thread tokio
+    /// runtime.
+    Async,
+}
+
+thread_local! {
+    static HOST: Cell<Host> = const { Cell::new(Host::Sync) };
+}
+
+/// The host guests of this test thread run on.
+pub fn current_host() -> Host {
+    HOST.with(Cell::get)
+}
+
+/// Runs `test` with the guests it starts on this thread on `host` (a thread it spawns
+/// starts on [`Host::Sync`]: pass `current_host()` along).
+pub fn on_host<R>(host: Host, test: impl FnOnce() -> R) -> R {
+    HOST.with(|h| h.set(host));
+    test()
+}
+
+/// Makes each named test function (a plain `fn()`, not `#[test]`) a pair of tests, `NAME::sync`
+/// and `NAME::async_host`, that run it with its guests on each host. A behaviour test left out
+/// is dead code, which the lints refuse: no test can miss its pairing.
+#[macro_export]
+macro_rules! both_hosts {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sync() {
+                    $crate::on_host($crate::Host::Sync, super::$name);
+                }
+
+                #[test]
+                fn async_host() {
+                    $crate::on_host($crate::Host::Async, super::$name);
+                }
+            }
+        )*
+    };
 }
 
 /// The compiled component of guest program `name` (`cases`, `echo-server`, ...), compiled once
@@ -117,6 +173,7 @@ pub fn run_full(name: &str, args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)
 }
 
 /// The captured stdout and stderr of a guest run (see [`captured_wasi`]).
+#[derive(Debug)]
 pub struct Captured {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
@@ -163,9 +220,16 @@ pub fn run_component(
     dirs: &[(&Path, &str)],
 ) -> Outcome {
     let (wasi, captured) = captured_wasi(name, args, dirs);
-    let code = runner()
-        .run(component, wasi, ctx)
-        .unwrap_or_else(|e| panic!("guest {name} {args:?} trapped: {e:?}"));
+    let host = current_host();
+    let code = match host {
+        Host::Sync => runner().run(component, wasi, ctx),
+        Host::Async => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+            .block_on(async_runner().run(component, wasi, ctx)),
+    }
+    .unwrap_or_else(|e| panic!("guest {name} {args:?} trapped on the {host:?} host: {e:?}"));
     captured.outcome(code)
 }
 
@@ -308,6 +372,7 @@ pub fn settled_fd_count() -> usize {
 
 /// The thread that interrupts a guest once it says, over its control connection, that it is
 /// blocking (see [`blocked_call`]).
+#[derive(Debug)]
 pub struct Interrupter(std::thread::JoinHandle<(std::time::Duration, [u8; 8])>);
 
 impl Interrupter {

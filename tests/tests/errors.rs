@@ -3,7 +3,6 @@
 use sockbox_tests::{allowing_connect, case, closed_port, echo_server, policy, with_policy};
 
 /// Connecting to a closed port gives ConnectionRefusedError; connect_ex gives ECONNREFUSED.
-#[test]
 fn connect_to_closed_port_is_refused() {
     let (_reserved, port) = closed_port();
     let port = port.to_string();
@@ -22,7 +21,6 @@ fn connect_to_closed_port_is_refused() {
 }
 
 /// Connect without a rule is denied with the rule that would allow it; with the rule it works.
-#[test]
 fn connect_denied_without_rule_allowed_with_it() {
     let server = echo_server("127.0.0.1:0");
     let port = server.port().to_string();
@@ -69,7 +67,6 @@ fn connect_denied_without_rule_allowed_with_it() {
 }
 
 /// IPv6: the rule is written with brackets, and the denial says so.
-#[test]
 fn connect_ipv6_rules() {
     let server = echo_server("[::1]:0");
     let port = server.port().to_string();
@@ -86,7 +83,6 @@ fn connect_ipv6_rules() {
 }
 
 /// Lookups: a name needs a lookup rule; with one, the host's resolver answers.
-#[test]
 fn getaddrinfo_follows_lookup_rules() {
     let out = case(&["lookup", "localhost"], with_policy(policy(&[])));
     assert_eq!(out.line("denied-rule"), "--allow-lookup localhost");
@@ -108,7 +104,6 @@ fn getaddrinfo_follows_lookup_rules() {
 }
 
 /// Bad input: each gets a typed error; the guest keeps running.
-#[test]
 fn bad_input_gets_typed_errors() {
     let out = case(
         &["bad-input"],
@@ -160,7 +155,6 @@ fn bad_input_gets_typed_errors() {
 }
 
 /// The typed options round-trip through the host.
-#[test]
 fn typed_options_round_trip() {
     let out = case(&["options"], with_policy(policy(&[])));
     out.assert_ok();
@@ -175,7 +169,6 @@ fn typed_options_round_trip() {
 }
 
 /// listen() without bind() would bind 0.0.0.0 on an ephemeral port: denied without a rule.
-#[test]
 fn listen_without_bind_needs_a_bind_rule() {
     let out = case(&["listen-unbound"], with_policy(policy(&[])));
     out.assert_ok();
@@ -188,7 +181,6 @@ fn listen_without_bind_needs_a_bind_rule() {
 }
 
 /// Past the instance's socket limit, socket() fails with EMFILE; dropping one frees a slot.
-#[test]
 fn socket_limit_gives_emfile() {
     let out = case(&["limit"], with_policy(policy(&[])).max_sockets(5));
     out.assert_ok();
@@ -199,3 +191,14 @@ fn socket_limit_gives_emfile() {
     );
     assert_eq!(out.line("after-drop"), "ok", "{out}");
 }
+
+sockbox_tests::both_hosts!(
+    connect_to_closed_port_is_refused,
+    connect_denied_without_rule_allowed_with_it,
+    connect_ipv6_rules,
+    getaddrinfo_follows_lookup_rules,
+    bad_input_gets_typed_errors,
+    typed_options_round_trip,
+    listen_without_bind_needs_a_bind_rule,
+    socket_limit_gives_emfile,
+);

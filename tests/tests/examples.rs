@@ -4,10 +4,11 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use sockbox_tests::{echo_server, policy, preopen_listener, run_with, with_policy};
+use sockbox_tests::{
+    current_host, echo_server, on_host, policy, preopen_listener, run_with, with_policy,
+};
 
 /// `echo-server` serves native clients on its preopened listener until interrupted.
-#[test]
 fn echo_server_serves_native_clients() {
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let ctx = with_policy(policy(&[]))
@@ -36,7 +37,6 @@ fn echo_server_serves_native_clients() {
 }
 
 /// `echo-client` talks to a native echo server by name.
-#[test]
 fn echo_client_talks_to_native_server() {
     let server = echo_server("127.0.0.1:0");
     let port = server.port().to_string();
@@ -51,7 +51,6 @@ fn echo_client_talks_to_native_server() {
 }
 
 /// `file-server` serves files from a preopened directory with sendfile; 404 otherwise.
-#[test]
 fn file_server_sends_files() {
     let dir = tempfile::tempdir().unwrap();
     let big: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i| (i % 253) as u8).collect();
@@ -99,8 +98,8 @@ fn file_server_sends_files() {
 
 /// The fd-passing pair: the supervisor accepts and passes each connection to the worker over
 /// a Unix socket; the worker serves it.
-#[test]
 fn supervisor_passes_connections_to_worker() {
+    let host = current_host();
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work.sock");
     let unix = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
@@ -111,7 +110,7 @@ fn supervisor_passes_connections_to_worker() {
         .build()
         .unwrap();
     let worker_stop = worker_ctx.interrupt_handle();
-    let worker = std::thread::spawn(move || run_with("worker", &[], worker_ctx));
+    let worker = std::thread::spawn(move || on_host(host, || run_with("worker", &[], worker_ctx)));
 
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let p = policy(&[&format!("unix {}", work.display()), "fd-passing"]);
@@ -121,7 +120,8 @@ fn supervisor_passes_connections_to_worker() {
         .unwrap();
     let sup_stop = sup_ctx.interrupt_handle();
     let work_arg = work.display().to_string();
-    let supervisor = std::thread::spawn(move || run_with("supervisor", &[&work_arg], sup_ctx));
+    let supervisor =
+        std::thread::spawn(move || on_host(host, || run_with("supervisor", &[&work_arg], sup_ctx)));
 
     for i in 0..3 {
         let mut c = TcpStream::connect(local).unwrap();
@@ -146,8 +146,8 @@ fn supervisor_passes_connections_to_worker() {
 
 /// `chat-server` serves 1,000 native clients at once from one wasm thread with a `Poller`:
 /// all connect, then each sends a line, then each reads it back.
-#[test]
 fn chat_server_serves_a_thousand_clients_at_once() {
+    let host = current_host();
     const CLIENTS: usize = 1000;
     let sa: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listener =
@@ -159,7 +159,8 @@ fn chat_server_serves_a_thousand_clients_at_once() {
         .preopen(local.to_string(), listener)
         .build()
         .unwrap();
-    let guest = std::thread::spawn(move || run_with("chat-server", &["1000"], ctx));
+    let guest =
+        std::thread::spawn(move || on_host(host, || run_with("chat-server", &["1000"], ctx)));
     let start = std::time::Instant::now();
     let mut conns: Vec<TcpStream> = (0..CLIENTS)
         .map(|_| {
@@ -192,15 +193,15 @@ fn chat_server_serves_a_thousand_clients_at_once() {
 
 /// `wstd-echo` serves 50 clients at once as wstd tasks: wstd's reactor waits on sockbox
 /// sockets through their pollables.
-#[test]
 fn wstd_echo_serves_clients_concurrently() {
+    let host = current_host();
     const CLIENTS: usize = 50;
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let ctx = with_policy(policy(&[]))
         .preopen(local.to_string(), listener)
         .build()
         .unwrap();
-    let guest = std::thread::spawn(move || run_with("wstd-echo", &["50"], ctx));
+    let guest = std::thread::spawn(move || on_host(host, || run_with("wstd-echo", &["50"], ctx)));
     // Every client connects before any sends: the server must hold all 50 at once.
     let mut conns: Vec<TcpStream> = (0..CLIENTS)
         .map(|_| {
@@ -229,3 +230,12 @@ fn wstd_echo_serves_clients_concurrently() {
         "{out}"
     );
 }
+
+sockbox_tests::both_hosts!(
+    echo_server_serves_native_clients,
+    echo_client_talks_to_native_server,
+    file_server_sends_files,
+    supervisor_passes_connections_to_worker,
+    chat_server_serves_a_thousand_clients_at_once,
+    wstd_echo_serves_clients_concurrently,
+);

@@ -12,7 +12,6 @@ use wasmtime_wasi::WasiCtx;
 
 /// A guest blocked in accept (no timeout) wakes with `canceled` (ECANCELED) within 50 ms of
 /// `InterruptHandle::interrupt`.
-#[test]
 fn interrupt_wakes_blocked_accept() {
     component("cases"); // compile before anything is timed
     let (listener, local) = preopen_listener("127.0.0.1:0");
@@ -54,7 +53,6 @@ fn interrupt_wakes_blocked_accept() {
 /// into a full buffer, a socket-io read under makefile, and a `Poller::select`. The time from `interrupt()` to the
 /// guest's word on the control connection is printed; each must be under 50 ms and their
 /// median under 10 ms.
-#[test]
 fn interrupt_wakes_every_kind_of_blocked_call() {
     component("policy"); // compile before anything is timed
     let silent = silent_server("127.0.0.1:0");
@@ -141,3 +139,8 @@ fn epoch_deadline_stops_spinning_and_blocked_guests() {
     let instance = runner.instantiate(&component, wasi.build(), ctx).unwrap();
     assert_eq!(instance.run_for(Duration::from_secs(30)).unwrap(), 0);
 }
+
+sockbox_tests::both_hosts!(
+    interrupt_wakes_blocked_accept,
+    interrupt_wakes_every_kind_of_blocked_call,
+);

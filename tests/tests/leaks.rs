@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use sockbox_host::{ShareGroup, SocketCtx};
-use sockbox_tests::{fd_count, policy, preopen_listener, run_with, with_policy};
+use sockbox_tests::{
+    Host, current_host, fd_count, on_host, policy, preopen_listener, run_with, with_policy,
+};
 
 /// Every scenario once: guests that close, guests that leave things open, hand-offs.
 fn scenarios() {
@@ -61,8 +63,15 @@ fn scenarios() {
     client.join().unwrap();
 }
 
+/// On each host in turn (one test, so no other test opens descriptors meanwhile).
 #[test]
 fn no_host_fd_is_left_open() {
+    for host in [Host::Sync, Host::Async] {
+        on_host(host, no_host_fd_is_left_open_on_this_host);
+    }
+}
+
+fn no_host_fd_is_left_open_on_this_host() {
     scenarios(); // compiles the components and warms up whatever the runtime keeps
     let before = fd_count();
     for _ in 0..20 {
@@ -70,7 +79,9 @@ fn no_host_fd_is_left_open() {
     }
     let after = fd_count();
     assert_eq!(
-        before, after,
-        "host descriptors leaked: {before} before, {after} after"
+        before,
+        after,
+        "host descriptors leaked on the {:?} host: {before} before, {after} after",
+        current_host()
     );
 }

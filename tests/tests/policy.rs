@@ -8,7 +8,6 @@ use sockbox_tests::{echo_server, policy, preopen_listener, run_with, with_policy
 
 /// `--allow-connect localhost:PORT` allows what `localhost` resolved to in this instance, on
 /// that port, once resolved; and the name's lookup; and nothing else.
-#[test]
 fn name_rules_pin_resolved_addresses() {
     let echo = echo_server("127.0.0.1:0");
     let ctx = with_policy(policy(&[&format!("connect localhost:{}", echo.port())]))
@@ -37,8 +36,7 @@ fn name_rules_pin_resolved_addresses() {
 }
 
 /// An unconnected UDP socket hears only from peers the guest may send to: the host drops the
-/// rest, also when the guest peeks, and goes on waiting.
-#[test]
+/// rest, also when the guest peeks or reads with recv_fds, and goes on waiting.
 fn datagrams_from_peers_not_allowed_are_dropped() {
     let good = UdpSocket::bind("127.0.0.1:0").unwrap();
     let evil = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -55,10 +53,12 @@ fn datagrams_from_peers_not_allowed_are_dropped() {
         evil.send_to(b"evil2", guest).unwrap();
         good.send_to(b"good2", guest).unwrap();
         evil.send_to(b"evil3", guest).unwrap();
+        good.send_to(b"good3", guest).unwrap();
     });
     let ctx = with_policy(policy(&[
         &format!("connect 127.0.0.1:{good_port}"),
         "bind 127.0.0.1:0",
+        "fd-passing",
     ]))
     .build()
     .unwrap();
@@ -72,6 +72,11 @@ fn datagrams_from_peers_not_allowed_are_dropped() {
     );
     assert_eq!(out.line("peek"), "good2", "{out}");
     assert_eq!(out.line("second"), "good2", "{out}");
+    assert_eq!(
+        out.line("fds"),
+        format!("good3 from Some(\"127.0.0.1:{good_port}\")"),
+        "{out}"
+    );
     assert!(
         out.line("third").starts_with("err BlockingIOError Again"),
         "{out}"
@@ -81,7 +86,6 @@ fn datagrams_from_peers_not_allowed_are_dropped() {
 /// With an accept rule, the host closes connections from peers it does not match and accept
 /// returns the next one. The listener is dual-stack: `127.0.0.1` matches the IPv4-mapped
 /// peer, `::1` is refused.
-#[test]
 fn accept_rules_close_other_peers() {
     let (listener, local) = preopen_listener("[::]:0");
     let port = local.port();
@@ -115,7 +119,6 @@ fn accept_rules_close_other_peers() {
 /// Past `max_pending_lookups` a lookup fails with EAI_AGAIN (a synchronous instance has one
 /// in flight at most, so the limit 0 is the one that shows it), and `create_connection` gives
 /// that lookup error.
-#[test]
 fn lookups_past_the_limit_fail_with_eai_again() {
     let echo = echo_server("127.0.0.1:0");
     let ctx = with_policy(policy(&[&format!("connect localhost:{}", echo.port())]))
@@ -140,3 +143,10 @@ fn lookups_past_the_limit_fail_with_eai_again() {
         "{out}"
     );
 }
+
+sockbox_tests::both_hosts!(
+    name_rules_pin_resolved_addresses,
+    datagrams_from_peers_not_allowed_are_dropped,
+    accept_rules_close_other_peers,
+    lookups_past_the_limit_fail_with_eai_again,
+);

@@ -2,7 +2,6 @@
 
 use sockbox_tests::{policy, run_with, with_policy};
 
-#[test]
 fn poller_and_select_follow_selectors_and_select() {
     let out = run_with("poll", &[], with_policy(policy(&[])).build().unwrap());
     out.assert_ok();
@@ -34,3 +33,5 @@ fn poller_and_select_follow_selectors_and_select() {
         );
     }
 }
+
+sockbox_tests::both_hosts!(poller_and_select_follow_selectors_and_select,);

@@ -60,7 +60,6 @@ fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
 }
 
 /// http.client's GET reaches a native server and reads its answer.
-#[test]
 fn http_client_gets_from_a_native_server() {
     let (port, server) = http_server("hello from native");
     let out = case_on(port, "http_get", &["/hello"], &[]);
@@ -75,7 +74,6 @@ fn http_client_gets_from_a_native_server() {
 
 /// A socketserver.TCPServer on a preopened listener serves native clients one after another
 /// (its waits go through selectors on sockbox's `select`).
-#[test]
 fn socketserver_serves_native_clients() {
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let ctx = with_policy(policy(&[]))
@@ -106,7 +104,6 @@ fn socketserver_serves_native_clients() {
 /// An asyncio server (selector event loop on sockbox's `select`) serves 20 native clients at
 /// once: all connect first, then they send in reverse order, which a server serving one
 /// connection at a time could not answer.
-#[test]
 fn asyncio_serves_clients_concurrently() {
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let ctx = with_policy(policy(&[]))
@@ -136,7 +133,6 @@ fn asyncio_serves_clients_concurrently() {
 }
 
 /// create_connection and makefile("rw"): a line protocol with a native server.
-#[test]
 fn makefile_line_protocol() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -161,7 +157,6 @@ fn makefile_line_protocol() {
 
 /// socket.recv_fds and socket.send_fds with a native peer: the guest uses a socket it was
 /// passed, and passes back a socket of its own and a file.
-#[test]
 fn fd_passing_with_a_native_peer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("peer.sock");
@@ -212,7 +207,6 @@ fn fd_passing_with_a_native_peer() {
 
 /// socket.sendfile (socket.py's read-and-send loop) and sockbox.sendfile (the host's
 /// zero-copy sendfile(2), whole and a slice) deliver the file's bytes.
-#[test]
 fn sendfile_sends_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let data: Vec<u8> = (0..1_000_003u32).map(|i| (i % 251) as u8).collect();
@@ -249,7 +243,6 @@ fn sendfile_sends_a_file() {
 }
 
 /// A connect the policy refuses is a PermissionError carrying the policy's message and rule.
-#[test]
 fn denied_connect_is_permission_error() {
     let ctx = with_policy(policy(&[])).build().unwrap();
     let out = case(&["denied", "127.0.0.1", "9"], ctx, &[]);
@@ -265,7 +258,6 @@ fn denied_connect_is_permission_error() {
 }
 
 /// A recv timeout is TimeoutError("timed out"), after the timeout and not much later.
-#[test]
 fn timeout_is_timeout_error() {
     let peer = silent_server("127.0.0.1:0");
     let out = case_on(peer.port(), "timeout", &[], &[]);
@@ -277,7 +269,6 @@ fn timeout_is_timeout_error() {
 }
 
 /// The embedder's interrupt wakes a Python guest blocked in recv: OSError(ECANCELED).
-#[test]
 fn interrupt_wakes_a_blocked_python_guest() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -300,7 +291,6 @@ fn interrupt_wakes_a_blocked_python_guest() {
 }
 
 /// A refused connect is ConnectionRefusedError; connect_ex returns ECONNREFUSED.
-#[test]
 fn refused_connect_is_connection_refused_error() {
     let (_held, port) = closed_port();
     let out = case_on(port, "refused", &[], &[]);
@@ -310,7 +300,6 @@ fn refused_connect_is_connection_refused_error() {
 }
 
 /// UDP sendto/recvfrom with a native echo peer.
-#[test]
 fn udp_round_trip() {
     let peer = udp_echo("127.0.0.1:0");
     let out = case_on(peer.port(), "udp", &[], &[]);
@@ -320,7 +309,6 @@ fn udp_round_trip() {
 
 /// The rest of the module inside the guest: socketpair, select, selectors, options, timeouts,
 /// dup/fromfd/detach, inet helpers, getaddrinfo, errors, and no descriptor left behind.
-#[test]
 fn the_socket_module_surface() {
     let ctx = with_policy(policy(&[])).build().unwrap();
     let out = case(&["surface"], ctx, &[]);
@@ -367,7 +355,6 @@ fds left: 0
 
 /// The example plugin `examples/python/fetch.py` fetches a page by name with urllib.request,
 /// allowed by one name rule.
-#[test]
 fn example_fetch_by_name() {
     let (port, server) = http_server("fetched by urllib\n");
     let ctx = with_policy(policy(&[&format!("connect localhost:{port}")]))
@@ -383,7 +370,6 @@ fn example_fetch_by_name() {
 }
 
 /// An uncaught exception ends a Python plugin with status 1 and its traceback, not a trap.
-#[test]
 fn uncaught_exception_exits_1() {
     let ctx = with_policy(policy(&[])).build().unwrap();
     let out = case(&["denied_unhandled"], ctx, &[]);
@@ -433,3 +419,53 @@ async fn python_on_the_async_host() {
     surface.assert_ok();
     assert_eq!(surface.stdout, SURFACE, "{surface}");
 }
+
+/// Large `recv`/`recv_into` calls that wait and then get fewer bytes than they asked for, and
+/// calls that find a backlog, read every byte in order: the direct receive into the guest's
+/// memory must suit componentize-py's allocator (which cannot resize an allocation).
+fn large_reads_that_wait_get_what_arrived() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Trickles (a reader waits, then finds less than it asked for) and bursts (a backlog).
+    let chunks: Vec<usize> = (0..60)
+        .map(|i| [20_000, 70_000, 1_000, 300_000][i % 4])
+        .collect();
+    let total: usize = chunks.iter().sum();
+    let sender = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut checksum = 0u32;
+        for (i, len) in chunks.into_iter().enumerate() {
+            let chunk: Vec<u8> = (0..len).map(|j| ((i * 31 + j) % 251) as u8).collect();
+            checksum = chunk
+                .iter()
+                .fold(checksum, |acc, &b| acc.wrapping_add(u32::from(b)));
+            conn.write_all(&chunk).unwrap();
+            if i % 3 == 0 {
+                std::thread::sleep(Duration::from_millis(15));
+            }
+        }
+        checksum
+    });
+    let out = case_on(port, "bulk", &[&total.to_string()], &[]);
+    let checksum = sender.join().unwrap();
+    out.assert_ok();
+    assert_eq!(out.line("received"), format!("{total} {checksum}"), "{out}");
+}
+
+sockbox_tests::both_hosts!(
+    large_reads_that_wait_get_what_arrived,
+    http_client_gets_from_a_native_server,
+    socketserver_serves_native_clients,
+    asyncio_serves_clients_concurrently,
+    makefile_line_protocol,
+    fd_passing_with_a_native_peer,
+    sendfile_sends_a_file,
+    denied_connect_is_permission_error,
+    timeout_is_timeout_error,
+    interrupt_wakes_a_blocked_python_guest,
+    refused_connect_is_connection_refused_error,
+    udp_round_trip,
+    the_socket_module_surface,
+    example_fetch_by_name,
+    uncaught_exception_exits_1,
+);

@@ -34,7 +34,6 @@ fn line_peer() -> u16 {
 }
 
 /// readline ends lines as each `newline` mode says, as io.TextIOWrapper does.
-#[test]
 fn makefile_newline_modes() {
     let out = surface(&["newlines"], with_policy(policy(&[])));
     out.assert_ok();
@@ -44,7 +43,6 @@ fn makefile_newline_modes() {
     assert_eq!(out.line("crlf"), r#"["x\ry\r\n", "z\n"]"#);
 }
 
-#[test]
 fn makefile_binary_text_and_newlines() {
     let port = line_peer();
     let out = surface(&["makefile", &port.to_string()], allowing_connect(port));
@@ -78,7 +76,6 @@ fn makefile_binary_text_and_newlines() {
 
 /// close() with a makefile open keeps the OS socket open until the file is closed: the peer
 /// sees end-of-stream only when the file goes, while the guest still runs.
-#[test]
 fn makefile_keeps_socket_open_until_closed() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -101,7 +98,6 @@ fn makefile_keeps_socket_open_until_closed() {
     assert_eq!(out.line("eof"), "eof-seen");
 }
 
-#[test]
 fn socket_io_would_block_and_timeout_rules() {
     let port = silent_server("127.0.0.1:0").port();
     let out = surface(&["socket-io", &port.to_string()], allowing_connect(port));
@@ -131,7 +127,6 @@ fn socket_io_would_block_and_timeout_rules() {
     assert_eq!(out.line("closed"), "true");
 }
 
-#[test]
 fn create_connection_timeouts_and_source_address() {
     let port = echo_server("127.0.0.1:0").port();
     let p = policy(&[
@@ -153,7 +148,6 @@ fn create_connection_timeouts_and_source_address() {
 
 /// The last error, or every attempt's error in order with all_errors; lookup failures as they
 /// are. (Which error comes last follows the host resolver's order for "localhost".)
-#[test]
 fn create_connection_errors() {
     let (_reserved, port) = closed_port();
     let resolved: Vec<_> = ("localhost", port).to_socket_addrs().unwrap().collect();
@@ -198,7 +192,6 @@ fn create_connection_errors() {
     );
 }
 
-#[test]
 fn create_server_listens_and_checks() {
     let control = TcpListener::bind("127.0.0.1:0").unwrap();
     let cport = control.local_addr().unwrap().port();
@@ -266,7 +259,6 @@ fn create_server_listens_and_checks() {
     );
 }
 
-#[test]
 fn socketpair_fallback() {
     let out = surface(&["socketpair"], with_policy(policy(&[])));
     out.assert_ok();
@@ -287,7 +279,6 @@ fn socketpair_fallback() {
     );
 }
 
-#[test]
 fn dup_detach_fromfd_inheritable() {
     let out = surface(&["descriptors"], with_policy(policy(&[])));
     out.assert_ok();
@@ -320,7 +311,6 @@ fn dup_detach_fromfd_inheritable() {
     );
 }
 
-#[test]
 fn sendmsg_recvmsg_and_flags() {
     let udp = udp_echo("127.0.0.1:0").port();
     let tcp = echo_server("127.0.0.1:0").port();
@@ -344,7 +334,6 @@ fn sendmsg_recvmsg_and_flags() {
     assert_eq!(out.line("recv_into"), "xy");
 }
 
-#[test]
 fn every_typed_option_round_trips() {
     let out = surface(&["options"], with_policy(policy(&[])));
     out.assert_ok();
@@ -373,7 +362,6 @@ fn every_typed_option_round_trips() {
     );
 }
 
-#[test]
 fn multicast_join_needs_a_bind_rule() {
     let out = surface(&["multicast"], with_policy(policy(&[])));
     out.assert_ok();
@@ -386,7 +374,6 @@ fn multicast_join_needs_a_bind_rule() {
     assert_eq!(out.line("join-denied"), "false", "{out}");
 }
 
-#[test]
 fn netdb_functions() {
     let p = policy(&["lookup localhost", "lookup 127.0.0.0/8"]);
     let out = surface(&["netdb"], with_policy(p));
@@ -446,7 +433,6 @@ fn netdb_functions() {
     );
 }
 
-#[test]
 fn pure_helpers_and_constants_in_wasm() {
     let out = surface(&["pure"], with_policy(policy(&[])));
     out.assert_ok();
@@ -471,7 +457,6 @@ fn pure_helpers_and_constants_in_wasm() {
 }
 
 /// The HTTP/1.1 example: create_connection + makefile against a native HTTP server.
-#[test]
 fn http_get_example() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -517,3 +502,21 @@ fn http_get_example() {
         "HTTP/1.1 200 OK\nhello from a native HTTP server\n"
     );
 }
+
+sockbox_tests::both_hosts!(
+    makefile_newline_modes,
+    makefile_binary_text_and_newlines,
+    makefile_keeps_socket_open_until_closed,
+    socket_io_would_block_and_timeout_rules,
+    create_connection_timeouts_and_source_address,
+    create_connection_errors,
+    create_server_listens_and_checks,
+    socketpair_fallback,
+    dup_detach_fromfd_inheritable,
+    sendmsg_recvmsg_and_flags,
+    every_typed_option_round_trips,
+    multicast_join_needs_a_bind_rule,
+    netdb_functions,
+    pure_helpers_and_constants_in_wasm,
+    http_get_example,
+);

@@ -41,18 +41,15 @@ fn display(a: std::net::SocketAddr) -> String {
     }
 }
 
-#[test]
 fn guest_client_to_native_server_ipv4() {
     guest_client("127.0.0.1", "127.0.0.1:0");
 }
 
-#[test]
 fn guest_client_to_native_server_ipv6() {
     guest_client("::1", "[::1]:0");
 }
 
 /// A host name in connect() resolves through the host's getaddrinfo under the lookup rule.
-#[test]
 fn guest_client_connects_by_name() {
     let server = echo_server("127.0.0.1:0");
     let port = server.port().to_string();
@@ -88,12 +85,10 @@ fn native_client_to_preopen(addr: &str) {
     assert_eq!(out.line("accepted"), display(client_addr));
 }
 
-#[test]
 fn native_client_to_guest_server_on_preopen_ipv4() {
     native_client_to_preopen("127.0.0.1:0");
 }
 
-#[test]
 fn native_client_to_guest_server_on_preopen_ipv6() {
     native_client_to_preopen("[::1]:0");
 }
@@ -128,18 +123,15 @@ fn native_client_to_guest_bound(host: &str, control_bind: &str, bind_rule: &str)
     assert_eq!(client.join().unwrap(), "BOUND BY THE GUEST");
 }
 
-#[test]
 fn native_client_to_guest_bound_server_ipv4() {
     native_client_to_guest_bound("127.0.0.1", "127.0.0.1:0", "127.0.0.1:0");
 }
 
-#[test]
 fn native_client_to_guest_bound_server_ipv6() {
     native_client_to_guest_bound("::1", "[::1]:0", "[::1]:0");
 }
 
 /// Without a bind rule, bind is denied and names the rule.
-#[test]
 fn bind_without_rule_is_denied() {
     let control = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = control.local_addr().unwrap().port().to_string();
@@ -158,7 +150,6 @@ fn bind_without_rule_is_denied() {
 /// whose writes vary in size and sometimes pause (so some reads find data queued and some
 /// wait): every byte arrives in order, no read exceeds its size, and the end of the stream
 /// reads as empty, blocking or not.
-#[test]
 fn large_reads_deliver_every_byte() {
     const TOTAL: u64 = 24 * 1024 * 1024 + 12_345;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -190,3 +181,15 @@ fn large_reads_deliver_every_byte() {
     assert_eq!(out.line("after-end"), "[]");
     assert_eq!(out.line("after-end-nonblocking"), "[]");
 }
+
+sockbox_tests::both_hosts!(
+    guest_client_to_native_server_ipv4,
+    guest_client_to_native_server_ipv6,
+    guest_client_connects_by_name,
+    native_client_to_guest_server_on_preopen_ipv4,
+    native_client_to_guest_server_on_preopen_ipv6,
+    native_client_to_guest_bound_server_ipv4,
+    native_client_to_guest_bound_server_ipv6,
+    bind_without_rule_is_denied,
+    large_reads_deliver_every_byte,
+);

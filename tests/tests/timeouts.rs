@@ -5,7 +5,6 @@ use std::net::TcpStream;
 use sockbox_tests::{allowing_connect, case, policy, preopen_listener, silent_server, with_policy};
 
 /// A recv with a timeout on a silent peer fails with `timeout` at its deadline.
-#[test]
 fn recv_timeout_fires_at_deadline() {
     let server = silent_server("127.0.0.1:0");
     let port = server.port().to_string();
@@ -29,7 +28,6 @@ fn recv_timeout_fires_at_deadline() {
 }
 
 /// A non-blocking recv with nothing to read fails with `again` at once; so does MSG_DONTWAIT.
-#[test]
 fn nonblocking_recv_would_block() {
     let server = silent_server("127.0.0.1:0");
     let port = server.port().to_string();
@@ -53,7 +51,6 @@ fn nonblocking_recv_would_block() {
 }
 
 /// settimeout/gettimeout/getblocking, the default timeout, and what accept gives new sockets.
-#[test]
 fn timeout_modes_and_accept_inheritance() {
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let clients = std::thread::spawn(move || {
@@ -77,7 +74,6 @@ fn timeout_modes_and_accept_inheritance() {
 /// sendall's timeout bounds the whole call, not each send: a peer that keeps reading, slowly,
 /// lets every single send progress, yet the call fails at its deadline (per-send timeouts
 /// would run for tens of seconds here).
-#[test]
 fn sendall_timeout_bounds_the_whole_call() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
@@ -100,7 +96,6 @@ fn sendall_timeout_bounds_the_whole_call() {
 }
 
 /// MSG_WAITALL on a blocking socket collects the peer's two writes into one recv.
-#[test]
 fn waitall_waits_for_the_whole_count() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
@@ -116,3 +111,49 @@ fn waitall_waits_for_the_whole_count() {
     out.assert_ok();
     assert_eq!(out.line("waitall"), "helloworld");
 }
+
+/// A connect that timed out is still under way in the kernel: connecting again, even to
+/// another address, fails with EALREADY (the socket is not silently left connected to the
+/// first address).
+fn connect_after_timeout_is_already() {
+    // A listener whose accept queue is full drops further SYNs: a connect to it hangs.
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stuck_addr = stuck.local_addr().unwrap();
+    let raw = socket2::SockRef::from(&stuck);
+    raw.listen(0).unwrap();
+    let fillers: Vec<_> = (0..3)
+        .filter_map(|_| {
+            TcpStream::connect_timeout(&stuck_addr, std::time::Duration::from_millis(200)).ok()
+        })
+        .collect();
+    let other = silent_server("127.0.0.1:0");
+    let ctx = with_policy(policy(&[
+        &format!("connect 127.0.0.1:{}", stuck_addr.port()),
+        &format!("connect 127.0.0.1:{}", other.port()),
+    ]));
+    let out = case(
+        &[
+            "connect-after-timeout",
+            &stuck_addr.port().to_string(),
+            &other.port().to_string(),
+        ],
+        ctx,
+    );
+    out.assert_ok();
+    drop(fillers);
+    assert_eq!(out.line("first"), "err TimeoutError : timed out", "{out}");
+    assert!(
+        out.line("second")
+            .starts_with("err BlockingIOError Already"),
+        "{out}"
+    );
+}
+
+sockbox_tests::both_hosts!(
+    connect_after_timeout_is_already,
+    recv_timeout_fires_at_deadline,
+    nonblocking_recv_would_block,
+    timeout_modes_and_accept_inheritance,
+    sendall_timeout_bounds_the_whole_call,
+    waitall_waits_for_the_whole_count,
+);

@@ -13,18 +13,15 @@ fn round_trip(host: &str, bind: &str, shown: &str) {
     assert_eq!(out.line("from"), format!("{shown}:{port}"));
 }
 
-#[test]
 fn udp_round_trip_ipv4() {
     round_trip("127.0.0.1", "127.0.0.1:0", "127.0.0.1");
 }
 
-#[test]
 fn udp_round_trip_ipv6() {
     round_trip("::1", "[::1]:0", "[::1]");
 }
 
 /// sendto is checked against the connect rules: without one the datagram is not sent.
-#[test]
 fn udp_sendto_without_rule_is_denied() {
     let peer = udp_echo("127.0.0.1:0");
     let out = case(
@@ -40,7 +37,6 @@ fn udp_sendto_without_rule_is_denied() {
 }
 
 /// recv with MSG_TRUNC returns only what fits in the buffer, however long the datagram.
-#[test]
 fn udp_recv_trunc_returns_what_fits() {
     let peer = udp_echo("127.0.0.1:0");
     let port = peer.port().to_string();
@@ -51,3 +47,10 @@ fn udp_recv_trunc_returns_what_fits() {
     out.assert_ok();
     assert_eq!(out.line("trunc"), "4 data");
 }
+
+sockbox_tests::both_hosts!(
+    udp_round_trip_ipv4,
+    udp_round_trip_ipv6,
+    udp_sendto_without_rule_is_denied,
+    udp_recv_trunc_returns_what_fits,
+);

@@ -19,7 +19,6 @@ fn tempdir() -> tempfile::TempDir {
 
 /// SOCK_STREAM: guest client and guest server with native peers, the address shapes,
 /// SO_PEERCRED, EADDRINUSE, a path that is not UTF-8, NUL refused.
-#[test]
 fn unix_stream_both_ways() {
     let dir = tempdir();
     let d = dir.path().to_path_buf();
@@ -64,7 +63,6 @@ fn unix_stream_both_ways() {
     );
 }
 
-#[test]
 fn unix_dgram_round_trip() {
     let dir = tempdir();
     let d = dir.path().to_path_buf();
@@ -86,7 +84,6 @@ fn unix_dgram_round_trip() {
     );
 }
 
-#[test]
 fn unix_seqpacket_keeps_boundaries() {
     let dir = tempdir();
     let d = dir.path().to_path_buf();
@@ -118,9 +115,12 @@ fn unix_seqpacket_keeps_boundaries() {
     assert_eq!(msgs, ["msg: first", "msg: second"]);
 }
 
-#[test]
 fn unix_abstract_names() {
-    let name = format!("sockbox-test-{}", std::process::id());
+    let name = format!(
+        "sockbox-test-{}-{:?}",
+        std::process::id(),
+        sockbox_tests::current_host()
+    );
     let mut raw = vec![0u8];
     raw.extend_from_slice(name.as_bytes());
     let addr =
@@ -146,7 +146,6 @@ fn unix_abstract_names() {
 }
 
 /// Without rules: paths (`..` included), abstract names and fd passing are refused.
-#[test]
 fn unix_policy_denials() {
     let dir = tempdir();
     let d = dir.path().canonicalize().unwrap();
@@ -174,7 +173,6 @@ fn unix_policy_denials() {
     );
 }
 
-#[test]
 fn unix_socketpair_of_each_kind() {
     let out = unix_case(&["pair"], with_policy(policy(&[])));
     out.assert_ok();
@@ -190,7 +188,6 @@ fn unix_socketpair_of_each_kind() {
 /// A native peer passes a connected TCP socket and a file to the guest; the guest uses the
 /// socket and passes both back with a file of its own; CTRUNC and maxfds 0 close what does not
 /// fit.
-#[test]
 fn fd_passing_with_a_native_peer() {
     let dir = tempdir();
     let d = dir.path().to_path_buf();
@@ -264,7 +261,6 @@ fn fd_passing_with_a_native_peer() {
 /// large reads (received straight into its memory) race the native reads for the same bytes.
 /// Every byte reaches exactly one reader, the guest's are the sender's bytes, and a read whose
 /// bytes the other reader took waits rather than failing.
-#[test]
 fn large_reads_race_another_reader() {
     const TOTAL: u64 = 64 << 20;
     let dir = tempdir();
@@ -332,7 +328,6 @@ fn large_reads_race_another_reader() {
 
 /// sendfile: whole file, slice, past the end, a Read source; its rules; a directory falls back
 /// and fails cleanly.
-#[test]
 fn sendfile_to_a_native_receiver() {
     let dir = tempdir();
     let data = dir.path().join("data");
@@ -392,7 +387,6 @@ fn sendfile_to_a_native_receiver() {
 
 /// share/fromshare: a supervisor instance accepts and shares; a worker instance of the same
 /// group serves; tokens are single use and group-bound.
-#[test]
 fn share_between_instances() {
     let group = ShareGroup::new();
     let (listener, local) = preopen_listener("127.0.0.1:0");
@@ -453,7 +447,6 @@ fn share_between_instances() {
 }
 
 /// Tokens expire: the parked socket is closed and the token refused.
-#[test]
 fn share_tokens_expire() {
     let group = ShareGroup::with_ttl(std::time::Duration::from_millis(50));
     let (listener, local) = preopen_listener("127.0.0.1:0");
@@ -473,3 +466,49 @@ fn share_tokens_expire() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("expired"), "{out}");
 }
+
+/// A sendfile that times out after sending part of the file returns how much went (the guest
+/// resumes from there); with nothing sent, it raises the timeout. Both hosts answer alike.
+fn sendfile_timeout_returns_the_count_sent() {
+    const SIZE: u64 = 256 << 20;
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // Sparse: larger than any socket buffer, without writing it.
+    std::fs::File::create(data.join("huge.bin"))
+        .unwrap()
+        .set_len(SIZE)
+        .unwrap();
+    let peer = sockbox_tests::silent_server("127.0.0.1:0");
+    let out = run_full(
+        "unix",
+        &[
+            "sendfile-timeout",
+            &peer.port().to_string(),
+            "/data/huge.bin",
+        ],
+        sockbox_tests::allowing_connect(peer.port())
+            .build()
+            .unwrap(),
+        &[(&data, "/data")],
+    );
+    out.assert_ok();
+    let sent: u64 = out.line("sent").parse().unwrap_or_else(|_| panic!("{out}"));
+    assert!(sent > 0 && sent < SIZE, "sent {sent}: {out}");
+    assert_eq!(out.line("then"), "err TimeoutError : timed out", "{out}");
+}
+
+sockbox_tests::both_hosts!(
+    sendfile_timeout_returns_the_count_sent,
+    unix_stream_both_ways,
+    unix_dgram_round_trip,
+    unix_seqpacket_keeps_boundaries,
+    unix_abstract_names,
+    unix_policy_denials,
+    unix_socketpair_of_each_kind,
+    fd_passing_with_a_native_peer,
+    large_reads_race_another_reader,
+    sendfile_to_a_native_receiver,
+    share_between_instances,
+    share_tokens_expire,
+);

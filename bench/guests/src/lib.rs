@@ -2,6 +2,7 @@
 //! `wasi:sockets` through Rust's `std::net`.
 
 /// The workload arguments every bench guest takes: `WORKLOAD PORT SIZE CHUNK NODELAY [PATH]`.
+#[derive(Debug)]
 pub struct Args {
     /// `send`, `recv`, `recv-into`, `rtt`, `accept`, `sendfile`, `readsend`, `startup`.
     pub workload: String,

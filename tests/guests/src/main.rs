@@ -29,6 +29,7 @@ fn main() -> Res {
         "connect" => connect(&rest[0], port(&rest[1])),
         "accept-block" => accept_block(port(&rest[0])),
         "sendall-timeout" => sendall_timeout(port(&rest[0]), rest[1].parse()?),
+        "connect-after-timeout" => connect_after_timeout(port(&rest[0]), port(&rest[1])),
         "udp-trunc" => udp_trunc(port(&rest[0])),
         "listen-unbound" => listen_unbound(),
         "limit" => limit(),
@@ -242,6 +243,16 @@ fn accept_block(control: u16) -> Res {
     ctl.connect(("127.0.0.1", control))?;
     ctl.sendall(b"blocking")?;
     report("accept", listener.accept());
+    Ok(())
+}
+
+/// A connect to `stuck` (a listener whose backlog is full) times out; a second connect, to
+/// `other`, finds the first still under way: EALREADY, as the kernel and CPython answer.
+fn connect_after_timeout(stuck: u16, other: u16) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.settimeout(Some(Duration::from_millis(300)));
+    report("first", s.connect(("127.0.0.1", stuck)));
+    report("second", s.connect(("127.0.0.1", other)));
     Ok(())
 }
 

@@ -88,6 +88,15 @@ fn udp_filter(peer: u16) {
         Ok(data) => println!("second: {}", String::from_utf8_lossy(&data)),
         Err(e) => println!("second: err {e}"),
     }
+    // recv_fds reads datagrams too: the same sender filter applies.
+    match recv_fds(&s, 100, 1, MsgFlags::empty()) {
+        Ok(m) => println!(
+            "fds: {} from {:?}",
+            String::from_utf8_lossy(&m.data),
+            m.address.map(|a| a.to_string())
+        ),
+        Err(e) => println!("fds: err {e}"),
+    }
     s.setblocking(false);
     report("third", s.recv(100).map(drop));
 }

@@ -23,6 +23,7 @@ fn main() -> Res {
         "fds" => fds(Path::new(&rest[0])),
         "shared-reader" => shared_reader(Path::new(&rest[0])),
         "sendfile" => sendfile(rest[0].parse()?, &rest[1], &rest[2]),
+        "sendfile-timeout" => sendfile_timeout(rest[0].parse()?, &rest[1]),
         "share" => share(),
         "fromshare" => fromshare(&rest[0]),
         "leave-open" => leave_open(),
@@ -260,6 +261,28 @@ fn sendfile(port: u16, file: &str, empty: &str) -> Res {
     let u = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
     report("dgram", u.sendfile(&f, 0, None));
     s.shutdown(std::net::Shutdown::Write)?;
+    Ok(())
+}
+
+/// sendfile of a file larger than the socket buffers to a peer that never reads, with a
+/// timeout: the count of what went, then a timeout once nothing more can go.
+fn sendfile_timeout(port: u16, file: &str) -> Res {
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.connect(("127.0.0.1", port))?;
+    s.settimeout(Some(Duration::from_millis(300)));
+    let f = sockbox::fs::open(file)?;
+    let mut offset = s.sendfile(&f, 0, None)?;
+    println!("sent: {offset}");
+    // Resuming where it stopped sends what room opened up meanwhile, until nothing can go.
+    for _ in 0..100 {
+        match s.sendfile(&f, offset, None) {
+            Ok(n) => offset += n,
+            Err(e) => {
+                report("then", Err::<(), _>(e));
+                break;
+            }
+        }
+    }
     Ok(())
 }
 
