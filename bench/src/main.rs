@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde::Serialize;
-use sockbox_host::run::Runner;
+use sockbox_host::run::{AsyncRunner, Runner};
 use sockbox_host::{Policy, SocketCtx};
 use wasmtime::component::Component;
 use wasmtime_wasi::{FsPerms, WasiCtx};
@@ -61,6 +61,23 @@ enum Way {
     Wasi,
     /// The sockbox guest reading the file and sending it (the sendfile row's third way).
     GuestLoop,
+    /// The sockbox guest on the async host (`add_to_linker_async`, a current-thread tokio
+    /// runtime on the client CPU).
+    SockboxAsync,
+    /// The `wasi:sockets` guest on wasmtime-wasi's async host (same runtime).
+    WasiAsync,
+}
+
+impl Way {
+    /// Runs on the async host.
+    fn is_async(self) -> bool {
+        matches!(self, Way::SockboxAsync | Way::WasiAsync)
+    }
+
+    /// The sockbox guest, on either host.
+    fn is_sockbox(self) -> bool {
+        matches!(self, Way::Sockbox | Way::SockboxAsync)
+    }
 }
 
 /// What a row measures.
@@ -150,6 +167,13 @@ struct RowResult {
     /// sockbox / wasi (or the guest loop), wall.
     vs_third: Option<f64>,
     met: Option<bool>,
+    /// sockbox on the async host / on the synchronous host, CPU per op.
+    async_vs_sync_cpu: Option<f64>,
+    /// sockbox / wasi:sockets, both on the async host, wall.
+    async_vs_wasi_async: Option<f64>,
+    /// The async host's targets: CPU per op ≤1.10× the synchronous host's, and (where the
+    /// wasi:sockets guest runs the row) no slower than it on the async host.
+    async_met: Option<bool>,
 }
 
 const CLIENT_CPU: usize = 0;
@@ -204,6 +228,7 @@ fn main() -> Result<()> {
         .map(|(row, s)| summarize(row, s))
         .collect();
     print_table(&results, args.quick);
+    print_async_table(&results, args.quick);
     if let Some(dir) = args.json.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -222,8 +247,14 @@ fn rows(quick: bool) -> Vec<Row> {
     let gib: u64 = if quick { 8 << 20 } else { 1 << 30 };
     let rtts: u64 = if quick { 1_000 } else { 100_000 };
     let accepts: u64 = if quick { 200 } else { 20_000 };
-    let three = vec![Way::Native, Way::Sockbox, Way::Wasi];
-    let two = vec![Way::Native, Way::Sockbox];
+    let three = vec![
+        Way::Native,
+        Way::Sockbox,
+        Way::Wasi,
+        Way::SockboxAsync,
+        Way::WasiAsync,
+    ];
+    let two = vec![Way::Native, Way::Sockbox, Way::SockboxAsync];
     let row = |name: &str, work, nodelay, ways: &Vec<Way>, target| Row {
         name: name.to_string(),
         work,
@@ -323,7 +354,7 @@ fn rows(quick: bool) -> Vec<Row> {
             "sendfile",
             Work::Sendfile { total: gib },
             false,
-            &vec![Way::Native, Way::Sockbox, Way::GuestLoop],
+            &vec![Way::Native, Way::Sockbox, Way::GuestLoop, Way::SockboxAsync],
             Target::Sendfile(0.98, 2.0),
         ),
         row(
@@ -452,6 +483,12 @@ fn runner() -> &'static Runner {
     R.get_or_init(|| Runner::new().expect("runner"))
 }
 
+/// The async host, on the same engine (the components are compiled once).
+fn async_runner() -> &'static AsyncRunner {
+    static R: OnceLock<AsyncRunner> = OnceLock::new();
+    R.get_or_init(|| AsyncRunner::with_engine(runner().engine().clone()).expect("runner"))
+}
+
 fn component(name: &str) -> Result<Component> {
     static C: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Component>>> =
         OnceLock::new();
@@ -489,6 +526,8 @@ fn guest_args(
 
 /// A guest ready to run: the component and its contexts.
 struct GuestRun {
+    /// On the async host.
+    on_async: bool,
     component: Component,
     wasi: WasiCtx,
     sockets: SocketCtx,
@@ -500,14 +539,15 @@ fn guest(
     dir: Option<&Path>,
     preopen: Option<(String, socket2::Socket)>,
 ) -> Result<GuestRun> {
-    let name = if way == Way::Wasi {
+    let wasi_guest = matches!(way, Way::Wasi | Way::WasiAsync);
+    let name = if wasi_guest {
         "bench-wasi"
     } else {
         "bench-sockbox"
     };
     let mut wasi = WasiCtx::builder();
     wasi.args(&args);
-    if way == Way::Wasi {
+    if wasi_guest {
         wasi.inherit_network()
             .allow_tcp(true)
             .allow_ip_name_lookup(false);
@@ -526,6 +566,7 @@ fn guest(
         sockets = sockets.preopen(n, s);
     }
     Ok(GuestRun {
+        on_async: way.is_async(),
         component: component(name)?,
         wasi: wasi.build(),
         sockets: sockets.build()?,
@@ -534,20 +575,37 @@ fn guest(
 
 /// Instantiates (untimed) and runs (timed) a guest on the client CPU.
 fn run_guest(g: GuestRun) -> Result<Sample> {
+    if g.on_async {
+        return on_client(
+            move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let inst = rt
+                    .block_on(async_runner().instantiate(&g.component, g.wasi, g.sockets))
+                    .map_err(anyhow::Error::from)?;
+                Ok((rt, inst))
+            },
+            |(rt, inst)| exited(rt.block_on(inst.run())),
+        );
+    }
     on_client(
         move || {
             runner()
                 .instantiate(&g.component, g.wasi, g.sockets)
                 .map_err(anyhow::Error::from)
         },
-        |inst| {
-            let code = inst.run().map_err(anyhow::Error::from)?;
-            if code != 0 {
-                bail!("guest exited with {code}");
-            }
-            Ok(())
-        },
+        |inst| exited(inst.run()),
     )
+}
+
+/// A guest's run that must have exited 0.
+fn exited(run: wasmtime::Result<i32>) -> Result<()> {
+    let code = run.map_err(anyhow::Error::from)?;
+    if code != 0 {
+        bail!("guest exited with {code}");
+    }
+    Ok(())
 }
 
 fn listener() -> Result<(TcpListener, u16)> {
@@ -610,7 +668,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                 _ => run_guest(guest(
                     way,
                     guest_args(
-                        if into && way == Way::Sockbox {
+                        if into && way.is_sockbox() {
                             "recv-into"
                         } else {
                             "recv"
@@ -697,7 +755,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
                         },
                     )?
                 }
-                Way::Sockbox => run_guest(guest(
+                Way::Sockbox | Way::SockboxAsync => run_guest(guest(
                     way,
                     guest_args(
                         "sendfile",
@@ -786,7 +844,7 @@ fn accept(way: Way, count: u64) -> Result<Sample> {
             join(p)?;
             s
         }
-        Way::Sockbox => {
+        Way::Sockbox | Way::SockboxAsync => {
             let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
             let any: SocketAddr = "127.0.0.1:0".parse()?;
             l.bind(&any.into())?;
@@ -845,18 +903,23 @@ fn startup(way: Way) -> Result<Sample> {
                 None,
                 None,
             )?;
-            // Instantiation is part of startup: time it with the run.
+            // Instantiation is part of startup: time it with the run (a runtime for the async
+            // host is made before).
             on_client(
-                move || Ok(g),
-                |g| {
-                    let inst = runner()
-                        .instantiate(&g.component, g.wasi, g.sockets)
-                        .map_err(anyhow::Error::from)?;
-                    let code = inst.run().map_err(anyhow::Error::from)?;
-                    if code != 0 {
-                        bail!("guest exited with {code}");
+                move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    Ok((rt, g))
+                },
+                |(rt, g)| {
+                    if g.on_async {
+                        exited(rt.block_on(async {
+                            async_runner().run(&g.component, g.wasi, g.sockets).await
+                        }))
+                    } else {
+                        exited(runner().run(&g.component, g.wasi, g.sockets))
                     }
-                    Ok(())
                 },
             )?
         }
@@ -921,6 +984,15 @@ fn summarize(row: &Row, samples: Vec<Vec<Sample>>) -> RowResult {
     let vs_third = third
         .zip(sockbox)
         .map(|(t, s)| s.wall_median_s / t.wall_median_s);
+    let sockbox_async = get(Way::SockboxAsync);
+    let async_vs_sync_cpu = sockbox
+        .zip(sockbox_async)
+        .map(|(s, a)| a.cpu_median_s / s.cpu_median_s);
+    let async_vs_wasi_async = get(Way::WasiAsync)
+        .zip(sockbox_async)
+        .map(|(w, a)| a.wall_median_s / w.wall_median_s);
+    let async_met = async_vs_sync_cpu
+        .map(|c| c <= ASYNC_CPU_TARGET && async_vs_wasi_async.is_none_or(|v| v <= 1.0));
     let met = match row.target {
         Target::WallAtMost(x) => wall_ratio.map(|r| r <= x),
         Target::CpuAtMost(x) => cpu_ratio.map(|r| r <= x),
@@ -944,8 +1016,14 @@ fn summarize(row: &Row, samples: Vec<Vec<Sample>>) -> RowResult {
         cpu_ratio,
         vs_third,
         met,
+        async_vs_sync_cpu,
+        async_vs_wasi_async,
+        async_met,
     }
 }
+
+/// The async host's CPU per op, at most this many times the synchronous host's.
+const ASYNC_CPU_TARGET: f64 = 1.10;
 
 fn target_text(t: Target) -> String {
     match t {
@@ -1001,6 +1079,47 @@ fn print_table(results: &[RowResult], quick: bool) {
             ratio(r.vs_third),
             spread,
             target_text(r.target),
+            met
+        );
+    }
+}
+
+/// The async host's rows: sockbox on it against sockbox on the synchronous host (CPU per op)
+/// and against wasmtime-wasi's async host serving the `wasi:sockets` guest (wall).
+fn print_async_table(results: &[RowResult], quick: bool) {
+    println!();
+    println!(
+        "| workload (async host) | sockbox sync wall | sockbox async wall | wasi:sockets async wall | async/sync CPU per op | sockbox/wasi, both async | target | met |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in results.iter().filter(|r| r.async_vs_sync_cpu.is_some()) {
+        let wall = |w: Way| {
+            r.ways
+                .iter()
+                .find(|x| x.way == w)
+                .map_or("–".to_string(), |x| fmt_time(x.wall_median_s))
+        };
+        let ratio = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}×"));
+        let target = if r.async_vs_wasi_async.is_some() {
+            format!("CPU/op ≤{ASYNC_CPU_TARGET}× sync, ≤1× wasi async")
+        } else {
+            format!("CPU/op ≤{ASYNC_CPU_TARGET}× sync")
+        };
+        let met = match (quick, r.async_met) {
+            (true, _) => "(quick)",
+            (_, Some(true)) => "yes",
+            (_, Some(false)) => "NO",
+            (_, None) => "–",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            wall(Way::Sockbox),
+            wall(Way::SockboxAsync),
+            wall(Way::WasiAsync),
+            ratio(r.async_vs_sync_cpu),
+            ratio(r.async_vs_wasi_async),
+            target,
             met
         );
     }

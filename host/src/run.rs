@@ -207,14 +207,7 @@ impl Instance {
     }
 
     fn run_inner(&mut self) -> wasmtime::Result<i32> {
-        match self.command.wasi_cli_run().call_run(&mut self.store) {
-            Ok(Ok(())) => Ok(0),
-            Ok(Err(())) => Ok(1),
-            Err(e) => match e.downcast_ref::<I32Exit>() {
-                Some(exit) => Ok(exit.0),
-                None => Err(e),
-            },
-        }
+        exit_code(self.command.wasi_cli_run().call_run(&mut self.store))
     }
 }
 
@@ -265,6 +258,19 @@ impl AsyncRunner {
         wasi: WasiCtx,
         sockets: SocketCtx,
     ) -> wasmtime::Result<i32> {
+        self.instantiate(component, wasi, sockets)
+            .await?
+            .run()
+            .await
+    }
+
+    /// Instantiates the command without running it (to time or schedule the run apart).
+    pub async fn instantiate(
+        &self,
+        component: &Component,
+        wasi: WasiCtx,
+        sockets: SocketCtx,
+    ) -> wasmtime::Result<AsyncInstance> {
         let state = State {
             wasi,
             sockets,
@@ -277,13 +283,39 @@ impl AsyncRunner {
             &self.linker,
         )
         .await?;
-        match command.wasi_cli_run().call_run(&mut store).await {
-            Ok(Ok(())) => Ok(0),
-            Ok(Err(())) => Ok(1),
-            Err(e) => match e.downcast_ref::<I32Exit>() {
-                Some(exit) => Ok(exit.0),
-                None => Err(e),
-            },
-        }
+        Ok(AsyncInstance { store, command })
+    }
+}
+
+/// An instantiated command on the async host, ready to run once. Dropping it closes
+/// everything it had.
+pub struct AsyncInstance {
+    store: Store<State>,
+    command: wasmtime_wasi::p2::bindings::Command,
+}
+
+impl std::fmt::Debug for AsyncInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncInstance").finish_non_exhaustive()
+    }
+}
+
+impl AsyncInstance {
+    /// Runs `wasi:cli/run` to completion: the exit code as [`Runner::run`] gives it.
+    pub async fn run(mut self) -> wasmtime::Result<i32> {
+        exit_code(self.command.wasi_cli_run().call_run(&mut self.store).await)
+    }
+}
+
+/// The exit code of a finished `wasi:cli/run`: 0 for Ok, 1 for Err, N for `exit(N)`; a trap
+/// stays an error.
+fn exit_code(run: wasmtime::Result<Result<(), ()>>) -> wasmtime::Result<i32> {
+    match run {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(e),
+        },
     }
 }
