@@ -51,6 +51,7 @@ pub mod run;
 mod share;
 mod socket;
 mod sockopt;
+pub mod types;
 mod unix;
 mod wait;
 
@@ -75,6 +76,7 @@ pub mod bindings {
         imports: { default: trappable },
         with: {
             "wasi": wasmtime_wasi::p2::bindings::sync,
+            "sockbox:socket/types": crate::types,
             "sockbox:socket/socket.socket": crate::socket::Socket,
             "sockbox:socket/socket.socket-io": crate::io::SocketIo,
             "sockbox:socket/socket.received-fd": crate::unix::ReceivedFd,

@@ -12,6 +12,7 @@ import select as _platform
 from wit_world.imports import monotonic_clock as _clock
 from wit_world.imports import poll as _poll
 from wit_world.imports import socket as _wit
+from wit_world.imports import sockbox_socket_types as _t
 
 from . import _socket
 
@@ -100,8 +101,8 @@ def select(rlist, wlist, xlist, timeout=None):
     if not all(ours):
         raise OSError(22, "sockbox sockets and other descriptors cannot be selected together")
     timeout_ns = _timeout_ns(timeout)
-    wanted = [(_socket_handle(fd), _wit.Interest.READABLE) for fd in rfds]
-    wanted += [(_socket_handle(fd), _wit.Interest.WRITABLE) for fd in wfds]
+    wanted = [(_socket_handle(fd), _t.Interest.READABLE) for fd in rfds]
+    wanted += [(_socket_handle(fd), _t.Interest.WRITABLE) for fd in wfds]
     ready = set(_wait(wanted, timeout_ns))
     readable = [o for i, o in enumerate(rlist) if i in ready]
     writable = [o for i, o in enumerate(wlist) if len(rlist) + i in ready]
@@ -154,10 +155,10 @@ class poll:
                 invalid.append((fd, POLLNVAL))
                 continue
             if events & _READ_EVENTS:
-                wanted.append((handle, _wit.Interest.READABLE))
+                wanted.append((handle, _t.Interest.READABLE))
                 owners.append((fd, events & _READ_EVENTS or POLLIN))
             if events & _WRITE_EVENTS:
-                wanted.append((handle, _wit.Interest.WRITABLE))
+                wanted.append((handle, _t.Interest.WRITABLE))
                 owners.append((fd, events & _WRITE_EVENTS or POLLOUT))
         if invalid:
             return invalid

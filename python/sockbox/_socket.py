@@ -468,7 +468,7 @@ def _parse_ipv6(text):
 
 def _resolve(host, family):
     """The first address of a host name, as CPython's ``setipaddr`` resolves one."""
-    infos = _call(_netdb.getaddrinfo, host, None, _FAMILY[family], None, 0, _netdb.AddrInfoFlags(0))
+    infos = _call(_netdb.getaddrinfo, host, None, _FAMILY[family], None, 0, _t.AddrInfoFlags(0))
     for info in infos:
         if isinstance(info.address, _t.SockAddress_Inet if family == AF_INET else _t.SockAddress_Inet6):
             return info.address.value.address
@@ -912,20 +912,20 @@ def CMSG_SPACE(length):
 # Name lookups (netdb), under the host's lookup rules.
 
 _AI = (
-    (AI_PASSIVE, _netdb.AddrInfoFlags.PASSIVE),
-    (AI_CANONNAME, _netdb.AddrInfoFlags.CANONNAME),
-    (AI_NUMERICHOST, _netdb.AddrInfoFlags.NUMERICHOST),
-    (AI_NUMERICSERV, _netdb.AddrInfoFlags.NUMERICSERV),
-    (AI_V4MAPPED, _netdb.AddrInfoFlags.V4MAPPED),
-    (AI_ALL, _netdb.AddrInfoFlags.ALL),
-    (AI_ADDRCONFIG, _netdb.AddrInfoFlags.ADDRCONFIG),
+    (AI_PASSIVE, _t.AddrInfoFlags.PASSIVE),
+    (AI_CANONNAME, _t.AddrInfoFlags.CANONNAME),
+    (AI_NUMERICHOST, _t.AddrInfoFlags.NUMERICHOST),
+    (AI_NUMERICSERV, _t.AddrInfoFlags.NUMERICSERV),
+    (AI_V4MAPPED, _t.AddrInfoFlags.V4MAPPED),
+    (AI_ALL, _t.AddrInfoFlags.ALL),
+    (AI_ADDRCONFIG, _t.AddrInfoFlags.ADDRCONFIG),
 )
 _NI = (
-    (NI_NUMERICHOST, _netdb.NameInfoFlags.NUMERICHOST),
-    (NI_NUMERICSERV, _netdb.NameInfoFlags.NUMERICSERV),
-    (NI_NAMEREQD, _netdb.NameInfoFlags.NAMEREQD),
-    (NI_NOFQDN, _netdb.NameInfoFlags.NOFQDN),
-    (NI_DGRAM, _netdb.NameInfoFlags.DGRAM),
+    (NI_NUMERICHOST, _t.NameInfoFlags.NUMERICHOST),
+    (NI_NUMERICSERV, _t.NameInfoFlags.NUMERICSERV),
+    (NI_NAMEREQD, _t.NameInfoFlags.NAMEREQD),
+    (NI_NOFQDN, _t.NameInfoFlags.NOFQDN),
+    (NI_DGRAM, _t.NameInfoFlags.DGRAM),
 )
 
 
@@ -959,7 +959,7 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
         _family(family),
         kind,
         _index(proto, "proto"),
-        _bits(_index(flags, "flags"), _AI, _netdb.AddrInfoFlags(0)),
+        _bits(_index(flags, "flags"), _AI, _t.AddrInfoFlags(0)),
     )
     return [
         (_family_number(i.family), _kind_number(i.kind), i.proto, i.canonname, _address(i.address))
@@ -980,7 +980,7 @@ def getnameinfo(sockaddr, flags):
     if not (_parse_ipv4(host) if family == AF_INET else _parse_ipv6(host)):
         raise gaierror(EAI_NONAME, "Name or service not known")
     address = _sockaddr(family, sockaddr, "getnameinfo")
-    return _call(_netdb.getnameinfo, address, _bits(_index(flags, "flags"), _NI, _netdb.NameInfoFlags(0)))
+    return _call(_netdb.getnameinfo, address, _bits(_index(flags, "flags"), _NI, _t.NameInfoFlags(0)))
 
 
 def gethostname():
