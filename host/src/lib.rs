@@ -91,7 +91,7 @@ pub mod bindings {
 use wasmtime::component::{HasData, Linker};
 
 /// Marks the data the generated bindings reach through [`SocketView::socket_ctx`].
-struct HasSockets;
+pub(crate) struct HasSockets;
 
 impl HasData for HasSockets {
     type Data<'a> = SocketCtxView<'a>;

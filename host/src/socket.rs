@@ -15,7 +15,7 @@ use wasmtime_wasi::p2::DynPollable;
 
 use crate::addr::{self, Target, UnixTarget, domain, from_os, kind_of, socket_type};
 use crate::bindings::sockbox::socket::socket::{
-    Host, HostSocket, Interest as PollInterest, Message, Sockopt, SockoptName,
+    FdToSend, FdsMessage, Host, HostSocket, Interest as PollInterest, Message, Sockopt, SockoptName,
 };
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
@@ -980,10 +980,11 @@ impl HostSocket for SocketCtxView<'_> {
         &mut self,
         s: Resource<Socket>,
         buffers: Vec<Vec<u8>>,
-        fds: Vec<crate::bindings::sockbox::socket::socket::FdToSend>,
+        fds: Vec<FdToSend>,
         flags: MsgFlags,
         address: Option<SockAddress>,
     ) -> Result<u64> {
+        let fds: Vec<_> = fds.into_iter().map(crate::unix::FdToSend::from).collect();
         run_sync(SocketCtxView::send_fds(
             self,
             Waiter::Sync,
@@ -1001,15 +1002,21 @@ impl HostSocket for SocketCtxView<'_> {
         bufsize: u64,
         maxfds: u32,
         flags: MsgFlags,
-    ) -> Result<crate::bindings::sockbox::socket::socket::FdsMessage> {
-        run_sync(SocketCtxView::recv_fds(
+    ) -> Result<FdsMessage> {
+        let m = run_sync(SocketCtxView::recv_fds(
             self,
             Waiter::Sync,
             &s,
             bufsize,
             maxfds,
             flags,
-        ))
+        ))?;
+        Ok(FdsMessage {
+            data: m.data,
+            fds: m.fds,
+            flags: m.flags,
+            address: m.address,
+        })
     }
 
     fn from_received_fd(
@@ -1179,6 +1186,16 @@ impl SocketCtxView<'_> {
     ) -> Result<Message> {
         let os = self.os_of(&s)?;
         os.recvmsg(w, self.ctx, bufsize, flags).await
+    }
+}
+
+impl From<FdToSend> for crate::unix::FdToSend {
+    fn from(fd: FdToSend) -> Self {
+        match fd {
+            FdToSend::Socket(s) => Self::Socket(s),
+            FdToSend::File(f) => Self::File(f),
+            FdToSend::Received(r) => Self::Received(r),
+        }
     }
 }
 

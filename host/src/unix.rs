@@ -15,7 +15,6 @@ use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
 
 use crate::addr::{Target, UnixTarget, from_std, unix_address};
-use crate::bindings::sockbox::socket::socket::{FdToSend, FdsMessage};
 use crate::bindings::sockbox::socket::types::{
     AddressFamily, Errno, MsgFlags, SockAddress, SocketKind,
 };
@@ -25,6 +24,24 @@ use crate::socket::{Socket, Use, checked, deny};
 use crate::wait::{Interest, Mode, Waiter};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
+
+/// What `send-fds` passes: a socket or file the guest owns, or a descriptor it received (the
+/// WIT's `fd-to-send`; each binding converts its own into this).
+#[derive(Debug)]
+pub(crate) enum FdToSend {
+    Socket(Resource<Socket>),
+    File(Resource<Descriptor>),
+    Received(Resource<ReceivedFd>),
+}
+
+/// What `recv-fds` received (the WIT's `fds-message`).
+#[derive(Debug)]
+pub(crate) struct FdsMessage {
+    pub(crate) data: Vec<u8>,
+    pub(crate) fds: Vec<Resource<ReceivedFd>>,
+    pub(crate) flags: MsgFlags,
+    pub(crate) address: Option<SockAddress>,
+}
 
 /// A descriptor received with recv-fds. It owns the host fd (closed on drop); the guest only
 /// ever holds a handle to it.
