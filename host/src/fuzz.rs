@@ -3,12 +3,10 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use crate::addr::{self, Target};
-use crate::bindings::sockbox::socket::types::{
-    Ipv4SockAddress, Ipv6SockAddress, SockAddress, UnixAddress,
-};
-use crate::policy::{Gate, Policy, PolicyBuilder};
-use crate::policy_file::PolicyFile;
+use crate::core::addr::{self, Target};
+use crate::core::policy::file::PolicyFile;
+use crate::core::policy::{Gate, Policy, PolicyBuilder};
+use crate::core::types::{Ipv4SockAddress, Ipv6SockAddress, SockAddress, UnixAddress};
 
 /// Policy rules, one per line, the first character naming the section (`c`onnect, `b`ind,
 /// `a`ccept, `l`ookup, `u`nix): the valid ones build a policy, which is then asked about
@@ -165,14 +163,15 @@ pub fn sockopt(data: &[u8]) {
     // Small numbers reach the listed options far more often than random words would.
     let (level, name) = (int(0) % 300, int(4) % 100);
     let value = data.get(8..).unwrap_or_default();
-    let Ok(first) = crate::sockopt::decode(level, name, value) else {
+    let Ok(first) = crate::core::ops::sockopt::decode(level, name, value) else {
         return;
     };
-    let bytes = crate::sockopt::encode(&first);
+    let bytes = crate::core::ops::sockopt::encode(&first);
     if bytes.is_empty() {
         return; // write-only options have no read-back form
     }
-    let again = crate::sockopt::decode(level, name, &bytes).expect("encoded bytes decode");
+    let again =
+        crate::core::ops::sockopt::decode(level, name, &bytes).expect("encoded bytes decode");
     assert_eq!(format!("{first:?}"), format!("{again:?}"));
 }
 

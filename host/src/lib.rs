@@ -30,84 +30,25 @@
 //! Policies come from [`Policy::builder`] or a TOML [`PolicyFile`]; limits from [`Limits`].
 #![deny(missing_docs)]
 
-mod addr;
-mod async_host;
-mod ctx;
-mod error;
-mod fast;
+mod core;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
-mod helpers;
-mod ifaces;
-mod io;
-mod netdb;
-pub mod policy;
-pub mod policy_file;
-mod poll;
-mod preopens;
-mod reactor;
 pub mod run;
-mod share;
-mod socket;
-mod sockopt;
-pub mod types;
-mod unix;
-mod wait;
+mod wit;
 
-pub use async_host::add_to_linker_async;
-pub use ctx::{Limits, SocketCtx, SocketCtxBuilder, SocketCtxView, SocketView};
-pub use error::SocketError;
-pub use io::SocketIo;
-pub use policy::{Policy, PolicyBuilder};
-pub use policy_file::PolicyFile;
-pub use share::ShareGroup;
-pub use socket::Socket;
-pub use unix::ReceivedFd;
-pub use wait::InterruptHandle;
-
-/// Host bindings generated from `wit/` (world `sockbox:socket/imports`); the WIT documents
-/// each item.
-#[allow(missing_docs)]
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "sockbox:socket/imports",
-        imports: { default: trappable },
-        with: {
-            "wasi": wasmtime_wasi::p2::bindings::sync,
-            "sockbox:socket/types": crate::types,
-            "sockbox:socket/socket.socket": crate::socket::Socket,
-            "sockbox:socket/socket.socket-io": crate::io::SocketIo,
-            "sockbox:socket/socket.received-fd": crate::unix::ReceivedFd,
-        },
-        trappable_error_type: {
-            "sockbox:socket/types.error" => crate::error::SocketError,
-        },
-        require_store_data_send: true,
-    });
-}
-
-use wasmtime::component::{HasData, Linker};
-
-/// Marks the data the generated bindings reach through [`SocketView::socket_ctx`].
-pub(crate) struct HasSockets;
-
-impl HasData for HasSockets {
-    type Data<'a> = SocketCtxView<'a>;
-}
-
-/// Adds every `sockbox:socket` interface to `linker`, for synchronous embeddings.
-///
-/// Link wasi first (`wasmtime_wasi::p2::add_to_linker_sync`) if the guest also imports wasi,
-/// as every `wasm32-wasip2` program does.
-pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    use bindings::sockbox::socket as s;
-    s::types::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    s::socket::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    s::helpers::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    s::preopens::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    s::netdb::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    fast::add_to_linker_sync(linker)?;
-    Ok(())
-}
+pub use core::ctx::{SocketCtx, SocketCtxBuilder, SocketCtxView, SocketView};
+pub use core::error::SocketError;
+pub use core::limits::Limits;
+pub use core::ops::fds::ReceivedFd;
+pub use core::ops::io::SocketIo;
+pub use core::ops::socket::Socket;
+pub use core::policy;
+pub use core::policy::file as policy_file;
+pub use core::policy::file::PolicyFile;
+pub use core::policy::{Policy, PolicyBuilder};
+pub use core::share::ShareGroup;
+pub use core::types;
+pub use core::wait::InterruptHandle;
+pub use wit::async_host::add_to_linker_async;
+pub use wit::{add_to_linker_sync, bindings};

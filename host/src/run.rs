@@ -10,7 +10,7 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-use crate::ctx::{SocketCtx, SocketCtxView, SocketView};
+use crate::core::ctx::{SocketCtx, SocketCtxView, SocketView};
 
 /// The store data of a command instance: wasi, sockbox, and the table they share.
 pub struct State {

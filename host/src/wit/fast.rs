@@ -21,10 +21,10 @@ use wasmtime::component::{ComponentType, Linker, Lower, Resource, WasmList};
 use wasmtime::{StoreContextMut, ValRaw};
 
 use crate::SocketView;
-use crate::bindings::sockbox::socket::types::{Error, MsgFlags};
-use crate::error::SocketError;
-use crate::socket::{OsSocket, RecvPlan, Socket};
-use crate::wait::{Waiter, run_sync};
+use crate::core::error::SocketError;
+use crate::core::ops::socket::{OsSocket, RecvPlan, Socket};
+use crate::core::types::{Error, MsgFlags};
+use crate::core::wait::{Waiter, run_sync};
 
 /// The interface the definitions go in (the name the bindings use).
 pub(crate) const SOCKET_INTERFACE: &str = "sockbox:socket/socket@0.1.0";

@@ -3,14 +3,12 @@
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::DynPollable;
 
-use crate::bindings::sockbox::socket::socket::{HostSocketIo, Interest};
-use crate::bindings::sockbox::socket::types::{Errno, Error, MsgFlags};
-use crate::ctx::SocketCtxView;
-use crate::error::SocketError;
-use crate::socket::{OsSocket, Socket};
-use crate::wait::{Waiter, run_sync};
+use crate::core::ctx::SocketCtxView;
+use crate::core::error::SocketError;
+use crate::core::ops::socket::{OsSocket, Socket};
+use crate::core::types::{Errno, Error, MsgFlags};
+use crate::core::wait::Waiter;
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -60,6 +58,11 @@ impl SocketIo {
         self.os
             .as_deref()
             .ok_or_else(|| SocketError::value("I/O operation on closed socket."))
+    }
+
+    /// The OS socket, or `None` once closed.
+    pub(crate) fn os_if_open(&self) -> Option<Arc<OsSocket>> {
+        self.os.clone()
     }
 
     /// The OS socket, shared (so the table stays free while a call waits).
@@ -138,60 +141,48 @@ impl SocketCtxView<'_> {
     }
 }
 
-impl HostSocketIo for SocketCtxView<'_> {
-    fn open(&mut self, sock: Resource<Socket>, mode: String) -> Result<Resource<SocketIo>> {
+/// The socket calls that touch the resource's state, for the fronts.
+impl SocketCtxView<'_> {
+    pub(crate) fn io_open(
+        &mut self,
+        sock: Resource<Socket>,
+        mode: String,
+    ) -> Result<Resource<SocketIo>> {
         let io = SocketIo::open(self.table.get(&sock)?, &mode)?;
         Ok(self.table.push(io)?)
     }
 
-    fn read(&mut self, io: Resource<SocketIo>, size: u64) -> Result<Option<Vec<u8>>> {
-        run_sync(self.read_with(Waiter::Sync, io, size))
-    }
-
-    fn write(&mut self, io: Resource<SocketIo>, data: Vec<u8>) -> Result<Option<u64>> {
-        run_sync(self.write_with(Waiter::Sync, io, data))
-    }
-
-    fn readable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
+    pub(crate) fn io_readable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
         let this = self.table.get(&io)?;
         this.os()?;
         Ok(this.reading)
     }
 
-    fn writable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
+    pub(crate) fn io_writable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
         let this = self.table.get(&io)?;
         this.os()?;
         Ok(this.writing)
     }
 
-    fn seekable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
+    pub(crate) fn io_seekable(&mut self, io: Resource<SocketIo>) -> Result<bool> {
         self.table.get(&io)?.os()?;
         Ok(false)
     }
 
-    fn mode(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<String> {
+    pub(crate) fn io_mode(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<String> {
         Ok(self.table.get(&io)?.mode.clone())
     }
 
-    fn closed(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<bool> {
+    pub(crate) fn io_closed(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<bool> {
         Ok(self.table.get(&io)?.os.is_none())
     }
 
-    fn close(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
+    pub(crate) fn io_close(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
         self.table.get_mut(&io)?.os = None;
         Ok(())
     }
 
-    fn subscribe(
-        &mut self,
-        io: Resource<SocketIo>,
-        interest: Interest,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        let os = self.table.get(&io)?.os.clone();
-        crate::poll::subscribe(self.table, os, interest, self.ctx.interrupt.clone())
-    }
-
-    fn drop(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
+    pub(crate) fn io_drop(&mut self, io: Resource<SocketIo>) -> wasmtime::Result<()> {
         self.table.delete(io)?;
         Ok(())
     }

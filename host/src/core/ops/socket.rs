@@ -1,5 +1,4 @@
-//! The `socket` resource: state, the operations on it, and the generated trait impls that
-//! translate between WIT values and those operations.
+//! The `socket` resource: its state and the operations on it.
 
 use std::io::IoSlice;
 use std::net::Shutdown;
@@ -11,22 +10,17 @@ use std::time::{Duration, Instant};
 use rustix::event::PollFlags;
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::DynPollable;
 
-use crate::addr::{self, Target, UnixTarget, domain, from_os, kind_of, socket_type};
-use crate::bindings::sockbox::socket::socket::{
-    FdToSend, FdsMessage, Host, HostSocket, Interest as PollInterest, Message, Sockopt, SockoptName,
+use crate::core::addr::{self, Target, UnixTarget, domain, from_os, kind_of, socket_type};
+use crate::core::ctx::{SocketCtx, SocketCtxView};
+use crate::core::error::SocketError;
+use crate::core::limits::Slot;
+use crate::core::policy::normalize_unix_path;
+use crate::core::reactor::Reactor;
+use crate::core::types::{
+    AddressFamily, Errno, Message, MsgFlags, ShutdownHow, SockAddress, SocketKind,
 };
-use crate::bindings::sockbox::socket::types::{
-    AddressFamily, Errno, MsgFlags, ShutdownHow, SockAddress, SocketKind,
-};
-use crate::ctx::{Slot, SocketCtx, SocketCtxView};
-use crate::error::SocketError;
-use crate::policy::normalize_unix_path;
-use crate::reactor::Reactor;
-use crate::wait::{
-    Deadline, Interest, InterruptHandle, Mode, SharedMode, Waiter, Watched, run_sync,
-};
+use crate::core::wait::{Deadline, Interest, InterruptHandle, Mode, SharedMode, Waiter, Watched};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -165,6 +159,11 @@ impl Socket {
         Ok(Socket::wrap_outside(os, family, kind, proto, timeout, slot))
     }
 
+    /// The OS socket, shared, or `None` once closed.
+    pub(crate) fn os_shared(&self) -> Option<Arc<OsSocket>> {
+        self.os.clone()
+    }
+
     /// The OS socket, or EBADF once closed.
     pub(crate) fn os(&self) -> Result<&Arc<OsSocket>> {
         self.os
@@ -241,7 +240,7 @@ impl OsSocket {
 
     /// Whether the socket is ready for `events` now (one poll(2)).
     pub(crate) fn ready_now(&self, events: PollFlags) -> bool {
-        crate::reactor::ready_now(self.os.as_fd(), events)
+        crate::core::reactor::ready_now(self.os.as_fd(), events)
     }
 
     pub(crate) fn mode(&self) -> Mode {
@@ -651,7 +650,7 @@ impl OsSocket {
         })
     }
 
-    fn shutdown(&self, how: ShutdownHow) -> Result<()> {
+    pub(crate) fn shutdown(&self, how: ShutdownHow) -> Result<()> {
         let how = match how {
             ShutdownHow::Read => Shutdown::Read,
             ShutdownHow::Write => Shutdown::Write,
@@ -739,7 +738,7 @@ pub(crate) fn connect_ex_result(connected: Result<()>) -> Result<Option<Errno>> 
         Ok(()) => Ok(None),
         Err(e) => match e.as_guest() {
             // CPython's connect_ex gives EWOULDBLOCK when its timeout expires.
-            Some(crate::bindings::sockbox::socket::types::Error::Timeout) => Ok(Some(Errno::Again)),
+            Some(crate::core::types::Error::Timeout) => Ok(Some(Errno::Again)),
             _ => match e.errno_code() {
                 Some(code) => Ok(Some(code)),
                 None => Err(e),
@@ -764,7 +763,7 @@ pub(crate) fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
 }
 
 /// A policy denial as the guest sees it, logged on the host.
-pub(crate) fn deny(d: crate::policy::Denial) -> SocketError {
+pub(crate) fn deny(d: crate::core::policy::Denial) -> SocketError {
     tracing::info!(target: "sockbox::policy", "{d}");
     SocketError::denied(d.into())
 }
@@ -795,307 +794,10 @@ pub(crate) fn send_flags(flags: MsgFlags) -> i32 {
     recv_flags(flags) | libc::MSG_NOSIGNAL
 }
 
-impl HostSocket for SocketCtxView<'_> {
-    fn create(
-        &mut self,
-        family: AddressFamily,
-        kind: SocketKind,
-        proto: i32,
-    ) -> Result<Resource<Socket>> {
-        let slot = self.ctx.slot()?;
-        let sock = Socket::create(family, kind, proto, self.ctx.default_timeout, slot)?;
-        self.push_socket(sock)
-    }
-
-    fn bind(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
-        self.table.get(&s)?.os()?.bind(self.ctx, &address)
-    }
-
-    fn listen(&mut self, s: Resource<Socket>, backlog: i32) -> Result<()> {
-        self.table.get(&s)?.os()?.listen(self.ctx, backlog)
-    }
-
-    fn accept(&mut self, s: Resource<Socket>) -> Result<(Resource<Socket>, SockAddress)> {
-        run_sync(self.accept_with(Waiter::Sync, s))
-    }
-
-    fn connect(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
-        run_sync(self.connect_with(Waiter::Sync, s, address))
-    }
-
-    fn connect_ex(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<Option<Errno>> {
-        connect_ex_result(self.connect(s, address))
-    }
-
-    fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<u64> {
-        let os = self.table.get(&s)?.os()?;
-        let n = run_sync(os.send(Waiter::Sync, &self.ctx.interrupt, &data, flags))?;
-        Ok(n as u64)
-    }
-
-    fn sendall(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: MsgFlags) -> Result<()> {
-        let os = self.table.get(&s)?.os()?;
-        let intr = &self.ctx.interrupt;
-        let mut bytes = &*data;
-        let sending = os.send_from(Waiter::Sync, intr, &mut bytes, |d| d, flags, true);
-        run_sync(sending).map(drop)
-    }
-
-    fn sendto(
-        &mut self,
-        s: Resource<Socket>,
-        data: Vec<u8>,
-        flags: MsgFlags,
-        address: SockAddress,
-    ) -> Result<u64> {
-        run_sync(self.sendto_with(Waiter::Sync, s, data, flags, address))
-    }
-
-    fn recv(&mut self, s: Resource<Socket>, bufsize: u64, flags: MsgFlags) -> Result<Vec<u8>> {
-        run_sync(self.recv_with(Waiter::Sync, s, bufsize, flags))
-    }
-
-    fn recvfrom(
-        &mut self,
-        s: Resource<Socket>,
-        bufsize: u64,
-        flags: MsgFlags,
-    ) -> Result<(Vec<u8>, Option<SockAddress>)> {
-        let m = run_sync(self.recvmsg_with(Waiter::Sync, s, bufsize, flags))?;
-        Ok((m.data, m.address))
-    }
-
-    fn sendmsg(
-        &mut self,
-        s: Resource<Socket>,
-        buffers: Vec<Vec<u8>>,
-        flags: MsgFlags,
-        address: Option<SockAddress>,
-    ) -> Result<u64> {
-        run_sync(self.sendmsg_with(Waiter::Sync, s, buffers, flags, address))
-    }
-
-    fn recvmsg(&mut self, s: Resource<Socket>, bufsize: u64, flags: MsgFlags) -> Result<Message> {
-        run_sync(self.recvmsg_with(Waiter::Sync, s, bufsize, flags))
-    }
-
-    fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> Result<()> {
-        self.table.get(&s)?.os()?.shutdown(how)
-    }
-
-    fn getsockname(&mut self, s: Resource<Socket>) -> Result<SockAddress> {
-        from_os(&self.table.get(&s)?.os()?.os.local_addr()?)
-    }
-
-    fn getpeername(&mut self, s: Resource<Socket>) -> Result<SockAddress> {
-        from_os(&self.table.get(&s)?.os()?.os.peer_addr()?)
-    }
-
-    fn getsockopt(&mut self, s: Resource<Socket>, name: SockoptName) -> Result<Sockopt> {
-        crate::sockopt::get(&self.table.get(&s)?.os()?.os, name)
-    }
-
-    fn setsockopt(&mut self, s: Resource<Socket>, value: Sockopt) -> Result<()> {
-        crate::sockopt::set(self.ctx, &self.table.get(&s)?.os()?.os, value)
-    }
-
-    fn setsockopt_raw(
-        &mut self,
-        s: Resource<Socket>,
-        level: i32,
-        option: i32,
-        value: Vec<u8>,
-    ) -> Result<()> {
-        let os = &self.table.get(&s)?.os()?.os;
-        let typed = crate::sockopt::decode(level, option, &value)?;
-        crate::sockopt::set(self.ctx, os, typed)
-    }
-
-    fn getsockopt_raw(
-        &mut self,
-        s: Resource<Socket>,
-        level: i32,
-        option: i32,
-        buflen: u32,
-    ) -> Result<Vec<u8>> {
-        let os = &self.table.get(&s)?.os()?.os;
-        let Some(name) = crate::sockopt::name_of(level, option)? else {
-            return Err(SocketError::os(
-                Errno::NoProtocolOption,
-                "Protocol not available (multicast memberships are write only)",
-            ));
-        };
-        let mut bytes = crate::sockopt::encode(&crate::sockopt::get(os, name)?);
-        bytes.truncate(buflen as usize);
-        Ok(bytes)
-    }
-
-    fn subscribe(
-        &mut self,
-        s: Resource<Socket>,
-        interest: PollInterest,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        let os = self.table.get(&s)?.os.clone();
-        crate::poll::subscribe(self.table, os, interest, self.ctx.interrupt.clone())
-    }
-
-    fn settimeout(&mut self, s: Resource<Socket>, timeout: Option<u64>) -> wasmtime::Result<()> {
-        let mode = Mode::from_timeout(timeout.map(Duration::from_nanos));
-        self.table.get_mut(&s)?.set_mode(mode);
-        Ok(())
-    }
-
-    fn gettimeout(&mut self, s: Resource<Socket>) -> wasmtime::Result<Option<u64>> {
-        // A closed socket reports what it had: CPython keeps the timeout on the object.
-        Ok(self.table.get(&s)?.mode().timeout().map(duration_ns))
-    }
-
-    fn setblocking(&mut self, s: Resource<Socket>, flag: bool) -> wasmtime::Result<()> {
-        let mode = if flag {
-            Mode::Blocking
-        } else {
-            Mode::NonBlocking
-        };
-        self.table.get_mut(&s)?.set_mode(mode);
-        Ok(())
-    }
-
-    fn getblocking(&mut self, s: Resource<Socket>) -> wasmtime::Result<bool> {
-        Ok(self.table.get(&s)?.mode() != Mode::NonBlocking)
-    }
-
-    fn family(&mut self, s: Resource<Socket>) -> wasmtime::Result<AddressFamily> {
-        Ok(self.table.get(&s)?.family)
-    }
-
-    fn kind(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketKind> {
-        Ok(self.table.get(&s)?.kind)
-    }
-
-    fn proto(&mut self, s: Resource<Socket>) -> wasmtime::Result<i32> {
-        Ok(self.table.get(&s)?.proto)
-    }
-
-    fn send_fds(
-        &mut self,
-        s: Resource<Socket>,
-        buffers: Vec<Vec<u8>>,
-        fds: Vec<FdToSend>,
-        flags: MsgFlags,
-        address: Option<SockAddress>,
-    ) -> Result<u64> {
-        let fds: Vec<_> = fds.into_iter().map(crate::unix::FdToSend::from).collect();
-        run_sync(SocketCtxView::send_fds(
-            self,
-            Waiter::Sync,
-            &s,
-            &buffers,
-            &fds,
-            flags,
-            address.as_ref(),
-        ))
-    }
-
-    fn recv_fds(
-        &mut self,
-        s: Resource<Socket>,
-        bufsize: u64,
-        maxfds: u32,
-        flags: MsgFlags,
-    ) -> Result<FdsMessage> {
-        let m = run_sync(SocketCtxView::recv_fds(
-            self,
-            Waiter::Sync,
-            &s,
-            bufsize,
-            maxfds,
-            flags,
-        ))?;
-        Ok(FdsMessage {
-            data: m.data,
-            fds: m.fds,
-            flags: m.flags,
-            address: m.address,
-        })
-    }
-
-    fn from_received_fd(
-        &mut self,
-        fd: Resource<crate::unix::ReceivedFd>,
-    ) -> Result<Resource<Socket>> {
-        SocketCtxView::socket_from_received_fd(self, fd)
-    }
-
-    fn sendfile(
-        &mut self,
-        s: Resource<Socket>,
-        file: Resource<wasmtime_wasi::filesystem::Descriptor>,
-        offset: u64,
-        count: Option<u64>,
-    ) -> Result<u64> {
-        run_sync(SocketCtxView::sendfile(
-            self,
-            Waiter::Sync,
-            &s,
-            &file,
-            offset,
-            count,
-        ))
-    }
-
-    fn share(&mut self, s: Resource<Socket>) -> Result<Vec<u8>> {
-        SocketCtxView::share(self, &s)
-    }
-
-    fn dup(&mut self, s: Resource<Socket>) -> Result<Resource<Socket>> {
-        let slot = self.ctx.slot()?;
-        let dup = self.table.get(&s)?.dup(slot)?;
-        self.push_socket(dup)
-    }
-
-    fn get_inheritable(&mut self, s: Resource<Socket>) -> Result<bool> {
-        let sock = self.table.get(&s)?;
-        sock.os()?;
-        Ok(sock.inheritable)
-    }
-
-    fn set_inheritable(&mut self, s: Resource<Socket>, inheritable: bool) -> Result<()> {
-        let sock = self.table.get_mut(&s)?;
-        sock.os()?;
-        sock.inheritable = inheritable;
-        Ok(())
-    }
-
-    fn close(&mut self, s: Resource<Socket>) -> Result<()> {
-        // The OS socket closes with its last reference (a socket-io may hold one); closing
-        // twice is not an error (socket.py).
-        let sock = self.table.get_mut(&s)?;
-        sock.closed_mode = sock.mode();
-        sock.os = None;
-        Ok(())
-    }
-
-    fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
-        self.table.delete(s)?;
-        Ok(())
-    }
-}
-
 impl SocketCtxView<'_> {
     /// Puts a new socket in the table (its OS socket already holds a slot of the limit).
     pub(crate) fn push_socket(&mut self, sock: Socket) -> Result<Resource<Socket>> {
         Ok(self.table.push(sock)?)
-    }
-}
-
-impl Host for SocketCtxView<'_> {
-    fn getdefaulttimeout(&mut self) -> wasmtime::Result<Option<u64>> {
-        Ok(self.ctx.default_timeout.map(duration_ns))
-    }
-
-    fn setdefaulttimeout(&mut self, timeout: Option<u64>) -> wasmtime::Result<()> {
-        self.ctx.default_timeout = timeout.map(Duration::from_nanos);
-        Ok(())
     }
 }
 
@@ -1189,16 +891,6 @@ impl SocketCtxView<'_> {
     }
 }
 
-impl From<FdToSend> for crate::unix::FdToSend {
-    fn from(fd: FdToSend) -> Self {
-        match fd {
-            FdToSend::Socket(s) => Self::Socket(s),
-            FdToSend::File(f) => Self::File(f),
-            FdToSend::Received(r) => Self::Received(r),
-        }
-    }
-}
-
 impl Watched for OsSocket {
     fn socket(&self) -> &socket2::Socket {
         &self.os
@@ -1211,4 +903,92 @@ impl Watched for OsSocket {
 
 pub(crate) fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The socket calls that touch the resource's state, for the fronts.
+impl SocketCtxView<'_> {
+    pub(crate) fn socket_settimeout(
+        &mut self,
+        s: Resource<Socket>,
+        timeout: Option<u64>,
+    ) -> wasmtime::Result<()> {
+        let mode = Mode::from_timeout(timeout.map(Duration::from_nanos));
+        self.table.get_mut(&s)?.set_mode(mode);
+        Ok(())
+    }
+
+    pub(crate) fn socket_gettimeout(
+        &mut self,
+        s: Resource<Socket>,
+    ) -> wasmtime::Result<Option<u64>> {
+        // A closed socket reports what it had: CPython keeps the timeout on the object.
+        Ok(self.table.get(&s)?.mode().timeout().map(duration_ns))
+    }
+
+    pub(crate) fn socket_setblocking(
+        &mut self,
+        s: Resource<Socket>,
+        flag: bool,
+    ) -> wasmtime::Result<()> {
+        let mode = if flag {
+            Mode::Blocking
+        } else {
+            Mode::NonBlocking
+        };
+        self.table.get_mut(&s)?.set_mode(mode);
+        Ok(())
+    }
+
+    pub(crate) fn socket_getblocking(&mut self, s: Resource<Socket>) -> wasmtime::Result<bool> {
+        Ok(self.table.get(&s)?.mode() != Mode::NonBlocking)
+    }
+
+    pub(crate) fn socket_family(&mut self, s: Resource<Socket>) -> wasmtime::Result<AddressFamily> {
+        Ok(self.table.get(&s)?.family)
+    }
+
+    pub(crate) fn socket_kind(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketKind> {
+        Ok(self.table.get(&s)?.kind)
+    }
+
+    pub(crate) fn socket_proto(&mut self, s: Resource<Socket>) -> wasmtime::Result<i32> {
+        Ok(self.table.get(&s)?.proto)
+    }
+
+    pub(crate) fn socket_dup(&mut self, s: Resource<Socket>) -> Result<Resource<Socket>> {
+        let slot = self.ctx.slot()?;
+        let dup = self.table.get(&s)?.dup(slot)?;
+        self.push_socket(dup)
+    }
+
+    pub(crate) fn socket_get_inheritable(&mut self, s: Resource<Socket>) -> Result<bool> {
+        let sock = self.table.get(&s)?;
+        sock.os()?;
+        Ok(sock.inheritable)
+    }
+
+    pub(crate) fn socket_set_inheritable(
+        &mut self,
+        s: Resource<Socket>,
+        inheritable: bool,
+    ) -> Result<()> {
+        let sock = self.table.get_mut(&s)?;
+        sock.os()?;
+        sock.inheritable = inheritable;
+        Ok(())
+    }
+
+    pub(crate) fn socket_close(&mut self, s: Resource<Socket>) -> Result<()> {
+        // The OS socket closes with its last reference (a socket-io may hold one); closing
+        // twice is not an error (socket.py).
+        let sock = self.table.get_mut(&s)?;
+        sock.closed_mode = sock.mode();
+        sock.os = None;
+        Ok(())
+    }
+
+    pub(crate) fn socket_drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
+        self.table.delete(s)?;
+        Ok(())
+    }
 }

@@ -3,21 +3,10 @@
 use std::fmt;
 use std::io;
 
-use crate::bindings::sockbox::socket::types::{
-    Errno, Error, GaiCode, GaiError, HCode, HError, OsError, PolicyDenial,
-};
+use crate::core::types::{Errno, Error, GaiCode, GaiError, HCode, HError, OsError, PolicyDenial};
 
-/// The error of every sockbox host call.
-///
-/// A guest-visible error (an OS errno, a timeout, a lookup failure, a policy denial) reaches the
-/// guest as `types.error`; anything else (a host bug, a broken resource table) traps the
-/// instance instead, so a guest can never observe host internals.
-pub struct SocketError(Repr);
-
-enum Repr {
-    Guest(Error),
-    Trap(wasmtime::Error),
-}
+pub use crate::core::types::SocketError;
+use crate::core::types::SocketErrorRepr as Repr;
 
 impl SocketError {
     /// An OS error with this errno and message.
@@ -144,12 +133,6 @@ impl fmt::Display for SocketError {
 }
 
 impl std::error::Error for SocketError {}
-
-impl crate::bindings::sockbox::socket::types::Host for crate::ctx::SocketCtxView<'_> {
-    fn convert_error(&mut self, err: SocketError) -> wasmtime::Result<Error> {
-        err.into_guest()
-    }
-}
 
 /// The OS's message for `raw`, without std's " (os error N)" suffix.
 fn strerror(raw: i32) -> String {

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use socket2::{Domain, SockAddr, Type};
 
-use crate::bindings::sockbox::socket::types::{
+use crate::core::error::SocketError;
+use crate::core::types::{
     AddressFamily, Errno, Ipv4SockAddress, Ipv6SockAddress, SockAddress, SocketKind, UnixAddress,
 };
-use crate::error::SocketError;
 
 /// The families the host serves: IPv4, IPv6 and Unix-domain.
 pub(crate) fn domain(family: AddressFamily) -> Result<Domain, SocketError> {

@@ -14,14 +14,13 @@ use rustix::net::{
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
 
-use crate::addr::{Target, UnixTarget, from_std, unix_address};
-use crate::bindings::sockbox::socket::types::{
-    AddressFamily, Errno, MsgFlags, SockAddress, SocketKind,
-};
-use crate::ctx::{Slot, SocketCtxView};
-use crate::error::SocketError;
-use crate::socket::{Socket, Use, checked, deny};
-use crate::wait::{Interest, Mode, Waiter};
+use crate::core::addr::{Target, UnixTarget, from_std, unix_address};
+use crate::core::ctx::SocketCtxView;
+use crate::core::error::SocketError;
+use crate::core::limits::Slot;
+use crate::core::ops::socket::{Socket, Use, checked, deny};
+use crate::core::types::{AddressFamily, Errno, MsgFlags, SockAddress, SocketKind};
+use crate::core::wait::{Interest, Mode, Waiter};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -82,12 +81,13 @@ impl ReceivedFd {
 
 /// sendmsg flags in rustix's form: the same bits as every other send (MSG_NOSIGNAL included).
 fn send_flags(flags: MsgFlags) -> SendFlags {
-    SendFlags::from_bits_retain(crate::socket::send_flags(flags) as u32)
+    SendFlags::from_bits_retain(crate::core::ops::socket::send_flags(flags) as u32)
 }
 
 /// recvmsg flags in rustix's form, with received descriptors close-on-exec.
 fn recv_flags(flags: MsgFlags) -> RecvFlags {
-    RecvFlags::from_bits_retain(crate::socket::recv_flags(flags) as u32) | RecvFlags::CMSG_CLOEXEC
+    RecvFlags::from_bits_retain(crate::core::ops::socket::recv_flags(flags) as u32)
+        | RecvFlags::CMSG_CLOEXEC
 }
 
 fn msg_flags(flags: ReturnFlags) -> MsgFlags {
@@ -459,12 +459,16 @@ impl SocketCtxView<'_> {
     }
 }
 
-impl crate::bindings::sockbox::socket::socket::HostReceivedFd for SocketCtxView<'_> {
-    fn is_socket(&mut self, fd: Resource<ReceivedFd>) -> wasmtime::Result<bool> {
+/// The socket calls that touch the resource's state, for the fronts.
+impl SocketCtxView<'_> {
+    pub(crate) fn received_is_socket(
+        &mut self,
+        fd: Resource<ReceivedFd>,
+    ) -> wasmtime::Result<bool> {
         Ok(self.table.get(&fd)?.is_socket)
     }
 
-    fn drop(&mut self, fd: Resource<ReceivedFd>) -> wasmtime::Result<()> {
+    pub(crate) fn received_drop(&mut self, fd: Resource<ReceivedFd>) -> wasmtime::Result<()> {
         self.table.delete(fd)?;
         Ok(())
     }

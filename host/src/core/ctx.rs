@@ -2,63 +2,17 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 
-use crate::bindings::sockbox::socket::types::{Errno, GaiCode};
-use crate::error::SocketError;
-use crate::policy::{Gate, Policy};
-use crate::share::ShareGroup;
-use crate::wait::InterruptHandle;
-
-/// The limits of one instance. Exceeding one gives the guest the error the OS would give
-/// (EMFILE for sockets), never a trap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Sockets (and received descriptors) the guest may hold at once; past it, creating,
-    /// accepting or receiving one fails with `too-many-open` (EMFILE). Default 1024.
-    pub max_sockets: usize,
-    /// Bytes one read (`recv`, `recvfrom`, `recvmsg`, `recv-fds`) returns at most. Default
-    /// 1 MiB.
-    pub max_read: usize,
-    /// The most a `listen` backlog may be; larger ones are lowered to it, as the kernel lowers
-    /// them to `somaxconn`. Default 128 (socket.py's default backlog cap).
-    pub max_backlog: u32,
-    /// Descriptors one `recv-fds` call accepts; more are closed and reported with `ctrunc`.
-    /// Default 16.
-    pub max_fds_per_call: usize,
-    /// Name lookups (getaddrinfo, getnameinfo and those built on them) the instance may have
-    /// in flight; past it a lookup fails with EAI_AGAIN. A synchronous instance has at most one
-    /// in flight, so only 0 (no lookups at all) bites there. Default 4.
-    pub max_pending_lookups: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_sockets: 1024,
-            max_read: 1 << 20,
-            max_backlog: 128,
-            max_fds_per_call: 16,
-            max_pending_lookups: 4,
-        }
-    }
-}
-
-impl Limits {
-    /// Each limit as `name = value`, as a policy file's `[limits]` table writes it.
-    pub fn describe(&self) -> Vec<String> {
-        vec![
-            format!("max_sockets = {}", self.max_sockets),
-            format!("max_read = {}", self.max_read),
-            format!("max_backlog = {}", self.max_backlog),
-            format!("max_fds_per_call = {}", self.max_fds_per_call),
-            format!("max_pending_lookups = {}", self.max_pending_lookups),
-        ]
-    }
-}
+use crate::core::error::SocketError;
+use crate::core::limits::{Limits, Slot, take};
+use crate::core::policy::{Gate, Policy};
+use crate::core::share::ShareGroup;
+use crate::core::types::{Errno, GaiCode};
+use crate::core::wait::InterruptHandle;
 
 /// The sockbox state of one instance: its policy, default timeout, interrupt handle, limits
 /// and preopened sockets. Sockets themselves live in the embedder's [`ResourceTable`].
@@ -131,26 +85,6 @@ impl SocketCtx {
     /// The instance's limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-}
-
-/// Takes one of `max` places counted by `count`, atomically.
-fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
-    count
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-            (n < max).then_some(n + 1)
-        })
-        .ok()?;
-    Some(Slot(Arc::clone(count)))
-}
-
-/// One host descriptor counted against an instance's limit; dropping it gives the place back.
-#[derive(Debug)]
-pub(crate) struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -300,4 +234,10 @@ impl std::fmt::Debug for SocketCtxView<'_> {
 pub trait SocketView: Send {
     /// The sockbox state and resource table of this store.
     fn socket_ctx(&mut self) -> SocketCtxView<'_>;
+}
+
+impl crate::core::types::Host for SocketCtxView<'_> {
+    fn convert_error(&mut self, err: SocketError) -> wasmtime::Result<crate::core::types::Error> {
+        err.into_guest()
+    }
 }

@@ -37,6 +37,8 @@
 //! goes on waiting. Received Unix-domain datagrams are not filtered: their senders reached a
 //! path the policy let the guest bind.
 
+pub mod file;
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -44,8 +46,8 @@ use std::ops::RangeInclusive;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::addr::{UnixTarget, display};
-use crate::bindings::sockbox::socket::types::{PolicyAction, PolicyDenial};
+use crate::core::addr::{UnixTarget, display};
+use crate::core::types::{PolicyAction, PolicyDenial};
 
 /// A parsed, immutable policy. Cheap to clone; share one among many instances.
 #[derive(Clone, Default)]

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 
-use crate::bindings::sockbox::socket::types::Errno;
-use crate::error::SocketError;
+use crate::core::error::SocketError;
+use crate::core::types::Errno;
 
 /// How a socket waits: socket.py's timeout, as host state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +147,7 @@ pub struct InterruptHandle {
 struct Interrupt {
     set: AtomicBool,
     /// The eventfd's registration with the tokio reactor; dropped before the eventfd.
-    reactor: crate::reactor::Reactor,
+    reactor: crate::core::reactor::Reactor,
     eventfd: OwnedFd,
     /// Orders `interrupt` against `clear`, so the flag and the eventfd never disagree.
     lock: Mutex<()>,
@@ -159,7 +159,7 @@ impl InterruptHandle {
         Ok(InterruptHandle {
             inner: Arc::new(Interrupt {
                 set: AtomicBool::new(false),
-                reactor: crate::reactor::Reactor::default(),
+                reactor: crate::core::reactor::Reactor::default(),
                 eventfd,
                 lock: Mutex::new(()),
             }),

@@ -8,17 +8,15 @@ use socket2::{Domain, Type};
 
 use std::net::SocketAddr;
 
-use crate::addr::{family_of, from_std, kind_of, socket_type, to_std};
-use crate::bindings::sockbox::socket::netdb::{
-    AddrInfo, AddrInfoFlags, Host, HostEntry, NameInfoFlags,
+use crate::core::addr::{family_of, from_std, kind_of, socket_type, to_std};
+use crate::core::ctx::{SocketCtx, SocketCtxView};
+use crate::core::error::SocketError;
+use crate::core::ops::socket::deny;
+use crate::core::types::{
+    AddrInfo, AddrInfoFlags, AddressFamily, Errno, GaiCode, HCode, HostEntry, NameInfoFlags,
+    SockAddress, SocketKind,
 };
-use crate::bindings::sockbox::socket::types::{
-    AddressFamily, Errno, GaiCode, HCode, SockAddress, SocketKind,
-};
-use crate::ctx::{SocketCtx, SocketCtxView};
-use crate::error::SocketError;
-use crate::socket::deny;
-use crate::wait::{Waiter, run_sync};
+use crate::core::wait::Waiter;
 
 impl SocketCtxView<'_> {
     /// `getaddrinfo`, after the lookup policy: a host name needs a lookup rule; numeric
@@ -190,7 +188,7 @@ fn not_found(message: &str) -> SocketError {
 }
 
 /// `getnameinfo`: a reverse lookup of the host part needs a lookup rule for the address.
-fn getnameinfo(
+pub(crate) fn getnameinfo(
     ctx: &SocketCtx,
     address: &SockAddress,
     flags: NameInfoFlags,
@@ -244,7 +242,7 @@ fn lookup_v4(ctx: &SocketCtx, name: &str) -> Result<(String, Vec<String>), Socke
 
 /// `gethostbyaddr`: forward-resolve a name first (lookup rules), then a reverse lookup of the
 /// address (a lookup rule covering it).
-fn gethostbyaddr(ctx: &SocketCtx, address: &str) -> Result<HostEntry, SocketError> {
+pub(crate) fn gethostbyaddr(ctx: &SocketCtx, address: &str) -> Result<HostEntry, SocketError> {
     no_nul(address)?;
     let ip: IpAddr = match address.parse() {
         Ok(ip) => ip,
@@ -285,7 +283,7 @@ fn service_type(proto: Option<&str>) -> Option<i32> {
 }
 
 /// `getservbyname`, read from the services database through getaddrinfo (no DNS).
-fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16, SocketError> {
+pub(crate) fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16, SocketError> {
     no_nul(name)?;
     // No proto: any protocol, as getservbyname(3) — TCP first, then UDP.
     let socktypes: &[i32] = match proto {
@@ -318,7 +316,7 @@ fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16, SocketError> {
 }
 
 /// `getservbyport`, read from the services database through getnameinfo (no DNS).
-fn getservbyport(port: u16, proto: Option<&str>) -> Result<String, SocketError> {
+pub(crate) fn getservbyport(port: u16, proto: Option<&str>) -> Result<String, SocketError> {
     let socktype = service_type(proto).ok_or_else(|| not_found("port/proto not found"))?;
     let mut flags = libc::NI_NUMERICHOST;
     if socktype == libc::SOCK_DGRAM {
@@ -333,7 +331,7 @@ fn getservbyport(port: u16, proto: Option<&str>) -> Result<String, SocketError> 
 
 /// `getprotobyname`: the IANA numbers of the protocols a socket can name (the protocols
 /// database is not on every machine, so the table is here).
-fn getprotobyname(name: &str) -> Result<i32, SocketError> {
+pub(crate) fn getprotobyname(name: &str) -> Result<i32, SocketError> {
     const PROTOCOLS: &[(&str, i32)] = &[
         ("ip", 0),
         ("icmp", 1),
@@ -413,80 +411,48 @@ fn lookup_error(err: LookupError) -> SocketError {
     SocketError::gai(code, gai_message(err))
 }
 
-impl Host for SocketCtxView<'_> {
-    fn getaddrinfo(
-        &mut self,
-        host: Option<String>,
-        port: Option<String>,
-        family: AddressFamily,
-        kind: Option<SocketKind>,
-        proto: i32,
-        flags: AddrInfoFlags,
-    ) -> Result<Vec<AddrInfo>, SocketError> {
-        run_sync(self.getaddrinfo_with(Waiter::Sync, host, port, family, kind, proto, flags))
-    }
+/// `gethostname()`.
+pub(crate) fn gethostname() -> Result<String, SocketError> {
+    Ok(dns_lookup::get_hostname()?)
+}
 
-    fn getnameinfo(
-        &mut self,
-        address: SockAddress,
-        flags: NameInfoFlags,
-    ) -> Result<(String, String), SocketError> {
-        getnameinfo(self.ctx, &address, flags)
+/// `gethostbyname(name)`: the first IPv4 address, under the lookup rules.
+pub(crate) fn gethostbyname(ctx: &SocketCtx, name: &str) -> Result<String, SocketError> {
+    // CPython's setipaddr: "" is the any-address, "<broadcast>" the broadcast address.
+    match name {
+        "" => return Ok("0.0.0.0".to_string()),
+        "<broadcast>" => return Ok("255.255.255.255".to_string()),
+        _ => {}
     }
+    let (_, addresses) = lookup_v4(ctx, name)?;
+    addresses
+        .into_iter()
+        .next()
+        .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))
+}
 
-    fn gethostname(&mut self) -> Result<String, SocketError> {
-        Ok(dns_lookup::get_hostname()?)
-    }
+/// `gethostbyname_ex(name)`: IPv4 only, as in CPython.
+pub(crate) fn gethostbyname_ex(ctx: &SocketCtx, name: &str) -> Result<HostEntry, SocketError> {
+    let (canon, addresses) = lookup_v4(ctx, name)?;
+    Ok(HostEntry {
+        name: canon,
+        aliases: Vec::new(),
+        addresses,
+    })
+}
 
-    fn gethostbyname(&mut self, name: String) -> Result<String, SocketError> {
-        // CPython's setipaddr: "" is the any-address, "<broadcast>" the broadcast address.
-        match name.as_str() {
-            "" => return Ok("0.0.0.0".to_string()),
-            "<broadcast>" => return Ok("255.255.255.255".to_string()),
-            _ => {}
-        }
-        let (_, addresses) = lookup_v4(self.ctx, &name)?;
-        addresses
-            .into_iter()
-            .next()
-            .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))
-    }
+/// `if_nameindex()`.
+pub(crate) fn if_nameindex() -> Result<Vec<(u32, String)>, SocketError> {
+    Ok(crate::core::ifaces::nameindex()?)
+}
 
-    fn gethostbyname_ex(&mut self, name: String) -> Result<HostEntry, SocketError> {
-        let (canon, addresses) = lookup_v4(self.ctx, &name)?;
-        Ok(HostEntry {
-            name: canon,
-            aliases: Vec::new(),
-            addresses,
-        })
-    }
+/// `if_nametoindex(name)`.
+pub(crate) fn if_nametoindex(name: &str) -> Result<u32, SocketError> {
+    no_nul(name)?;
+    crate::core::ifaces::nametoindex(name).ok_or_else(|| not_found("no interface with this name"))
+}
 
-    fn gethostbyaddr(&mut self, address: String) -> Result<HostEntry, SocketError> {
-        gethostbyaddr(self.ctx, &address)
-    }
-
-    fn getservbyname(&mut self, name: String, proto: Option<String>) -> Result<u16, SocketError> {
-        getservbyname(&name, proto.as_deref())
-    }
-
-    fn getservbyport(&mut self, port: u16, proto: Option<String>) -> Result<String, SocketError> {
-        getservbyport(port, proto.as_deref())
-    }
-
-    fn getprotobyname(&mut self, name: String) -> Result<i32, SocketError> {
-        getprotobyname(&name)
-    }
-
-    fn if_nameindex(&mut self) -> Result<Vec<(u32, String)>, SocketError> {
-        Ok(crate::ifaces::nameindex()?)
-    }
-
-    fn if_nametoindex(&mut self, name: String) -> Result<u32, SocketError> {
-        no_nul(&name)?;
-        crate::ifaces::nametoindex(&name).ok_or_else(|| not_found("no interface with this name"))
-    }
-
-    fn if_indextoname(&mut self, index: u32) -> Result<String, SocketError> {
-        crate::ifaces::indextoname(index).ok_or_else(|| not_found("No such device or address"))
-    }
+/// `if_indextoname(index)`.
+pub(crate) fn if_indextoname(index: u32) -> Result<String, SocketError> {
+    crate::core::ifaces::indextoname(index).ok_or_else(|| not_found("No such device or address"))
 }

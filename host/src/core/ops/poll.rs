@@ -13,9 +13,11 @@ use rustix::event::PollFlags;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 
-use crate::bindings::sockbox::socket::socket::Interest;
-use crate::socket::OsSocket;
-use crate::wait::InterruptHandle;
+use crate::core::ctx::SocketCtxView;
+use crate::core::ops::io::SocketIo;
+use crate::core::ops::socket::{OsSocket, Socket};
+use crate::core::types::Interest;
+use crate::core::wait::InterruptHandle;
 
 /// What a pollable waits on: a socket's readiness, or the instance's interrupt.
 pub(crate) struct Readiness {
@@ -58,5 +60,26 @@ impl Pollable for Readiness {
             () = os.ready(self.events) => {}
             () = self.interrupt.interrupted() => {}
         }
+    }
+}
+
+/// `subscribe` on a socket or a socket-io: a pollable for its readiness.
+impl SocketCtxView<'_> {
+    pub(crate) fn socket_subscribe(
+        &mut self,
+        s: Resource<Socket>,
+        interest: crate::core::types::Interest,
+    ) -> wasmtime::Result<Resource<wasmtime_wasi::p2::DynPollable>> {
+        let os = self.table.get(&s)?.os_shared();
+        subscribe(self.table, os, interest, self.ctx.interrupt.clone())
+    }
+
+    pub(crate) fn io_subscribe(
+        &mut self,
+        io: Resource<SocketIo>,
+        interest: crate::core::types::Interest,
+    ) -> wasmtime::Result<Resource<wasmtime_wasi::p2::DynPollable>> {
+        let os = self.table.get(&io)?.os_if_open();
+        subscribe(self.table, os, interest, self.ctx.interrupt.clone())
     }
 }

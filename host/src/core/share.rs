@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::bindings::sockbox::socket::types::{AddressFamily, Errno, SocketKind};
-use crate::ctx::Slot;
-use crate::error::SocketError;
+use crate::core::error::SocketError;
+use crate::core::limits::Slot;
+use crate::core::types::{AddressFamily, Errno, SocketKind};
 
 /// How long a token stays good by default.
 pub(crate) const DEFAULT_SHARE_TTL: Duration = Duration::from_secs(60);

@@ -7,14 +7,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use crate::addr::kind_of;
-use crate::bindings::sockbox::socket::socket::{
-    Ipv4Membership, Ipv6Membership, PeerCredentials, Sockopt, SockoptName,
+use crate::core::addr::kind_of;
+use crate::core::ctx::SocketCtx;
+use crate::core::error::{SocketError, errno_from_raw};
+use crate::core::ops::socket::deny;
+use crate::core::types::{
+    Errno, Ipv4Membership, Ipv6Membership, PeerCredentials, SocketKind, Sockopt, SockoptName,
 };
-use crate::bindings::sockbox::socket::types::{Errno, SocketKind};
-use crate::ctx::SocketCtx;
-use crate::error::{SocketError, errno_from_raw};
-use crate::socket::deny;
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -393,7 +392,7 @@ pub(crate) fn encode(value: &Sockopt) -> Vec<u8> {
             out.extend(n(v.unwrap_or(0)));
             out
         }
-        Sockopt::SoError(e) => int(e.and_then(crate::error::errno_to_raw).unwrap_or(0)),
+        Sockopt::SoError(e) => int(e.and_then(crate::core::error::errno_to_raw).unwrap_or(0)),
         Sockopt::SoType(k) => int(match k {
             SocketKind::Stream => libc::SOCK_STREAM,
             SocketKind::Dgram => libc::SOCK_DGRAM,

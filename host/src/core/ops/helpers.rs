@@ -7,15 +7,14 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Type};
 use wasmtime::component::Resource;
 
-use crate::bindings::sockbox::socket::helpers::{ConnectionFailure, Host, TimeoutSetting};
-use crate::bindings::sockbox::socket::netdb::AddrInfoFlags;
-use crate::bindings::sockbox::socket::types::{
-    AddressFamily, Errno, Error, SockAddress, SocketKind,
+use crate::core::ctx::SocketCtxView;
+use crate::core::error::SocketError;
+use crate::core::ops::socket::Socket;
+use crate::core::types::{
+    AddrInfoFlags, AddressFamily, ConnectionFailure, Errno, Error, SockAddress, SocketKind,
+    TimeoutSetting,
 };
-use crate::ctx::SocketCtxView;
-use crate::error::SocketError;
-use crate::socket::Socket;
-use crate::wait::{self, Deadline, Interest, Mode, Waiter, run_sync};
+use crate::core::wait::{self, Deadline, Interest, Mode, Waiter};
 use rustix::event::PollFlags;
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
@@ -125,7 +124,7 @@ impl SocketCtxView<'_> {
     fn socketpair_inet(
         &mut self,
         family: AddressFamily,
-        slots: (crate::ctx::Slot, crate::ctx::Slot),
+        slots: (crate::core::limits::Slot, crate::core::limits::Slot),
     ) -> Result<(Socket, Socket)> {
         let (domain, loopback): (Domain, SocketAddr) = match family {
             AddressFamily::Inet6 => (Domain::IPV6, (Ipv6Addr::LOCALHOST, 0).into()),
@@ -181,26 +180,15 @@ impl SocketCtxView<'_> {
     }
 }
 
-impl Host for SocketCtxView<'_> {
-    fn create_connection(
-        &mut self,
-        host: String,
-        port: u16,
-        timeout: TimeoutSetting,
-        source_address: Option<SockAddress>,
-        all_errors: bool,
-    ) -> wasmtime::Result<std::result::Result<Resource<Socket>, ConnectionFailure>> {
-        run_sync(self.create_connection_with(
-            Waiter::Sync,
-            host,
-            port,
-            timeout,
-            source_address,
-            all_errors,
-        ))
-    }
+/// Whether an IPv6 socket can accept IPv4 too (IPV6_V6ONLY can be cleared).
+pub(crate) fn has_dualstack_ipv6() -> bool {
+    socket2::Socket::new(Domain::IPV6, Type::STREAM, None)
+        .and_then(|s| s.set_only_v6(false))
+        .is_ok()
+}
 
-    fn create_server(
+impl SocketCtxView<'_> {
+    pub(crate) fn create_server(
         &mut self,
         address: SockAddress,
         family: AddressFamily,
@@ -242,8 +230,8 @@ impl Host for SocketCtxView<'_> {
                     o.code,
                     format!(
                         "bind({}) failed: {}",
-                        crate::addr::to_std(&address)
-                            .map(|a| crate::addr::display(&a))
+                        crate::core::addr::to_std(&address)
+                            .map(|a| crate::core::addr::display(&a))
                             .unwrap_or_default(),
                         o.message
                     ),
@@ -255,7 +243,7 @@ impl Host for SocketCtxView<'_> {
         self.push_socket(sock)
     }
 
-    fn socketpair(
+    pub(crate) fn socketpair(
         &mut self,
         family: AddressFamily,
         kind: SocketKind,
@@ -266,7 +254,7 @@ impl Host for SocketCtxView<'_> {
             AddressFamily::Unix => {
                 // Native: an unnamed connected pair, any kind the OS has.
                 let slots = (self.ctx.slot()?, self.ctx.slot()?);
-                let ty = crate::addr::socket_type(kind)?;
+                let ty = crate::core::addr::socket_type(kind)?;
                 let protocol = (proto != 0).then(|| socket2::Protocol::from(proto));
                 let (a, b) = socket2::Socket::pair(Domain::UNIX, ty.nonblocking(), protocol)?;
                 let timeout = self.ctx.default_timeout;
@@ -292,19 +280,4 @@ impl Host for SocketCtxView<'_> {
         let (a, b) = self.socketpair_inet(family, slots)?;
         Ok((self.push_socket(a)?, self.push_socket(b)?))
     }
-
-    fn has_dualstack_ipv6(&mut self) -> wasmtime::Result<bool> {
-        Ok(has_dualstack_ipv6())
-    }
-
-    fn fromshare(&mut self, token: Vec<u8>) -> Result<Resource<Socket>> {
-        SocketCtxView::fromshare(self, &token)
-    }
-}
-
-/// Whether an IPv6 socket can accept IPv4 too (IPV6_V6ONLY can be cleared).
-fn has_dualstack_ipv6() -> bool {
-    socket2::Socket::new(Domain::IPV6, Type::STREAM, None)
-        .and_then(|s| s.set_only_v6(false))
-        .is_ok()
 }

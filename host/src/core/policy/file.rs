@@ -18,15 +18,15 @@
 //!
 //! Every key is optional; a missing rule list allows nothing and a missing limit keeps its
 //! default. Unknown keys are errors, so a misspelt rule cannot silently allow less (or more)
-//! than its author meant. Rules use the syntax of the `--allow-*` flags (see [`crate::policy`]).
+//! than its author meant. Rules use the syntax of the `--allow-*` flags (see [`crate::core::policy`]).
 
 use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::ctx::Limits;
-use crate::policy::{Policy, PolicyBuilder, RuleError};
+use crate::core::limits::Limits;
+use crate::core::policy::{Policy, PolicyBuilder, RuleError};
 
 /// A parsed policy file.
 #[derive(Debug)]

@@ -5,7 +5,7 @@
 //! These are bindings of their own, generated with bindgen's per-function `async`: the calls
 //! that may wait await the core's operations with [`Waiter::Async`] (the synchronous host runs
 //! the very same operations with [`Waiter::Sync`]); the calls that never wait are the
-//! synchronous host's. The value types are shared (`crate::types`), as are the resources.
+//! synchronous host's. The value types are shared (`crate::core::types`), as are the resources.
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::Descriptor;
@@ -14,17 +14,17 @@ use wasmtime_wasi::p2::DynPollable;
 use crate::bindings::sockbox::socket::helpers as sync_helpers;
 use crate::bindings::sockbox::socket::netdb as sync_netdb;
 use crate::bindings::sockbox::socket::socket as sync;
-use crate::ctx::{SocketCtxView, SocketView};
-use crate::error::SocketError;
-use crate::io::SocketIo;
-use crate::socket::{Socket, connect_ex_result};
-use crate::types::{
+use crate::core::ctx::{SocketCtxView, SocketView};
+use crate::core::error::SocketError;
+use crate::core::ops::fds::ReceivedFd;
+use crate::core::ops::io::SocketIo;
+use crate::core::ops::socket::{Socket, connect_ex_result};
+use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, ConnectionFailure, Errno, HostEntry, Interest, Message,
     MsgFlags, NameInfoFlags, ShutdownHow, SockAddress, SocketKind, Sockopt, SockoptName,
     TimeoutSetting,
 };
-use crate::unix::ReceivedFd;
-use crate::wait::Waiter;
+use crate::core::wait::Waiter;
 
 use generated::sockbox::socket::socket::{FdToSend, FdsMessage};
 
@@ -53,14 +53,14 @@ mod generated {
         },
         with: {
             "wasi": wasmtime_wasi::p2::bindings,
-            "sockbox:socket/types": crate::types,
+            "sockbox:socket/types": crate::core::types,
             "sockbox:socket/preopens": crate::bindings::sockbox::socket::preopens,
-            "sockbox:socket/socket.socket": crate::socket::Socket,
-            "sockbox:socket/socket.socket-io": crate::io::SocketIo,
-            "sockbox:socket/socket.received-fd": crate::unix::ReceivedFd,
+            "sockbox:socket/socket.socket": crate::core::ops::socket::Socket,
+            "sockbox:socket/socket.socket-io": crate::core::ops::io::SocketIo,
+            "sockbox:socket/socket.received-fd": crate::core::ops::fds::ReceivedFd,
         },
         trappable_error_type: {
-            "sockbox:socket/types.error" => crate::error::SocketError,
+            "sockbox:socket/types.error" => crate::core::error::SocketError,
         },
         require_store_data_send: true,
     });
@@ -79,15 +79,15 @@ pub fn add_to_linker_async<T: SocketView + Send + 'static>(
 ) -> wasmtime::Result<()> {
     use crate::bindings::sockbox::socket as shared;
     use generated::sockbox::socket as own;
-    crate::types::add_to_linker::<T, crate::HasSockets>(linker, T::socket_ctx)?;
-    shared::preopens::add_to_linker::<T, crate::HasSockets>(linker, T::socket_ctx)?;
-    own::socket::add_to_linker::<T, crate::HasSockets>(linker, T::socket_ctx)?;
-    own::helpers::add_to_linker::<T, crate::HasSockets>(linker, T::socket_ctx)?;
-    own::netdb::add_to_linker::<T, crate::HasSockets>(linker, T::socket_ctx)?;
-    crate::fast::add_to_linker_async(linker)
+    crate::core::types::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
+    shared::preopens::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
+    own::socket::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
+    own::helpers::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
+    own::netdb::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
+    crate::wit::fast::add_to_linker_async(linker)
 }
 
-impl From<FdToSend> for crate::unix::FdToSend {
+impl From<FdToSend> for crate::core::ops::fds::FdToSend {
     fn from(fd: FdToSend) -> Self {
         match fd {
             FdToSend::Socket(s) => Self::Socket(s),
@@ -163,7 +163,10 @@ impl generated::sockbox::socket::socket::HostSocket for SocketCtxView<'_> {
         flags: MsgFlags,
         address: Option<SockAddress>,
     ) -> Result<u64> {
-        let fds: Vec<_> = fds.into_iter().map(crate::unix::FdToSend::from).collect();
+        let fds: Vec<_> = fds
+            .into_iter()
+            .map(crate::core::ops::fds::FdToSend::from)
+            .collect();
         SocketCtxView::send_fds(
             self,
             Waiter::Async,
