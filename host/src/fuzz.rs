@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use crate::core::addr::{self, Target};
 use crate::core::policy::file::PolicyFile;
-use crate::core::policy::{Gate, Policy, PolicyBuilder};
+use crate::core::policy::{Gate, Policy, PolicyBuilder, Use};
 use crate::core::types::{Ipv4SockAddress, Ipv6SockAddress, SockAddress, UnixAddress};
 
 /// Policy rules, one per line, the first character naming the section (`c`onnect, `b`ind,
@@ -48,13 +48,14 @@ pub fn policy_rules(data: &[u8]) {
         gate.pin(name, addresses(data).map(|a| a.ip()));
     }
     for a in addresses(data) {
-        let _ = gate.connect(&a);
-        let _ = gate.bind(&a);
-        let _ = gate.send_to(&a);
-        let _ = gate.receive_from(&a);
-        let _ = gate.accept_from(&a);
-        let _ = policy.check_reverse_lookup(a.ip());
-        let _ = policy.check_multicast(a.ip());
+        let guest = addr::from_std(a);
+        let _ = gate.check(Use::Connect(&guest));
+        let _ = gate.check(Use::Bind(&guest));
+        let _ = gate.check(Use::SendTo(&guest));
+        let _ = gate.allows(Use::ReceiveFrom(a));
+        let _ = gate.allows(Use::AcceptFrom(a));
+        let _ = gate.check(Use::ReverseLookup(a.ip()));
+        let _ = gate.check(Use::MulticastJoin(a.ip()));
     }
     if let Ok(Target::Unix(u)) = addr::target(&unix_address(data)) {
         let _ = policy.check_unix(&u);
@@ -133,14 +134,14 @@ pub fn sock_address(data: &[u8]) {
     match addr::target(&address) {
         Ok(Target::Ip(sa)) => {
             for g in &gates {
-                let _ = g.connect(&sa);
-                let _ = g.bind(&sa);
+                let _ = g.check(Use::Connect(&address));
+                let _ = g.check(Use::Bind(&address));
             }
             let _ = addr::from_os(&sa.into());
         }
         Ok(Target::Unix(u)) => {
             for g in &gates {
-                let _ = g.policy().check_unix(&u);
+                let _ = g.check(Use::Connect(&address));
             }
             if let Ok(os) = u.to_os() {
                 let _ = addr::from_os(&os);

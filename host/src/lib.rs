@@ -31,7 +31,7 @@
 #![deny(missing_docs)]
 
 mod core;
-#[cfg(feature = "fuzz")]
+#[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod run;

@@ -13,6 +13,7 @@ use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::netdb as lookup;
 use crate::core::ops::socket::{Socket, connect_ex_result, duration_ns};
+use crate::core::policy::Use;
 use crate::core::types::*;
 use crate::core::wait::{Waiter, run_sync};
 use crate::wit::bindings::sockbox::socket::{helpers, netdb, preopens, socket as sync};
@@ -32,7 +33,8 @@ impl sync::HostSocket for SocketCtxView<'_> {
     }
 
     fn bind(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
-        self.table.get(&s)?.os()?.bind(self.ctx, &address)
+        let to = self.ctx.gate.check(Use::Bind(&address))?;
+        self.table.get(&s)?.os()?.bind(to)
     }
 
     fn listen(&mut self, s: Resource<Socket>, backlog: i32) -> Result<()> {

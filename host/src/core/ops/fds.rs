@@ -18,7 +18,8 @@ use crate::core::addr::{Target, UnixTarget, from_std, unix_address};
 use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::limits::Slot;
-use crate::core::ops::socket::{Socket, Use, checked, deny};
+use crate::core::ops::socket::Socket;
+use crate::core::policy::Use;
 use crate::core::types::{AddressFamily, Errno, MsgFlags, SockAddress, SocketKind};
 use crate::core::wait::{Interest, Mode, Waiter};
 
@@ -152,7 +153,7 @@ impl SocketCtxView<'_> {
         flags: MsgFlags,
         address: Option<&SockAddress>,
     ) -> Result<u64> {
-        self.ctx.policy().check_fd_passing().map_err(deny)?;
+        let _ = self.ctx.gate.check(Use::FdPassing)?;
         if !matches!(self.table.get(s)?.family(), AddressFamily::Unix) {
             return Err(SocketError::os(
                 Errno::Invalid,
@@ -167,7 +168,7 @@ impl SocketCtxView<'_> {
             ));
         }
         let to = match address {
-            Some(a) => Some(checked(self.ctx, a, Use::SendTo)?.1),
+            Some(a) => Some(self.ctx.gate.check(Use::SendTo(a))?),
             None => None,
         };
         let borrowed = fds
@@ -192,7 +193,7 @@ impl SocketCtxView<'_> {
                     {
                         return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
                     }
-                    let sent = match &to {
+                    let sent = match to.as_ref().and_then(|a| a.target()) {
                         None => rustix::net::sendmsg(sock, &iov, &mut control, sflags),
                         Some(Target::Ip(sa)) => {
                             rustix::net::sendmsg_addr(sock, sa, &iov, &mut control, sflags)
@@ -226,7 +227,7 @@ impl SocketCtxView<'_> {
         maxfds: u32,
         flags: MsgFlags,
     ) -> Result<FdsMessage> {
-        self.ctx.policy().check_fd_passing().map_err(deny)?;
+        let _ = self.ctx.gate.check(Use::FdPassing)?;
         let maxfds = (maxfds as usize).min(self.ctx.limits.max_fds_per_call);
         let os = self.table.get(s)?.os()?.clone();
         let size = usize::try_from(bufsize)

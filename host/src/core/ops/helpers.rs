@@ -10,6 +10,7 @@ use wasmtime::component::Resource;
 use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::ops::socket::Socket;
+use crate::core::policy::Use;
 use crate::core::types::{
     AddrInfoFlags, AddressFamily, ConnectionFailure, Errno, Error, SockAddress, SocketKind,
     TimeoutSetting,
@@ -61,7 +62,8 @@ impl SocketCtxView<'_> {
                     timeout,
                     source_address.as_ref(),
                 )?;
-                sock.os()?.connect(w, self.ctx, &a.address).await?;
+                let to = self.ctx.gate.check(Use::Connect(&a.address))?;
+                sock.os()?.connect(w, self.ctx, to).await?;
                 Ok::<_, SocketError>(sock)
             };
             match attempt.await {
@@ -116,7 +118,7 @@ impl SocketCtxView<'_> {
             }
         }
         if let Some(source) = source {
-            sock.os()?.bind(self.ctx, source)?;
+            sock.os()?.bind(self.ctx.gate.check(Use::Bind(source))?)?;
         }
         Ok(sock)
     }
@@ -224,7 +226,12 @@ impl SocketCtxView<'_> {
         if matches!(family, AddressFamily::Inet6) {
             os.os.set_only_v6(!dualstack_ipv6)?;
         }
-        if let Err(e) = os.bind(self.ctx, &address) {
+        if let Err(e) = self
+            .ctx
+            .gate
+            .check(Use::Bind(&address))
+            .and_then(|to| os.bind(to))
+        {
             return Err(match e.as_guest() {
                 Some(Error::Os(o)) => SocketError::os(
                     o.code,

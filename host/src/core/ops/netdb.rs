@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use crate::core::addr::{family_of, from_std, kind_of, socket_type, to_std};
 use crate::core::ctx::{SocketCtx, SocketCtxView};
 use crate::core::error::SocketError;
-use crate::core::ops::socket::deny;
+use crate::core::policy::Use;
 use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, Errno, GaiCode, HCode, HostEntry, NameInfoFlags,
     SockAddress, SocketKind,
@@ -114,7 +114,7 @@ impl Lookup {
             !flags.contains(AddrInfoFlags::NUMERICHOST) && h.parse::<IpAddr>().is_err()
         });
         if let Some(name) = name {
-            ctx.gate.lookup(name).map_err(deny)?;
+            let _ = ctx.gate.check(Use::Lookup(name))?;
         }
         let address = match family {
             AddressFamily::Unspec => libc::AF_UNSPEC,
@@ -195,7 +195,7 @@ pub(crate) fn getnameinfo(
 ) -> Result<(String, String), SocketError> {
     let sa = to_std(address)?;
     if !flags.contains(NameInfoFlags::NUMERICHOST) {
-        ctx.policy().check_reverse_lookup(sa.ip()).map_err(deny)?;
+        let _ = ctx.gate.check(Use::ReverseLookup(sa.ip()))?;
     }
     let _pending = ctx.lookup_slot()?;
     let mut raw = 0;
@@ -262,7 +262,7 @@ pub(crate) fn gethostbyaddr(ctx: &SocketCtx, address: &str) -> Result<HostEntry,
             to_std(&first.address)?.ip()
         }
     };
-    ctx.policy().check_reverse_lookup(ip).map_err(deny)?;
+    let _ = ctx.gate.check(Use::ReverseLookup(ip))?;
     let _pending = ctx.lookup_slot()?;
     let (name, _) = dns_lookup::getnameinfo(&SocketAddr::new(ip, 0), libc::NI_NAMEREQD)
         .map_err(|_| SocketError::h(HCode::HostNotFound, "Unknown host"))?;

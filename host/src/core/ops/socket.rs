@@ -11,11 +11,11 @@ use rustix::event::PollFlags;
 use socket2::{MaybeUninitSlice, Protocol, SockAddr};
 use wasmtime::component::Resource;
 
-use crate::core::addr::{self, Target, UnixTarget, domain, from_os, kind_of, socket_type};
+use crate::core::addr::{self, domain, from_os, kind_of, socket_type};
 use crate::core::ctx::{SocketCtx, SocketCtxView};
 use crate::core::error::SocketError;
 use crate::core::limits::Slot;
-use crate::core::policy::normalize_unix_path;
+use crate::core::policy::{Allowed, Use};
 use crate::core::reactor::Reactor;
 use crate::core::types::{
     AddressFamily, Errno, Message, MsgFlags, ShutdownHow, SockAddress, SocketKind,
@@ -258,9 +258,9 @@ impl OsSocket {
         }
     }
 
-    pub(crate) fn bind(&self, ctx: &SocketCtx, address: &SockAddress) -> Result<()> {
-        let (to, _) = checked(ctx, address, Use::Bind)?;
-        Ok(self.os.bind(&to)?)
+    /// `bind`, to the address the gate allowed.
+    pub(crate) fn bind(&self, to: Allowed) -> Result<()> {
+        Ok(self.os.bind(to.os_address()?)?)
     }
 
     pub(crate) fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
@@ -269,7 +269,7 @@ impl OsSocket {
         if let Some(local) = self.os.local_addr()?.as_socket()
             && local.port() == 0
         {
-            ctx.gate.bind(&local).map_err(deny)?;
+            let _ = ctx.gate.check(Use::ImplicitBind(local))?;
         }
         // As the kernel lowers a backlog to somaxconn, the host lowers it to its limit.
         let max = i32::try_from(ctx.limits.max_backlog).unwrap_or(i32::MAX);
@@ -295,9 +295,8 @@ impl OsSocket {
                 .await?;
             // With accept rules, a peer they do not match is closed here, unseen by the guest.
             if let Some(from) = peer.as_socket()
-                && !ctx.gate.accept_from(&from)
+                && !ctx.gate.allows(Use::AcceptFrom(from))
             {
-                tracing::debug!(target: "sockbox::policy", "accept: closed a connection from {from} (no accept rule matches)");
                 continue;
             }
             conn.set_nonblocking(true)?;
@@ -309,15 +308,9 @@ impl OsSocket {
     /// writability, then gives SO_ERROR (CPython's internal_connect). A connect that timed out
     /// stays under way in the kernel: the next connect, to any address, answers EALREADY (or
     /// EISCONN once it completed), as in CPython.
-    pub(crate) async fn connect(
-        &self,
-        w: Waiter,
-        ctx: &SocketCtx,
-        address: &SockAddress,
-    ) -> Result<()> {
-        let (to, _) = checked(ctx, address, Use::Connect)?;
+    pub(crate) async fn connect(&self, w: Waiter, ctx: &SocketCtx, to: Allowed) -> Result<()> {
         let mode = self.mode();
-        match self.os.connect(&to) {
+        match self.os.connect(to.os_address()?) {
             Ok(()) => return Ok(()),
             Err(e)
                 if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR))
@@ -384,16 +377,16 @@ impl OsSocket {
         ctx: &SocketCtx,
         data: &[u8],
         flags: MsgFlags,
-        address: &SockAddress,
+        to: Allowed,
     ) -> Result<usize> {
-        let (to, _) = checked(ctx, address, Use::SendTo)?;
+        let to = to.os_address()?;
         let raw = send_flags(flags);
         w.call(
             self,
             Interest::Write,
             self.deadline(flags),
             &ctx.interrupt,
-            |s| s.send_to_with_flags(data, &to, raw),
+            |s| s.send_to_with_flags(data, to, raw),
         )
         .await
     }
@@ -404,10 +397,10 @@ impl OsSocket {
         ctx: &SocketCtx,
         buffers: &[Vec<u8>],
         flags: MsgFlags,
-        address: Option<&SockAddress>,
+        to: Option<Allowed>,
     ) -> Result<usize> {
-        let to = match address {
-            Some(a) => Some(checked(ctx, a, Use::SendTo)?.0),
+        let to = match &to {
+            Some(allowed) => Some(allowed.os_address()?),
             None => None,
         };
         let slices: Vec<IoSlice<'_>> = buffers.iter().map(|b| IoSlice::new(b)).collect();
@@ -584,10 +577,7 @@ impl OsSocket {
     /// from senders the policy allows (every read path asks this).
     pub(crate) fn hears_from(&self, ctx: &SocketCtx, from: Option<std::net::SocketAddr>) -> bool {
         match from {
-            Some(from) if self.filter_senders && !ctx.gate.receive_from(&from) => {
-                tracing::debug!(target: "sockbox::policy", "dropped a datagram from {from} (no connect rule matches)");
-                false
-            }
+            Some(from) if self.filter_senders => ctx.gate.allows(Use::ReceiveFrom(from)),
             _ => true,
         }
     }
@@ -660,54 +650,6 @@ impl OsSocket {
     }
 }
 
-/// What an address is handed to the OS for: the policy rule that applies.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Use {
-    Bind,
-    Connect,
-    SendTo,
-}
-
-/// The OS form of a guest address, after the policy allowed this use of it.
-pub(crate) fn checked(
-    ctx: &SocketCtx,
-    address: &SockAddress,
-    use_: Use,
-) -> Result<(SockAddr, Target)> {
-    let target = addr::target(address)?;
-    let os = match &target {
-        Target::Ip(sa) => {
-            let verdict = match use_ {
-                Use::Bind => ctx.gate.bind(sa),
-                Use::Connect => ctx.gate.connect(sa),
-                Use::SendTo => ctx.gate.send_to(sa),
-            };
-            verdict.map_err(deny)?;
-            SockAddr::from(*sa)
-        }
-        Target::Unix(u) => {
-            ctx.policy().check_unix(u).map_err(deny)?;
-            match u {
-                UnixTarget::Path(p) => {
-                    // The OS gets the path the policy checked (parent resolved), and a symlink
-                    // as the last component is refused: it could point anywhere.
-                    let normal = normalize_unix_path(p);
-                    if std::fs::symlink_metadata(&normal).is_ok_and(|m| m.file_type().is_symlink())
-                    {
-                        return Err(SocketError::os(
-                            Errno::Access,
-                            "Permission denied (a Unix socket path may not be a symlink)",
-                        ));
-                    }
-                    UnixTarget::Path(normal).to_os()?
-                }
-                other => other.to_os()?,
-            }
-        }
-    };
-    Ok((os, target))
-}
-
 /// The sender of a received message: a connected stream reports no address (length 0), for
 /// which socket.py gives None.
 fn sender(from: &SockAddr) -> Result<Option<SockAddress>> {
@@ -760,12 +702,6 @@ pub(crate) fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
     usize::try_from(bufsize)
         .unwrap_or(usize::MAX)
         .min(ctx.limits.max_read)
-}
-
-/// A policy denial as the guest sees it, logged on the host.
-pub(crate) fn deny(d: crate::core::policy::Denial) -> SocketError {
-    tracing::info!(target: "sockbox::policy", "{d}");
-    SocketError::denied(d.into())
 }
 
 /// Raw receive flags. MSG_DONTWAIT is the socket's business (every OS socket is non-blocking);
@@ -839,7 +775,8 @@ impl SocketCtxView<'_> {
         address: SockAddress,
     ) -> Result<()> {
         let os = self.os_of(&s)?;
-        os.connect(w, self.ctx, &address).await
+        let to = self.ctx.gate.check(Use::Connect(&address))?;
+        os.connect(w, self.ctx, to).await
     }
 
     pub(crate) async fn sendto_with(
@@ -851,7 +788,8 @@ impl SocketCtxView<'_> {
         address: SockAddress,
     ) -> Result<u64> {
         let os = self.os_of(&s)?;
-        Ok(os.sendto(w, self.ctx, &data, flags, &address).await? as u64)
+        let to = self.ctx.gate.check(Use::SendTo(&address))?;
+        Ok(os.sendto(w, self.ctx, &data, flags, to).await? as u64)
     }
 
     pub(crate) async fn recv_with(
@@ -874,9 +812,11 @@ impl SocketCtxView<'_> {
         address: Option<SockAddress>,
     ) -> Result<u64> {
         let os = self.os_of(&s)?;
-        Ok(os
-            .sendmsg(w, self.ctx, &buffers, flags, address.as_ref())
-            .await? as u64)
+        let to = match &address {
+            Some(a) => Some(self.ctx.gate.check(Use::SendTo(a))?),
+            None => None,
+        };
+        Ok(os.sendmsg(w, self.ctx, &buffers, flags, to).await? as u64)
     }
 
     pub(crate) async fn recvmsg_with(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::core::addr::kind_of;
 use crate::core::ctx::SocketCtx;
 use crate::core::error::{SocketError, errno_from_raw};
-use crate::core::ops::socket::deny;
+use crate::core::policy::Use;
 use crate::core::types::{
     Errno, Ipv4Membership, Ipv6Membership, PeerCredentials, SocketKind, Sockopt, SockoptName,
 };
@@ -103,7 +103,7 @@ pub(crate) fn set(ctx: &SocketCtx, os: &socket2::Socket, value: Sockopt) -> Resu
         Sockopt::IpMulticastLoop(v) => os.set_multicast_loop_v4(v)?,
         Sockopt::IpAddMembership(m) => {
             let (group, interface) = v4_membership(&m);
-            ctx.policy().check_multicast(group.into()).map_err(deny)?;
+            let _ = ctx.gate.check(Use::MulticastJoin(group.into()))?;
             os.join_multicast_v4(&group, &interface)?
         }
         Sockopt::IpDropMembership(m) => {
@@ -116,7 +116,7 @@ pub(crate) fn set(ctx: &SocketCtx, os: &socket2::Socket, value: Sockopt) -> Resu
         Sockopt::Ipv6MulticastLoop(v) => os.set_multicast_loop_v6(v)?,
         Sockopt::Ipv6JoinGroup(m) => {
             let group = v6_group(&m);
-            ctx.policy().check_multicast(group.into()).map_err(deny)?;
+            let _ = ctx.gate.check(Use::MulticastJoin(group.into()))?;
             os.join_multicast_v6(&group, m.interface)?
         }
         Sockopt::Ipv6LeaveGroup(m) => os.leave_multicast_v6(&v6_group(&m), m.interface)?,

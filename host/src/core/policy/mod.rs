@@ -38,13 +38,16 @@
 //! path the policy let the guest bind.
 
 pub mod file;
+mod gate;
+
+pub(crate) use gate::{Allowed, Gate, Use};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::core::addr::{UnixTarget, display};
 use crate::core::types::{PolicyAction, PolicyDenial};
@@ -221,12 +224,23 @@ impl Policy {
     /// Checks a bind, connect or sendto on a Unix-domain address. Paths are compared after
     /// making them absolute and resolving `..` and symlinks in their parent directory, so a
     /// guest cannot step out of an allowed directory. Unnamed addresses need no rule.
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn check_unix(&self, target: &UnixTarget) -> Result<(), Denial> {
+        match target {
+            UnixTarget::Path(p) => {
+                self.check_unix_resolved(&UnixTarget::Path(normalize_unix_path(p)))
+            }
+            other => self.check_unix_resolved(other),
+        }
+    }
+
+    /// [`check_unix`](Self::check_unix) for a path already resolved by
+    /// [`normalize_unix_path`] (the gate resolves it once and hands the OS that same path).
+    fn check_unix_resolved(&self, target: &UnixTarget) -> Result<(), Denial> {
         let (shown, allowed) = match target {
             UnixTarget::Unnamed => return Ok(()),
-            UnixTarget::Path(p) => {
-                let normal = normalize_unix_path(p);
-                let ok = self.rules.unix.iter().any(|r| r.matches_path(&normal));
+            UnixTarget::Path(normal) => {
+                let ok = self.rules.unix.iter().any(|r| r.matches_path(normal));
                 (normal.display().to_string(), ok)
             }
             UnixTarget::Abstract(name) => {
@@ -385,78 +399,6 @@ impl Policy {
             rule: flag,
             toml,
             file: self.rules.file.clone(),
-        }
-    }
-}
-
-/// An instance's policy with its DNS pins: what every entry point of the instance asks.
-pub(crate) struct Gate {
-    policy: Policy,
-    pins: Mutex<Pins>,
-}
-
-impl Gate {
-    pub(crate) fn new(policy: Policy) -> Gate {
-        Gate {
-            policy,
-            pins: Mutex::new(Pins::default()),
-        }
-    }
-
-    pub(crate) fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    fn check(
-        &self,
-        section: Section,
-        action: PolicyAction,
-        addr: &SocketAddr,
-    ) -> Result<(), Denial> {
-        let pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        self.policy.check_addr(section, action, addr, &pins)
-    }
-
-    /// connect, connect-ex, and the connects of create-connection.
-    pub(crate) fn connect(&self, addr: &SocketAddr) -> Result<(), Denial> {
-        self.check(Section::Connect, PolicyAction::Connect, addr)
-    }
-
-    /// sendto, and sendmsg with an address.
-    pub(crate) fn send_to(&self, addr: &SocketAddr) -> Result<(), Denial> {
-        self.check(Section::Connect, PolicyAction::SendTo, addr)
-    }
-
-    /// bind, and listen on an unbound socket.
-    pub(crate) fn bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
-        self.check(Section::Bind, PolicyAction::Bind, addr)
-    }
-
-    /// Whether a datagram from `from` reaches the guest: only from peers it may send to.
-    pub(crate) fn receive_from(&self, from: &SocketAddr) -> bool {
-        self.send_to(from).is_ok()
-    }
-
-    /// Whether an accepted connection from `peer` reaches the guest (always, without accept
-    /// rules).
-    pub(crate) fn accept_from(&self, peer: &SocketAddr) -> bool {
-        !self.policy.filters_accept()
-            || self
-                .check(Section::Accept, PolicyAction::Connect, peer)
-                .is_ok()
-    }
-
-    /// A forward lookup of `name`.
-    pub(crate) fn lookup(&self, name: &str) -> Result<(), Denial> {
-        self.policy.check_lookup(name)
-    }
-
-    /// Records that `name` resolved to `ips` for this instance.
-    pub(crate) fn pin(&self, name: &str, ips: impl IntoIterator<Item = IpAddr>) {
-        let name: Arc<str> = normalize_name(name).into();
-        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        for ip in ips {
-            pins.insert(ip.to_canonical(), &name);
         }
     }
 }

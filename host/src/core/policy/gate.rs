@@ -1,0 +1,238 @@
+//! The gate: where every address, name and path a guest hands the host meets the policy.
+//!
+//! One entry point, [`Gate::check`], for everything a guest can ask ([`Use`]). What it allows
+//! comes back as an [`Allowed`] token carrying the address exactly as checked (a Unix path
+//! resolved once, in the OS form the syscall takes); the operations that make a syscall with a
+//! guest's address take the token, so no such syscall can be written without the check.
+//! Filters (a connection accept returns, a datagram a read returns) ask [`Gate::allows`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use socket2::SockAddr;
+
+use super::{Denial, Pins, Policy, Section, normalize_name, normalize_unix_path};
+use crate::core::addr::{self, Target, UnixTarget};
+use crate::core::error::SocketError;
+use crate::core::types::{Errno, PolicyAction, SockAddress};
+
+/// Everything a guest can ask that the policy decides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Use<'a> {
+    /// connect, connect-ex and create-connection's connects, to an IP or Unix address.
+    Connect(&'a SockAddress),
+    /// sendto, and sendmsg or send-fds with an address.
+    SendTo(&'a SockAddress),
+    /// bind (and create-server's bind), to an IP or Unix address.
+    Bind(&'a SockAddress),
+    /// listen on an unbound socket: the kernel binds it to this any-address, port 0.
+    ImplicitBind(SocketAddr),
+    /// A connection accept would hand the guest (accept rules; all pass without them).
+    AcceptFrom(SocketAddr),
+    /// A datagram a read would hand the guest: only from peers it may send to.
+    ReceiveFrom(SocketAddr),
+    /// A forward lookup of a host name.
+    Lookup(&'a str),
+    /// A reverse lookup (address to name), checked before any query.
+    ReverseLookup(IpAddr),
+    /// Joining a multicast group (IP_ADD_MEMBERSHIP, IPV6_JOIN_GROUP).
+    MulticastJoin(IpAddr),
+    /// Passing descriptors (send-fds, recv-fds).
+    FdPassing,
+}
+
+/// What the gate allowed: the guest's address in the OS form that was checked, for the
+/// syscall to use (none for uses without an address). Only [`Gate::check`] makes one.
+#[must_use = "the syscall takes the address the gate checked"]
+pub(crate) struct Allowed {
+    address: Option<(SockAddr, Target)>,
+}
+
+impl std::fmt::Debug for Allowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Allowed")
+            .field("address", &self.address.as_ref().map(|(os, _)| os))
+            .finish()
+    }
+}
+
+impl Allowed {
+    /// The address as checked, in the OS's form.
+    pub(crate) fn os_address(&self) -> Result<&SockAddr, SocketError> {
+        match &self.address {
+            Some((os, _)) => Ok(os),
+            None => Err(SocketError::trap(wasmtime::format_err!(
+                "a gate token without an address was used for a syscall that needs one"
+            ))),
+        }
+    }
+
+    /// The address as checked, as the host reads it (IP, or a resolved Unix path).
+    pub(crate) fn target(&self) -> Option<&Target> {
+        self.address.as_ref().map(|(_, t)| t)
+    }
+}
+
+/// An instance's policy with its DNS pins: what every entry point of the instance asks.
+pub(crate) struct Gate {
+    policy: Policy,
+    pins: Mutex<Pins>,
+}
+
+impl Gate {
+    pub(crate) fn new(policy: Policy) -> Gate {
+        Gate {
+            policy,
+            pins: Mutex::new(Pins::default()),
+        }
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn check_pinned(
+        &self,
+        section: Section,
+        action: PolicyAction,
+        addr: &SocketAddr,
+    ) -> Result<(), Denial> {
+        let pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        self.policy.check_addr(section, action, addr, &pins)
+    }
+
+    /// connect, connect-ex, and the connects of create-connection.
+    pub(super) fn connect(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        self.check_pinned(Section::Connect, PolicyAction::Connect, addr)
+    }
+
+    /// sendto, and sendmsg with an address.
+    pub(super) fn send_to(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        self.check_pinned(Section::Connect, PolicyAction::SendTo, addr)
+    }
+
+    /// bind, and listen on an unbound socket.
+    pub(super) fn bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        self.check_pinned(Section::Bind, PolicyAction::Bind, addr)
+    }
+
+    /// Whether a datagram from `from` reaches the guest: only from peers it may send to.
+    pub(super) fn receive_from(&self, from: &SocketAddr) -> bool {
+        self.send_to(from).is_ok()
+    }
+
+    /// Whether an accepted connection from `peer` reaches the guest (always, without accept
+    /// rules).
+    pub(super) fn accept_from(&self, peer: &SocketAddr) -> bool {
+        !self.policy.filters_accept()
+            || self
+                .check_pinned(Section::Accept, PolicyAction::Connect, peer)
+                .is_ok()
+    }
+
+    /// A forward lookup of `name`.
+    pub(super) fn lookup(&self, name: &str) -> Result<(), Denial> {
+        self.policy.check_lookup(name)
+    }
+
+    /// Records that `name` resolved to `ips` for this instance.
+    pub(crate) fn pin(&self, name: &str, ips: impl IntoIterator<Item = IpAddr>) {
+        let name: Arc<str> = normalize_name(name).into();
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for ip in ips {
+            pins.insert(ip.to_canonical(), &name);
+        }
+    }
+
+    /// Checks one use. A denial is the guest's PermissionError (logged on the host, naming the
+    /// rule that would allow it); an address the OS cannot take is its own error.
+    pub(crate) fn check(&self, u: Use<'_>) -> Result<Allowed, SocketError> {
+        let none = Allowed { address: None };
+        let verdict = match u {
+            Use::Connect(a) => return self.address(a, PolicyAction::Connect),
+            Use::SendTo(a) => return self.address(a, PolicyAction::SendTo),
+            Use::Bind(a) => return self.address(a, PolicyAction::Bind),
+            Use::ImplicitBind(sa) => self.bind(&sa),
+            Use::AcceptFrom(sa) => {
+                if self.accept_from(&sa) {
+                    Ok(())
+                } else {
+                    Err(self.policy.denial(
+                        PolicyAction::Connect,
+                        sa.to_string(),
+                        Section::Accept,
+                        sa.to_string(),
+                    ))
+                }
+            }
+            Use::ReceiveFrom(sa) => self.send_to(&sa),
+            Use::Lookup(name) => self.lookup(name),
+            Use::ReverseLookup(ip) => self.policy.check_reverse_lookup(ip),
+            Use::MulticastJoin(group) => self.policy.check_multicast(group),
+            Use::FdPassing => self.policy.check_fd_passing(),
+        };
+        verdict.map(|()| none).map_err(deny)
+    }
+
+    /// Whether a filter lets `u` through (a connection accept returns, a datagram a read
+    /// returns); what it holds back is logged at debug level.
+    pub(crate) fn allows(&self, u: Use<'_>) -> bool {
+        let verdict = match u {
+            Use::AcceptFrom(sa) => self.accept_from(&sa),
+            Use::ReceiveFrom(sa) => self.receive_from(&sa),
+            other => self.check(other).is_ok(),
+        };
+        if !verdict {
+            tracing::debug!(target: "sockbox::policy", "held back {u:?} (no rule matches)");
+        }
+        verdict
+    }
+
+    /// An address for `action`: IP addresses by the address rules (with the DNS pins), Unix
+    /// paths resolved once, checked by the Unix rules, and handed to the OS as resolved.
+    fn address(&self, address: &SockAddress, action: PolicyAction) -> Result<Allowed, SocketError> {
+        let target = addr::target(address)?;
+        let os = match &target {
+            Target::Ip(sa) => {
+                let verdict = match action {
+                    PolicyAction::Bind => self.bind(sa),
+                    PolicyAction::SendTo => self.send_to(sa),
+                    _ => self.connect(sa),
+                };
+                verdict.map_err(deny)?;
+                SockAddr::from(*sa)
+            }
+            Target::Unix(UnixTarget::Path(p)) => {
+                // The OS gets the path the policy checked (parent resolved), and a symlink as
+                // the last component is refused: it could point anywhere.
+                let normal = UnixTarget::Path(normalize_unix_path(p));
+                self.policy.check_unix_resolved(&normal).map_err(deny)?;
+                if let UnixTarget::Path(p) = &normal
+                    && std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+                {
+                    return Err(SocketError::os(
+                        Errno::Access,
+                        "Permission denied (a Unix socket path may not be a symlink)",
+                    ));
+                }
+                let os = normal.to_os()?;
+                return Ok(Allowed {
+                    address: Some((os, Target::Unix(normal))),
+                });
+            }
+            Target::Unix(other) => {
+                self.policy.check_unix_resolved(other).map_err(deny)?;
+                other.to_os()?
+            }
+        };
+        Ok(Allowed {
+            address: Some((os, target)),
+        })
+    }
+}
+
+/// A policy denial as the guest sees it, logged on the host.
+pub(crate) fn deny(d: Denial) -> SocketError {
+    tracing::info!(target: "sockbox::policy", "{d}");
+    SocketError::denied(d.into())
+}
