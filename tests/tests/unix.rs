@@ -167,6 +167,10 @@ fn unix_policy_denials() {
         format!("--allow-unix {}/outside.sock", d.display())
     );
     assert!(out.line("abstract").contains("--allow-unix @nope"), "{out}");
+    let cwd = std::env::current_dir().unwrap().display().to_string();
+    assert_eq!(out.line("relative-target"), "x.sock", "{out}");
+    assert!(!out.line("relative-message").contains(&cwd), "{out}");
+    assert_eq!(out.line("tcp-peercred"), "0 -1 -1", "{out}");
     assert!(
         out.line("fds-without-rule").contains("--allow-fd-passing"),
         "{out}"
@@ -498,7 +502,69 @@ fn sendfile_timeout_returns_the_count_sent() {
     assert_eq!(out.line("then"), "err TimeoutError : timed out", "{out}");
 }
 
+/// A peer that passed a socket clears O_NONBLOCK on its copy (it lives in the open file
+/// description both share): the host never relies on the flag, so the guest's recv still
+/// times out on time, a non-blocking recv or send does not block, and accept on a passed
+/// listener waits only as long as the guest's timeout.
+fn peer_clearing_o_nonblock_blocks_nothing() {
+    let dir = tempdir();
+    let path = dir.path().join("peer.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let tcp_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = TcpStream::connect(tcp_listener.local_addr().unwrap()).unwrap();
+    let (passed, _) = tcp_listener.accept().unwrap();
+    let idle_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let native = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        send_fds(&c, b"x", &[passed.as_fd(), idle_listener.as_fd()]);
+        let mut ack = [0u8; 1];
+        c.read_exact(&mut ack).unwrap();
+        for fd in [passed.as_fd(), idle_listener.as_fd()] {
+            let flags = rustix::fs::fcntl_getfl(fd).unwrap();
+            rustix::fs::fcntl_setfl(fd, flags - rustix::fs::OFlags::NONBLOCK).unwrap();
+        }
+        c.write_all(b"k").unwrap();
+        // Unblock a guest the flag did block (so a failing run ends), once it is long late.
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let done = c.read_exact(&mut ack).is_ok();
+        if !done {
+            let mut silent = silent;
+            let _ = silent.write_all(b"late");
+            let _ = TcpStream::connect(idle_listener.local_addr().unwrap());
+        }
+        (passed, idle_listener)
+    });
+    let p = policy(&[&format!("unix {}", path.display()), "fd-passing"]);
+    let out = run_with(
+        "unix",
+        &["blocking-peer", path.to_str().unwrap()],
+        with_policy(p).build().unwrap(),
+    );
+    drop(native.join().unwrap());
+    out.assert_ok();
+    assert_eq!(out.line("recv"), "err TimeoutError : timed out", "{out}");
+    let ms: u64 = out.line("recv-ms").parse().unwrap();
+    assert!(
+        (450..1500).contains(&ms),
+        "recv timed out after {ms} ms: {out}"
+    );
+    assert!(
+        out.line("recv-nonblocking")
+            .starts_with("err BlockingIOError Again"),
+        "{out}"
+    );
+    assert_eq!(out.line("send-nonblocking"), "ok", "{out}");
+    assert_eq!(out.line("accept"), "err TimeoutError : timed out", "{out}");
+    let ms: u64 = out.line("accept-ms").parse().unwrap();
+    assert!(
+        (450..1500).contains(&ms),
+        "accept timed out after {ms} ms: {out}"
+    );
+}
+
 sockbox_tests::both_hosts!(
+    peer_clearing_o_nonblock_blocks_nothing,
     sendfile_timeout_returns_the_count_sent,
     unix_stream_both_ways,
     unix_dgram_round_trip,

@@ -259,8 +259,11 @@ impl Waiter {
     ) -> Result<PollFlags, SocketError> {
         match self {
             Waiter::Sync => poll_wait(sock.socket(), interest, extra, deadline, intr),
+            // Boxed: the reactor's futures are large, and inline they would make every
+            // operation's future (which the synchronous host also builds, on its stack, for
+            // each call) as large; the allocation happens only when the async host waits.
             Waiter::Async => {
-                reactor_wait(sock, interest, deadline, intr).await?;
+                Box::pin(reactor_wait(sock, interest, deadline, intr)).await?;
                 Ok(interest.poll_flags())
             }
         }

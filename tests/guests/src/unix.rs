@@ -22,6 +22,7 @@ fn main() -> Res {
         "pair" => pair(),
         "fds" => fds(Path::new(&rest[0])),
         "shared-reader" => shared_reader(Path::new(&rest[0])),
+        "blocking-peer" => blocking_peer(Path::new(&rest[0])),
         "sendfile" => sendfile(rest[0].parse()?, &rest[1], &rest[2]),
         "sendfile-timeout" => sendfile_timeout(rest[0].parse()?, &rest[1]),
         "share" => share(),
@@ -138,6 +139,17 @@ fn denied(dir: &Path) -> Res {
         "abstract",
         unix(SocketKind::Stream)?.connect(SockAddress::abstract_name("nope")),
     );
+    // A relative path: the denial speaks of the path as given, not of the host's directory.
+    if let Err(Error::Denied(d)) = unix(SocketKind::Stream)?.connect(Path::new("rel/../x.sock")) {
+        println!("relative-target: {}", d.target);
+        println!("relative-message: {}", d.message);
+    }
+    // SO_PEERCRED of a socket with no peer process: pid 0, uid and gid -1, as the kernel says.
+    let tcp = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    match tcp.peer_credentials() {
+        Ok(c) => println!("tcp-peercred: {} {} {}", c.pid, c.uid as i32, c.gid as i32),
+        Err(e) => println!("tcp-peercred: err {e}"),
+    }
     report(
         "fds-without-rule",
         sockbox::recv_fds(&s, 16, 1, MsgFlags::empty()),
@@ -183,6 +195,35 @@ fn shared_reader(path: &Path) -> Res {
     }
     println!("guest-bytes: {total}");
     println!("foreign-bytes: {foreign}");
+    Ok(())
+}
+
+/// Receives a connected TCP socket from the native peer at PATH, which then clears O_NONBLOCK
+/// on its copy (the flag lives in the description both share); reads with a 500 ms timeout
+/// must still time out on time, and accept on a received listener must not block either.
+fn blocking_peer(path: &Path) -> Res {
+    let s = unix(SocketKind::Stream)?;
+    s.connect(path)?;
+    let m = sockbox::recv_fds(&s, 16, 2, MsgFlags::empty())?;
+    let mut fds = m.fds.into_iter();
+    let tcp = fds.next().ok_or("no socket")?.into_socket()?;
+    let listener = fds.next().ok_or("no listener")?.into_socket()?;
+    // Converted: the peer now clears O_NONBLOCK on its copies.
+    s.sendall(b"r")?;
+    let mut ack = [0u8; 1];
+    s.recv_into(&mut ack)?;
+    tcp.settimeout(Some(Duration::from_millis(500)));
+    let at = std::time::Instant::now();
+    report("recv", tcp.recv(10).map(drop));
+    println!("recv-ms: {}", at.elapsed().as_millis());
+    tcp.setblocking(false);
+    report("recv-nonblocking", tcp.recv(10).map(drop));
+    report("send-nonblocking", tcp.send(b"x").map(drop));
+    listener.settimeout(Some(Duration::from_millis(500)));
+    let at = std::time::Instant::now();
+    report("accept", listener.accept().map(drop));
+    println!("accept-ms: {}", at.elapsed().as_millis());
+    s.sendall(b"d")?;
     Ok(())
 }
 

@@ -390,6 +390,7 @@ impl SocketCtxView<'_> {
             // As socket.py: at most 1 GiB per call; the timeout bounds each wait.
             let block = ((end - pos).min(1 << 30)) as usize;
             let block = NonZeroUsize::new(block).expect("pos < end");
+            os.reassert_nonblocking();
             let sent = w
                 .call(
                     &*os,

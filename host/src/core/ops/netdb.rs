@@ -35,35 +35,25 @@ impl SocketCtxView<'_> {
         proto: i32,
         flags: AddrInfoFlags,
     ) -> Result<Vec<AddrInfo>, SocketError> {
-        let lookup = Lookup::new(
-            self.ctx,
-            host.as_deref(),
-            port.as_deref(),
-            family,
-            kind,
-            proto,
-            flags,
-        )?;
+        let (host, port) = (host.as_deref(), port.as_deref());
+        if w == Waiter::Sync {
+            return getaddrinfo(self.ctx, host, port, family, kind, proto, flags);
+        }
+        let lookup = Lookup::new(self.ctx, host, port, family, kind, proto, flags)?;
         let pending = self.ctx.lookup_slot()?;
-        let (lookup, answers) = match w {
-            Waiter::Sync => {
-                let answers = lookup.resolve();
-                (lookup, answers)
-            }
-            Waiter::Async => tokio::task::spawn_blocking(move || {
-                let answers = lookup.resolve();
-                (lookup, answers)
-            })
-            .await
-            .map_err(SocketError::trap)?,
-        };
+        let (lookup, answers) = tokio::task::spawn_blocking(move || {
+            let answers = lookup.resolve();
+            (lookup, answers)
+        })
+        .await
+        .map_err(SocketError::trap)?;
         drop(pending);
         lookup.finish(self.ctx, answers?)
     }
 }
 
-/// [`SocketCtxView::getaddrinfo_with`] on the calling thread, for the lookups that build on
-/// it (`gethostbyname*`, `gethostbyaddr`).
+/// `getaddrinfo` on the calling thread: the synchronous host's, and the lookups that build on
+/// it (`gethostbyname*`, `gethostbyaddr`) on both hosts.
 fn getaddrinfo(
     ctx: &SocketCtx,
     host: Option<&str>,

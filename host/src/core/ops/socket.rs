@@ -284,6 +284,7 @@ impl OsSocket {
     ) -> Result<(socket2::Socket, SockAddress)> {
         let deadline = self.mode().deadline();
         loop {
+            self.reassert_nonblocking();
             let (conn, peer) = w
                 .call(
                     self,
@@ -310,6 +311,7 @@ impl OsSocket {
     /// EISCONN once it completed), as in CPython.
     pub(crate) async fn connect(&self, w: Waiter, ctx: &SocketCtx, to: Allowed) -> Result<()> {
         let mode = self.mode();
+        self.reassert_nonblocking();
         match self.os.connect(to.os_address()?) {
             Ok(()) => return Ok(()),
             Err(e)
@@ -587,11 +589,21 @@ impl OsSocket {
         self.outside.store(true, Ordering::Relaxed);
     }
 
+    /// Before a call with no per-call non-blocking flag (accept, connect, sendfile): sets
+    /// O_NONBLOCK again on a description others hold, which they may have cleared. (A peer
+    /// that clears it again in the microseconds before the call can still make that one call
+    /// block: send and recv pass MSG_DONTWAIT and never depend on it.)
+    pub(crate) fn reassert_nonblocking(&self) {
+        if self.outside.load(Ordering::Relaxed) {
+            let _ = self.os.set_nonblocking(true);
+        }
+    }
+
     /// Takes a peeked datagram that the guest may not hear off the queue: a zero-length read
     /// discards a whole datagram.
     pub(crate) fn discard_peeked(&self, flags: MsgFlags) {
         if flags.contains(MsgFlags::PEEK) {
-            let _ = self.os.recv(&mut []);
+            let _ = self.os.recv_with_flags(&mut [], libc::MSG_DONTWAIT);
         }
     }
 
@@ -704,10 +716,11 @@ pub(crate) fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
         .min(ctx.limits.max_read)
 }
 
-/// Raw receive flags. MSG_DONTWAIT is the socket's business (every OS socket is non-blocking);
-/// it only decides whether the host waits.
+/// Raw receive flags, always with MSG_DONTWAIT: O_NONBLOCK lives in the open file description,
+/// which a process that passed the socket (or received it) shares and can clear, so the host
+/// never relies on it. The guest's own MSG_DONTWAIT only decides whether the host waits.
 pub(crate) fn recv_flags(flags: MsgFlags) -> i32 {
-    let mut raw = 0;
+    let mut raw = libc::MSG_DONTWAIT;
     for (flag, bit) in [
         (MsgFlags::OOB, libc::MSG_OOB),
         (MsgFlags::PEEK, libc::MSG_PEEK),

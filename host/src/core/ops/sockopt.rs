@@ -35,14 +35,7 @@ pub(crate) fn get(os: &socket2::Socket, name: SockoptName) -> Result<Sockopt> {
                 .map(errno_from_raw),
         ),
         N::SoType => Sockopt::SoType(kind_of(os.r#type()?)),
-        N::SoPeercred => {
-            let cred = rustix::net::sockopt::socket_peercred(os)?;
-            Sockopt::SoPeercred(PeerCredentials {
-                pid: cred.pid.as_raw_nonzero().get(),
-                uid: cred.uid.as_raw(),
-                gid: cred.gid.as_raw(),
-            })
-        }
+        N::SoPeercred => Sockopt::SoPeercred(peer_credentials(os)?),
         N::TcpNodelay => Sockopt::TcpNodelay(os.tcp_nodelay()?),
         N::TcpCork => Sockopt::TcpCork(os.tcp_cork()?),
         N::TcpQuickack => Sockopt::TcpQuickack(os.tcp_quickack()?),
@@ -141,6 +134,37 @@ fn secs(d: Duration) -> u32 {
 
 fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// SO_PEERCRED, read as the kernel writes it. A socket with no peer process (TCP, UDP, an
+/// unconnected Unix socket) has pid 0 and uid/gid -1, which CPython reports as they are
+/// (rustix's typed read cannot hold a pid of 0).
+fn peer_credentials(os: &socket2::Socket) -> Result<PeerCredentials> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the fd is open for the borrow of `os`; cred and len are valid for writes and len
+    // says how large cred is.
+    let rc = unsafe {
+        libc::getsockopt(
+            os.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(PeerCredentials {
+        pid: cred.pid,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
 }
 
 /// An `int` option neither socket2 nor rustix has.

@@ -206,7 +206,10 @@ impl Gate {
                 // The OS gets the path the policy checked (parent resolved), and a symlink as
                 // the last component is refused: it could point anywhere.
                 let normal = UnixTarget::Path(normalize_unix_path(p));
-                self.policy.check_unix_resolved(&normal).map_err(deny)?;
+                let as_given = UnixTarget::Path(p.clone());
+                self.policy
+                    .check_unix_resolved(&normal, &as_given)
+                    .map_err(deny)?;
                 if let UnixTarget::Path(p) = &normal
                     && std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
                 {
@@ -221,7 +224,9 @@ impl Gate {
                 });
             }
             Target::Unix(other) => {
-                self.policy.check_unix_resolved(other).map_err(deny)?;
+                self.policy
+                    .check_unix_resolved(other, other)
+                    .map_err(deny)?;
                 other.to_os()?
             }
         };

@@ -228,20 +228,34 @@ impl Policy {
     pub(crate) fn check_unix(&self, target: &UnixTarget) -> Result<(), Denial> {
         match target {
             UnixTarget::Path(p) => {
-                self.check_unix_resolved(&UnixTarget::Path(normalize_unix_path(p)))
+                self.check_unix_resolved(&UnixTarget::Path(normalize_unix_path(p)), target)
             }
-            other => self.check_unix_resolved(other),
+            other => self.check_unix_resolved(other, other),
         }
     }
 
     /// [`check_unix`](Self::check_unix) for a path already resolved by
     /// [`normalize_unix_path`] (the gate resolves it once and hands the OS that same path).
-    fn check_unix_resolved(&self, target: &UnixTarget) -> Result<(), Denial> {
+    /// A denial names the address as the guest gave it (`as_given`): the resolved path says
+    /// things about the host (its working directory, where symlinks lead) and goes to the host
+    /// log only.
+    fn check_unix_resolved(
+        &self,
+        target: &UnixTarget,
+        as_given: &UnixTarget,
+    ) -> Result<(), Denial> {
         let (shown, allowed) = match target {
             UnixTarget::Unnamed => return Ok(()),
             UnixTarget::Path(normal) => {
                 let ok = self.rules.unix.iter().any(|r| r.matches_path(normal));
-                (normal.display().to_string(), ok)
+                let given = match as_given {
+                    UnixTarget::Path(p) => lexical(p).display().to_string(),
+                    _ => normal.display().to_string(),
+                };
+                if !ok {
+                    tracing::info!(target: "sockbox::policy", "Unix path {given:?} resolves to {}", normal.display());
+                }
+                (given, ok)
             }
             UnixTarget::Abstract(name) => {
                 let ok = self.rules.unix.iter().any(|r| r.matches_abstract(name));
@@ -823,6 +837,27 @@ impl UnixRule {
     }
 }
 
+/// `path` with `.` and `..` folded by its text alone: no working directory, no symlink, nothing
+/// of the host's filesystem (what a guest may be told back).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // `/..` is `/`.
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// A Unix path as the kernel will see it: absolute (relative to the host's working
 /// directory), with `..` and symlinks in its parent directory resolved when the parent exists
 /// (else resolved by its text).
@@ -1101,5 +1136,22 @@ mod tests {
         let d = Policy::deny_all().check_lookup(&long).unwrap_err();
         assert!(d.to_string().len() < 700, "{}", d.to_string().len());
         assert!(d.target.ends_with("... (100000 bytes)"));
+    }
+
+    #[test]
+    fn denials_fold_dots_by_text_alone() {
+        for (given, shown) in [
+            ("/run/app/../x.sock", "/run/x.sock"),
+            ("x.sock", "x.sock"),
+            ("./a/../x.sock", "x.sock"),
+            ("../x.sock", "../x.sock"),
+            ("/../x.sock", "/x.sock"),
+        ] {
+            assert_eq!(
+                super::lexical(Path::new(given)),
+                Path::new(shown),
+                "{given}"
+            );
+        }
     }
 }
