@@ -186,9 +186,13 @@ impl SocketCtxBuilder {
     /// The context.
     ///
     /// # Errors
-    /// When the OS refuses the interrupt handle's eventfd (out of descriptors) or making a
-    /// preopened socket non-blocking.
+    /// When a limit is past its ceiling ([`Limits::validate`], `InvalidInput`), or the OS
+    /// refuses the interrupt handle's eventfd (out of descriptors) or making a preopened
+    /// socket non-blocking.
     pub fn build(self) -> io::Result<SocketCtx> {
+        self.limits
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         for (_, s) in &self.preopens {
             // A socket the embedder left blocking would stall the host thread.
             s.set_nonblocking(true)?;
@@ -239,5 +243,26 @@ pub trait SocketView: Send {
 impl crate::core::types::Host for SocketCtxView<'_> {
     fn convert_error(&mut self, err: SocketError) -> wasmtime::Result<crate::core::types::Error> {
         err.into_guest()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_past_their_ceiling_are_refused() {
+        let e = SocketCtx::builder()
+            .max_read(usize::MAX)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("max_read"), "{e}");
+        assert!(
+            SocketCtx::builder()
+                .max_read(Limits::MAX_READ_CEILING)
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -38,6 +38,33 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The largest [`max_read`](Self::max_read) a context takes: a read's buffer is reserved
+    /// up front, so a larger limit would let one guest call reserve that much.
+    pub const MAX_READ_CEILING: usize = 64 << 20;
+
+    /// The largest [`max_fds_per_call`](Self::max_fds_per_call): the kernel's SCM_MAX_FD.
+    pub const MAX_FDS_CEILING: usize = 253;
+
+    /// Refuses limits no instance should run with (a read or control buffer a guest could
+    /// make huge), naming the limit and its ceiling.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_read > Self::MAX_READ_CEILING {
+            return Err(format!(
+                "max_read = {} is more than one read may take ({} bytes)",
+                self.max_read,
+                Self::MAX_READ_CEILING
+            ));
+        }
+        if self.max_fds_per_call > Self::MAX_FDS_CEILING {
+            return Err(format!(
+                "max_fds_per_call = {} is more than one message can carry ({})",
+                self.max_fds_per_call,
+                Self::MAX_FDS_CEILING
+            ));
+        }
+        Ok(())
+    }
+
     /// Each limit as `name = value`, as a policy file's `[limits]` table writes it.
     pub fn describe(&self) -> Vec<String> {
         vec![

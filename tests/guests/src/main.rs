@@ -416,6 +416,16 @@ fn bad_input() -> Res {
     let u = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
     u.setblocking(false);
     report("recv-huge-nonblocking", u.recv(usize::MAX));
+    // The largest read the operator allows, zero-filled for MSG_TRUNC: nothing arrives, and
+    // nothing that large may be allocated for it.
+    report(
+        "recv-huge-peek",
+        u.recv_with_flags(usize::MAX, MsgFlags::PEEK | MsgFlags::DONTWAIT),
+    );
+    report(
+        "recv-huge-trunc",
+        u.recv_with_flags(usize::MAX, MsgFlags::TRUNC | MsgFlags::DONTWAIT),
+    );
     report(
         "lookup-nul",
         sockbox::getaddrinfo(

@@ -354,7 +354,8 @@ impl OsSocket {
     ) -> Result<usize> {
         let raw = send_flags(flags);
         let deadline = self.deadline(flags);
-        let len = bytes(cx).len();
+        // sendall stops at the whole length; send stops after one send(2).
+        let len = if all { bytes(cx).len() } else { 0 };
         let mut sent = 0;
         loop {
             // The closure holds the context uniquely (so a store can cross the wait), the

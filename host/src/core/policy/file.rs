@@ -151,6 +151,7 @@ impl PolicyFile {
             max_fds_per_call: l.max_fds_per_call.unwrap_or(d.max_fds_per_call),
             max_pending_lookups: l.max_pending_lookups.unwrap_or(d.max_pending_lookups),
         };
+        limits.validate().map_err(|e| error(None, e))?;
         Ok(PolicyFile {
             policy: b.build(),
             limits,
@@ -224,5 +225,12 @@ max_backlog = 4
             .to_string();
         assert!(e.starts_with("p.toml:2:"), "{e}");
         assert!(PolicyFile::parse("", "empty.toml").is_ok());
+        let huge = format!("[limits]\nmax_read = {}\n", u64::MAX);
+        let e = PolicyFile::parse(&huge, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("more than one read may take"), "{e}");
+        let e = PolicyFile::parse("[limits]\nmax_fds_per_call = 100000\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_fds_per_call"), "{e}");
     }
 }
