@@ -182,7 +182,41 @@ fn large_reads_deliver_every_byte() {
     assert_eq!(out.line("after-end-nonblocking"), "[]");
 }
 
+/// A preopened listener is shared with the host: the guest may accept on it (and `listen`
+/// succeeds, changing nothing) but not shut it down or change its options (PermissionError),
+/// and the host's listener keeps working after the guest is gone.
+fn preopened_listener_is_accept_only() {
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let host_copy = listener.try_clone().unwrap();
+    let client = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(local).unwrap();
+        c.write_all(b"still here").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        reply
+    });
+    let ctx = with_policy(policy(&[])).preopen(local.to_string(), listener);
+    let out = case(&["preopen-accept-only"], ctx);
+    out.assert_ok();
+    for label in ["shutdown", "reuseport", "dup-shutdown"] {
+        assert!(
+            out.line(label)
+                .starts_with("err PermissionError Permission"),
+            "{label}: {out}"
+        );
+    }
+    assert_eq!(out.line("getsockopt"), "ok", "{out}");
+    assert_eq!(out.line("listen"), "ok", "{out}");
+    assert_eq!(client.join().unwrap(), "STILL HERE");
+    // The host's listener still takes connections.
+    let _late = TcpStream::connect(local).unwrap();
+    host_copy.set_nonblocking(false).unwrap();
+    assert!(host_copy.accept().is_ok());
+}
+
 sockbox_tests::both_hosts!(
+    preopened_listener_is_accept_only,
     guest_client_to_native_server_ipv4,
     guest_client_to_native_server_ipv6,
     guest_client_connects_by_name,

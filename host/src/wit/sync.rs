@@ -122,7 +122,9 @@ impl sync::HostSocket for SocketCtxView<'_> {
     }
 
     fn setsockopt(&mut self, s: Resource<Socket>, value: Sockopt) -> Result<()> {
-        crate::core::ops::sockopt::set(self.ctx, &self.table.get(&s)?.os()?.os, value)
+        let os = self.table.get(&s)?.os()?;
+        os.changeable()?;
+        crate::core::ops::sockopt::set(self.ctx, &os.os, value)
     }
 
     fn setsockopt_raw(
@@ -132,9 +134,10 @@ impl sync::HostSocket for SocketCtxView<'_> {
         option: i32,
         value: Vec<u8>,
     ) -> Result<()> {
-        let os = &self.table.get(&s)?.os()?.os;
+        let os = self.table.get(&s)?.os()?;
+        os.changeable()?;
         let typed = crate::core::ops::sockopt::decode(level, option, &value)?;
-        crate::core::ops::sockopt::set(self.ctx, os, typed)
+        crate::core::ops::sockopt::set(self.ctx, &os.os, typed)
     }
 
     fn getsockopt_raw(
@@ -478,7 +481,7 @@ impl preopens::Host for SocketCtxView<'_> {
             // copy without losing the listener.
             let (name, os) = &self.ctx.preopens[i];
             let name = name.clone();
-            let sock = Socket::adopt(os.try_clone()?, self.ctx.default_timeout, slot)?;
+            let sock = Socket::preopened(os.try_clone()?, self.ctx.default_timeout, slot)?;
             out.push((self.push_socket(sock)?, name));
         }
         Ok(out)

@@ -20,6 +20,7 @@ fn main() -> Res {
     match args[0].as_str() {
         "client" => client(&rest[0], port(&rest[1])),
         "server-preopen" => server_preopen(),
+        "preopen-accept-only" => preopen_accept_only(),
         "server-bind" => server_bind(&rest[0], port(&rest[1])),
         "udp" => udp(&rest[0], port(&rest[1])),
         "recv-timeout" => recv_timeout(port(&rest[0]), rest[1].parse()?),
@@ -88,6 +89,24 @@ fn server_preopen() -> Res {
         .next()
         .ok_or("none")?;
     println!("preopen: {name}");
+    serve_one(&listener)
+}
+
+/// The preopened listener is the host's: calls that would change it are refused, accept
+/// works, and a duplicate is just as limited.
+fn preopen_accept_only() -> Res {
+    let (listener, _) = sockbox::preopened_sockets()?
+        .into_iter()
+        .next()
+        .ok_or("none")?;
+    report("shutdown", listener.shutdown(Shutdown::Both));
+    report("reuseport", listener.setsockopt(Sockopt::SoReuseport(true)));
+    report("listen", listener.listen(1));
+    report("dup-shutdown", listener.dup()?.shutdown(Shutdown::Read));
+    report(
+        "getsockopt",
+        listener.getsockopt(sockbox::SockoptName::SoReuseaddr),
+    );
     serve_one(&listener)
 }
 

@@ -127,7 +127,11 @@ impl SocketCtxView<'_> {
     /// The host fd behind something the guest wants to pass.
     fn fd_to_send(&self, fd: &FdToSend) -> Result<BorrowedFd<'_>> {
         Ok(match fd {
-            FdToSend::Socket(s) => self.table.get(s)?.os()?.os.as_fd(),
+            FdToSend::Socket(s) => {
+                let os = self.table.get(s)?.os()?;
+                os.changeable()?;
+                os.os.as_fd()
+            }
             FdToSend::Received(r) => self.table.get(r)?.fd.as_fd(),
             FdToSend::File(d) => match self.table.get(d)? {
                 Descriptor::File(f) => f.file.as_fd(),
@@ -433,6 +437,7 @@ impl SocketCtxView<'_> {
         // The parked duplicate counts against this instance until it is taken or expires.
         let slot = self.ctx.slot()?;
         let sock = self.table.get(s)?;
+        sock.os()?.changeable()?;
         let dup = sock.os()?.os.try_clone()?;
         sock.os()?.mark_outside();
         let token = group.put(dup, sock.family(), sock.kind(), sock.proto(), slot)?;

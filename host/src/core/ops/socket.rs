@@ -68,6 +68,10 @@ pub(crate) struct OsSocket {
     /// received, preopened, sent with send-fds or shared), so it may read the bytes this host
     /// counted as queued. Shared by the duplicates of one description.
     outside: Arc<AtomicBool>,
+    /// A preopened listener the embedder shares (with itself, other instances, or each
+    /// handle the guest asks for): the guest may accept on it and nothing that changes it.
+    /// Shared by the duplicates of one description.
+    accept_only: Arc<AtomicBool>,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -103,6 +107,18 @@ impl Socket {
         Socket::wrap_shared(os, family, kind, proto, timeout, slot, outside)
     }
 
+    /// A guest handle for a listener the embedder preopened: accept only (see
+    /// [`OsSocket::changeable`]).
+    pub(crate) fn preopened(
+        os: socket2::Socket,
+        timeout: Option<Duration>,
+        slot: Slot,
+    ) -> Result<Socket> {
+        let sock = Socket::adopt(os, timeout, slot)?;
+        sock.os()?.accept_only.store(true, Ordering::Relaxed);
+        Ok(sock)
+    }
+
     /// A guest socket for an OS socket whose description others may hold too: see
     /// [`OsSocket::outside`].
     pub(crate) fn wrap_outside(
@@ -136,6 +152,7 @@ impl Socket {
                     && matches!(kind, SocketKind::Dgram),
                 stream: matches!(kind, SocketKind::Stream),
                 outside,
+                accept_only: Arc::new(AtomicBool::new(false)),
                 _slot: slot,
             })),
             family,
@@ -201,7 +218,7 @@ impl Socket {
     /// `dup()`: a duplicate OS socket (the same description) with its own copy of the mode.
     fn dup(&self, slot: Slot) -> Result<Socket> {
         let os = self.os()?;
-        Ok(Socket::wrap_shared(
+        let dup = Socket::wrap_shared(
             os.os.try_clone()?,
             self.family,
             self.kind,
@@ -209,7 +226,12 @@ impl Socket {
             os.mode().timeout(),
             slot,
             Arc::clone(&os.outside),
-        ))
+        );
+        if let Some(new) = &dup.os {
+            new.accept_only
+                .store(os.accept_only.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        Ok(dup)
     }
 }
 
@@ -260,10 +282,17 @@ impl OsSocket {
 
     /// `bind`, to the address the gate allowed.
     pub(crate) fn bind(&self, to: Allowed) -> Result<()> {
+        self.changeable()?;
         Ok(self.os.bind(to.os_address()?)?)
     }
 
     pub(crate) fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
+        // A preopened listener listens already: asyncio's create_server(sock=) and
+        // socketserver call listen() on the socket they are given. It succeeds and keeps the
+        // host's backlog.
+        if self.accept_only.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         // listen() on an unbound socket binds it to the any-address on an ephemeral port:
         // that is a bind, and the bind rules decide it.
         if let Some(local) = self.os.local_addr()?.as_socket()
@@ -310,6 +339,7 @@ impl OsSocket {
     /// stays under way in the kernel: the next connect, to any address, answers EALREADY (or
     /// EISCONN once it completed), as in CPython.
     pub(crate) async fn connect(&self, w: Waiter, ctx: &SocketCtx, to: Allowed) -> Result<()> {
+        self.changeable()?;
         let mode = self.mode();
         self.reassert_nonblocking();
         match self.os.connect(to.os_address()?) {
@@ -585,6 +615,19 @@ impl OsSocket {
         }
     }
 
+    /// Refuses a call that would change a preopened listener the embedder shares (bind,
+    /// connect, shutdown, setsockopt, passing or sharing it): EPERM, saying why. (`listen`
+    /// succeeds and changes nothing.)
+    pub(crate) fn changeable(&self) -> Result<()> {
+        if self.accept_only.load(Ordering::Relaxed) {
+            return Err(SocketError::os(
+                Errno::Permission,
+                "Operation not permitted (a preopened listener is shared with the host: accept only)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Marks the socket's description as held outside the instance (sent or shared).
     pub(crate) fn mark_outside(&self) {
         self.outside.store(true, Ordering::Relaxed);
@@ -654,6 +697,7 @@ impl OsSocket {
     }
 
     pub(crate) fn shutdown(&self, how: ShutdownHow) -> Result<()> {
+        self.changeable()?;
         let how = match how {
             ShutdownHow::Read => Shutdown::Read,
             ShutdownHow::Write => Shutdown::Write,
