@@ -563,7 +563,57 @@ fn peer_clearing_o_nonblock_blocks_nothing() {
     );
 }
 
+/// A peer passes TCP sockets with full send queues, then sets SO_LINGER on its copies and
+/// closes them, so the host's close is the last: neither the guest's close nor the
+/// instance's teardown may wait out the linger time on a thread that serves guests.
+fn lingering_peer_blocks_no_close() {
+    let dir = tempdir();
+    let path = dir.path().join("linger.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let sink = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut held = Vec::new();
+    let mut passed = Vec::new();
+    for _ in 0..2 {
+        let c = TcpStream::connect(sink.local_addr().unwrap()).unwrap();
+        let (never_reads, _) = sink.accept().unwrap();
+        held.push(never_reads);
+        passed.push(c);
+    }
+    let native = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        send_fds(&c, b"x", &[passed[0].as_fd(), passed[1].as_fd()]);
+        let mut ack = [0u8; 1];
+        c.read_exact(&mut ack).unwrap();
+        for p in passed {
+            socket2::SockRef::from(&p)
+                .set_linger(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            drop(p);
+        }
+        c.write_all(b"k").unwrap();
+        held
+    });
+    let p = policy(&[&format!("unix {}", path.display()), "fd-passing"]);
+    let start = std::time::Instant::now();
+    let out = run_with(
+        "unix",
+        &["lingering-peer", path.to_str().unwrap()],
+        with_policy(p).build().unwrap(),
+    );
+    let took = start.elapsed();
+    drop(native.join().unwrap());
+    out.assert_ok();
+    assert_eq!(out.line("close"), "ok", "{out}");
+    let ms: u64 = out.line("close-ms").parse().unwrap();
+    assert!(ms < 1000, "the close took {ms} ms: {out}");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "the run (with its teardown) took {took:?}: {out}"
+    );
+}
+
 sockbox_tests::both_hosts!(
+    lingering_peer_blocks_no_close,
     peer_clearing_o_nonblock_blocks_nothing,
     sendfile_timeout_returns_the_count_sent,
     unix_stream_both_ways,

@@ -4,6 +4,7 @@
 //! a [`wait::Waiter`].
 
 pub(crate) mod addr;
+pub(crate) mod closer;
 pub(crate) mod ctx;
 pub(crate) mod error;
 pub(crate) mod ifaces;

@@ -23,6 +23,7 @@ fn main() -> Res {
         "fds" => fds(Path::new(&rest[0])),
         "shared-reader" => shared_reader(Path::new(&rest[0])),
         "blocking-peer" => blocking_peer(Path::new(&rest[0])),
+        "lingering-peer" => lingering_peer(Path::new(&rest[0])),
         "sendfile" => sendfile(rest[0].parse()?, &rest[1], &rest[2]),
         "sendfile-timeout" => sendfile_timeout(rest[0].parse()?, &rest[1]),
         "share" => share(),
@@ -195,6 +196,32 @@ fn shared_reader(path: &Path) -> Res {
     }
     println!("guest-bytes: {total}");
     println!("foreign-bytes: {foreign}");
+    Ok(())
+}
+
+/// Receives two connected TCP sockets whose peers never read, fills their send queues, and
+/// after the native side set SO_LINGER on its copies and closed them, closes one and leaves
+/// the other to the instance's teardown: neither close may wait for the linger time.
+fn lingering_peer(path: &Path) -> Res {
+    let s = unix(SocketKind::Stream)?;
+    s.connect(path)?;
+    let m = sockbox::recv_fds(&s, 16, 2, MsgFlags::empty())?;
+    let mut fds = m.fds.into_iter();
+    let a = fds.next().ok_or("no first socket")?.into_socket()?;
+    let b = fds.next().ok_or("no second socket")?.into_socket()?;
+    let junk = vec![0u8; 64 << 20];
+    for sock in [&a, &b] {
+        sock.settimeout(Some(Duration::from_millis(300)));
+        report("fill", sock.sendall(&junk));
+    }
+    s.sendall(b"f")?;
+    let mut ack = [0u8; 1];
+    s.recv_into(&mut ack)?;
+    let at = std::time::Instant::now();
+    report("close", a.close());
+    println!("close-ms: {}", at.elapsed().as_millis());
+    // `b` stays open: the instance's teardown closes it.
+    std::mem::forget(b);
     Ok(())
 }
 

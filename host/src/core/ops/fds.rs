@@ -46,10 +46,11 @@ pub(crate) struct FdsMessage {
 /// A descriptor received with recv-fds. It owns the host fd (closed on drop); the guest only
 /// ever holds a handle to it.
 pub struct ReceivedFd {
-    pub(crate) fd: OwnedFd,
+    /// `None` once turned into a socket.
+    pub(crate) fd: Option<OwnedFd>,
     is_socket: bool,
-    /// Its place in the instance's limit.
-    slot: Slot,
+    /// Its place in the instance's limit (passed on to the socket it becomes).
+    slot: Option<Slot>,
 }
 
 impl std::fmt::Debug for ReceivedFd {
@@ -57,6 +58,16 @@ impl std::fmt::Debug for ReceivedFd {
         f.debug_struct("ReceivedFd")
             .field("is_socket", &self.is_socket)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ReceivedFd {
+    fn drop(&mut self) {
+        // Whoever sent it may have set SO_LINGER and closed its own copy: never close it on a
+        // thread that serves guests.
+        if let Some(fd) = self.fd.take() {
+            crate::core::closer::close_later(fd);
+        }
     }
 }
 
@@ -68,10 +79,18 @@ impl ReceivedFd {
             })
             .unwrap_or(false);
         ReceivedFd {
-            fd,
+            fd: Some(fd),
             is_socket,
-            slot,
+            slot: Some(slot),
         }
+    }
+
+    /// The descriptor, or EBADF once turned into a socket.
+    fn fd(&self) -> Result<BorrowedFd<'_>> {
+        self.fd
+            .as_ref()
+            .map(|fd| fd.as_fd())
+            .ok_or_else(|| SocketError::errno(Errno::BadDescriptor))
     }
 
     /// Whether it is a socket.
@@ -132,7 +151,7 @@ impl SocketCtxView<'_> {
                 os.changeable()?;
                 os.os.as_fd()
             }
-            FdToSend::Received(r) => self.table.get(r)?.fd.as_fd(),
+            FdToSend::Received(r) => self.table.get(r)?.fd()?,
             FdToSend::File(d) => match self.table.get(d)? {
                 Descriptor::File(f) => f.file.as_fd(),
                 // A directory fd would let the peer walk out of the preopen with "..".
@@ -301,11 +320,18 @@ impl SocketCtxView<'_> {
         &mut self,
         fd: Resource<ReceivedFd>,
     ) -> Result<Resource<Socket>> {
-        let received = self.table.delete(fd)?;
+        let mut received = self.table.delete(fd)?;
         if !received.is_socket {
             return Err(SocketError::errno(Errno::NotSock));
         }
-        let os = socket2::Socket::from(received.fd);
+        // Checked through a borrow: a socket refused here stays in `received`, whose drop
+        // closes it off this thread.
+        let os = socket2::SockRef::from(
+            received
+                .fd
+                .as_ref()
+                .ok_or_else(|| SocketError::errno(Errno::BadDescriptor))?,
+        );
         // Only what a guest could have made itself: IP or Unix, not raw; and no lingering
         // close, which would block the host (the sender may have set one).
         let domain = os.domain()?;
@@ -328,10 +354,17 @@ impl SocketCtxView<'_> {
                 "Operation not permitted (a received socket of a family or type guests may not use)",
             ));
         }
+        // What adopting it asks of the OS, asked first.
+        os.local_addr()?;
+        os.protocol()?;
         os.set_linger(None)?;
         // The guest's blocking mode is host state; the OS socket must not block the host.
         os.set_nonblocking(true)?;
-        let sock = Socket::adopt(os, self.ctx.default_timeout, received.slot)?;
+        let (Some(fd), Some(slot)) = (received.fd.take(), received.slot.take()) else {
+            return Err(SocketError::errno(Errno::BadDescriptor));
+        };
+        let os = socket2::Socket::from(fd);
+        let sock = Socket::adopt(os, self.ctx.default_timeout, slot)?;
         self.push_socket(sock)
     }
 

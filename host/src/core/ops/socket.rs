@@ -1,6 +1,7 @@
 //! The `socket` resource: its state and the operations on it.
 
 use std::io::IoSlice;
+use std::mem::ManuallyDrop;
 use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -54,7 +55,8 @@ pub(crate) struct OsSocket {
     /// Its registration with the tokio reactor (pollables, the async host). Before `os`: it is
     /// dropped, and deregistered, before the socket closes.
     reactor: Reactor,
-    pub(crate) os: socket2::Socket,
+    /// Taken out only by `Drop`, which closes it where it cannot block the host.
+    pub(crate) os: ManuallyDrop<socket2::Socket>,
     mode: SharedMode,
     /// The last recv had to wait, or emptied the socket: the next one polls before it reads,
     /// saving the recv that would fail with EAGAIN (request/response traffic).
@@ -145,7 +147,7 @@ impl Socket {
         Socket {
             os: Some(Arc::new(OsSocket {
                 reactor: Reactor::default(),
-                os,
+                os: ManuallyDrop::new(os),
                 mode: SharedMode::new(Mode::from_timeout(timeout)),
                 read_waits: AtomicBool::new(false),
                 filter_senders: matches!(family, AddressFamily::Inet | AddressFamily::Inet6)
@@ -560,7 +562,7 @@ impl OsSocket {
         let mut waited = false;
         loop {
             // FIONREAD fails on a listening socket: recv gives that its own error.
-            match rustix::io::ioctl_fionread(&self.os) {
+            match rustix::io::ioctl_fionread(&*self.os) {
                 Ok(0) => {}
                 Ok(queued) => {
                     let len = usize::try_from(queued).map_or(want, |q| q.min(want));
@@ -603,7 +605,7 @@ impl OsSocket {
     /// Receives what is queued into `buf`, without waiting: the second half of a
     /// [`RecvPlan::Direct`].
     pub(crate) fn recv_queued(&self, buf: &mut [u8]) -> rustix::io::Result<usize> {
-        rustix::net::recv(&self.os, buf, rustix::net::RecvFlags::DONTWAIT).map(|(n, _)| n)
+        rustix::net::recv(&*self.os, buf, rustix::net::RecvFlags::DONTWAIT).map(|(n, _)| n)
     }
 
     /// Whether a datagram from `from` may reach the guest: on an IP datagram socket, only
@@ -886,6 +888,19 @@ impl SocketCtxView<'_> {
     ) -> Result<Message> {
         let os = self.os_of(&s)?;
         os.recvmsg(w, self.ctx, bufsize, flags).await
+    }
+}
+
+impl Drop for OsSocket {
+    fn drop(&mut self) {
+        // Deregister first: a registration must not outlive its descriptor.
+        drop(std::mem::take(&mut self.reactor));
+        // SAFETY: `os` is taken exactly once, here, and not used after.
+        let os = unsafe { ManuallyDrop::take(&mut self.os) };
+        if self.outside.load(Ordering::Relaxed) {
+            // Another process may have set SO_LINGER on it and closed its copy.
+            crate::core::closer::close_later(os.into());
+        }
     }
 }
 
