@@ -30,6 +30,15 @@ const EXPECTED: &[(&str, &str)] = &[
         "err OSError ProtocolNotSupported",
     ),
     ("create/proto-negative", "err OSError Invalid"),
+    // Protocols the rules do not speak of; a kernel without them answers its own error.
+    (
+        "create/mptcp",
+        "err PermissionError Permission or err OSError ProtocolNotSupported",
+    ),
+    (
+        "create/udplite",
+        "err PermissionError Permission or err OSError ProtocolNotSupported",
+    ),
     (
         "create/unix-kind-other",
         "err OSError SocketTypeNotSupported",

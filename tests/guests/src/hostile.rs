@@ -93,6 +93,8 @@ fn main() {
     case("create/proto-negative", &|| {
         tcp_with(Af::Inet, Sk::Stream, -1)
     });
+    case("create/mptcp", &|| tcp_with(Af::Inet, Sk::Stream, 262));
+    case("create/udplite", &|| tcp_with(Af::Inet6, Sk::Dgram, 136));
     case("create/unix-kind-other", &|| {
         tcp_with(Af::Unix, Sk::Other(1), 0)
     });

@@ -92,6 +92,22 @@ impl Socket {
         let protocol = (proto != 0).then(|| Protocol::from(proto));
         // socket2 adds SOCK_CLOEXEC on Linux; the guest's blocking mode is host state.
         let os = socket2::Socket::new(dom, ty.nonblocking(), protocol)?;
+        // The policy's address rules speak of TCP and UDP: an IP socket of another protocol
+        // (MPTCP, UDP-Lite, SCTP) would pass them unasked. The kernel's own answers for
+        // protocols it does not have come first (above).
+        if matches!(family, AddressFamily::Inet | AddressFamily::Inet6) {
+            let effective = os.protocol()?.map(i32::from);
+            if !matches!(effective, Some(libc::IPPROTO_TCP | libc::IPPROTO_UDP)) {
+                return Err(SocketError::os(
+                    Errno::Permission,
+                    format!(
+                        "Operation not permitted (protocol {} on an IP socket: the policy \
+                         speaks of TCP and UDP only)",
+                        effective.unwrap_or(proto)
+                    ),
+                ));
+            }
+        }
         Ok(Socket::wrap(os, family, kind, proto, default_timeout, slot))
     }
 
