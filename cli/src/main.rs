@@ -118,6 +118,9 @@ struct PolicyArgs {
     /// The most name lookups in flight [default: 4].
     #[arg(long, value_name = "N")]
     max_pending_lookups: Option<usize>,
+    /// The most sockets waiting in the share group for their fromshare [default: 16].
+    #[arg(long, value_name = "N")]
+    max_parked: Option<usize>,
 }
 
 impl PolicyArgs {
@@ -160,6 +163,7 @@ impl PolicyArgs {
         set(&mut limits.max_read, self.max_read);
         set(&mut limits.max_fds_per_call, self.max_fds_per_call);
         set(&mut limits.max_pending_lookups, self.max_pending_lookups);
+        set(&mut limits.max_parked, self.max_parked);
         limits.max_backlog = self.max_backlog.unwrap_or(limits.max_backlog);
         Ok((policy, limits))
     }

@@ -219,6 +219,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("share/empty-token", "err OSError Invalid"),
     ("share/huge-token", "err OSError Invalid"),
     ("share/token-used-twice", "err OSError Invalid"),
+    ("share/park-past-limit", "err OSError TooManyOpen"),
     ("share/use-after-share", "ok"),
     ("socketio/after-close", "err ValueError"),
     ("socketio/bad-mode", "err ValueError"),

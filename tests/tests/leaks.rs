@@ -86,4 +86,26 @@ fn no_host_fd_is_left_open_on_this_host() {
         "host descriptors leaked on the {:?} host: {before} before, {after} after",
         current_host()
     );
+
+    // A shared socket nobody takes closes when its token expires, whether or not the group
+    // is used again.
+    let group = ShareGroup::with_ttl(std::time::Duration::from_millis(1500));
+    let (listener, local) = preopen_listener("127.0.0.1:0");
+    let client = TcpStream::connect(local).unwrap();
+    let ctx = SocketCtx::builder()
+        .share_group(group.clone())
+        .preopen(local.to_string(), listener)
+        .build()
+        .unwrap();
+    run_with("unix", &["share"], ctx).assert_ok();
+    let parked = settled_fd_count();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let expired = settled_fd_count();
+    assert_eq!(
+        expired,
+        parked - 1,
+        "the parked socket outlived its token on the {:?} host",
+        current_host()
+    );
+    drop((group, client));
 }

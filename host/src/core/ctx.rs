@@ -24,6 +24,8 @@ pub struct SocketCtx {
     /// Host descriptors the guest holds now (sockets, also those kept open by a socket-io,
     /// and received descriptors), counted against `max_sockets`.
     pub(crate) open: Arc<AtomicUsize>,
+    /// Sockets parked in the share group, counted against `max_parked`.
+    pub(crate) parked: Arc<AtomicUsize>,
     /// Lookups in flight, counted against `max_pending_lookups`.
     pub(crate) lookups: Arc<AtomicUsize>,
     pub(crate) share_group: Option<ShareGroup>,
@@ -55,6 +57,19 @@ impl SocketCtx {
     }
 
     /// A place for one more lookup in flight, or EAI_AGAIN past `max_pending_lookups`.
+    /// A place for one more socket parked in the share group, or EMFILE past `max_parked`.
+    pub(crate) fn parked_slot(&self) -> Result<Slot, SocketError> {
+        let max = self.limits.max_parked;
+        take(&self.parked, max).ok_or_else(|| {
+            SocketError::os(
+                Errno::TooManyOpen,
+                format!(
+                    "Too many open files (this instance may have {max} sockets waiting in its share group)"
+                ),
+            )
+        })
+    }
+
     pub(crate) fn lookup_slot(&self) -> Result<Slot, SocketError> {
         let max = self.limits.max_pending_lookups;
         take(&self.lookups, max).ok_or_else(|| {
@@ -168,6 +183,12 @@ impl SocketCtxBuilder {
         self
     }
 
+    /// [`Limits::max_parked`].
+    pub fn max_parked(mut self, n: usize) -> Self {
+        self.limits.max_parked = n;
+        self
+    }
+
     /// Puts the instance in a share group: its sockets can be handed to other instances of the
     /// same group with `share`/`fromshare`. Without one, `share` fails with `not-supported`.
     pub fn share_group(mut self, group: ShareGroup) -> Self {
@@ -206,6 +227,7 @@ impl SocketCtxBuilder {
             limits,
             open: Arc::new(AtomicUsize::new(0)),
             lookups: Arc::new(AtomicUsize::new(0)),
+            parked: Arc::new(AtomicUsize::new(0)),
             share_group: self.share_group,
             preopens: self.preopens,
         })

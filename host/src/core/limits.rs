@@ -23,6 +23,10 @@ pub struct Limits {
     /// in flight; past it a lookup fails with EAI_AGAIN. A synchronous instance has at most one
     /// in flight, so only 0 (no lookups at all) bites there. Default 4.
     pub max_pending_lookups: usize,
+    /// Sockets the instance may have parked in its share group at once (shared and not yet
+    /// taken); past it `share` fails with `too-many-open`. Each also counts against
+    /// `max_sockets` until it is taken or expires. Default 16.
+    pub max_parked: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +37,7 @@ impl Default for Limits {
             max_backlog: 128,
             max_fds_per_call: 16,
             max_pending_lookups: 4,
+            max_parked: 16,
         }
     }
 }
@@ -73,6 +78,7 @@ impl Limits {
             format!("max_backlog = {}", self.max_backlog),
             format!("max_fds_per_call = {}", self.max_fds_per_call),
             format!("max_pending_lookups = {}", self.max_pending_lookups),
+            format!("max_parked = {}", self.max_parked),
         ]
     }
 }

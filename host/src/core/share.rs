@@ -39,8 +39,8 @@ pub(crate) struct Pending {
     pub(crate) proto: i32,
     /// `None`: never (a TTL too large for the clock).
     expires: Option<Instant>,
-    /// The sharer's place in its descriptor limit.
-    _slot: Slot,
+    /// The sharer's places in its descriptor limit and in its parking limit.
+    _slots: [Slot; 2],
 }
 
 impl ShareGroup {
@@ -49,12 +49,27 @@ impl ShareGroup {
         Self::with_ttl(DEFAULT_SHARE_TTL)
     }
 
-    /// A group whose tokens expire after `ttl`; an expired socket is closed.
+    /// A group whose tokens expire after `ttl`; an expired socket is closed on time, by a
+    /// thread that lives as long as the group.
     pub fn with_ttl(ttl: Duration) -> Self {
-        ShareGroup {
+        let group = ShareGroup {
             pending: Arc::default(),
             ttl,
-        }
+        };
+        let map = Arc::downgrade(&group.pending);
+        // Checks a few times per TTL, at most every second and at least every 10 ms.
+        let period = (ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let _ = std::thread::Builder::new()
+            .name("sockbox-share-expiry".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(period);
+                    let Some(map) = map.upgrade() else { return };
+                    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+                    Self::expire(&mut map);
+                }
+            });
+        group
     }
 
     /// How many shared sockets wait for their `fromshare` (expired ones are dropped first).
@@ -68,9 +83,20 @@ impl ShareGroup {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Drops the expired entries, closing their sockets off this thread (their sharer may
+    /// have let another process hold them: see `closer`).
     fn expire(map: &mut HashMap<[u8; 16], Pending>) {
         let now = Instant::now();
-        map.retain(|_, p| p.expires.is_none_or(|at| at > now));
+        let expired: Vec<[u8; 16]> = map
+            .iter()
+            .filter(|(_, p)| p.expires.is_some_and(|at| at <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(p) = map.remove(&key) {
+                crate::core::closer::close_later(p.os.into());
+            }
+        }
     }
 
     /// Parks a duplicate of a socket and returns its token.
@@ -80,7 +106,7 @@ impl ShareGroup {
         family: AddressFamily,
         kind: SocketKind,
         proto: i32,
-        slot: Slot,
+        slots: [Slot; 2],
     ) -> Result<[u8; 16], SocketError> {
         let mut token = [0u8; 16];
         rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty())?;
@@ -94,7 +120,7 @@ impl ShareGroup {
                 kind,
                 proto,
                 expires: Instant::now().checked_add(self.ttl),
-                _slot: slot,
+                _slots: slots,
             },
         );
         Ok(token)

@@ -737,6 +737,21 @@ fn main() {
         fromshare(&token)?;
         unit(fromshare(&token).map(drop))
     });
+    case("share/park-past-limit", &|| {
+        // The instance may park 16 sockets at once; each taken back frees its place.
+        let mut tokens = Vec::new();
+        let refused = loop {
+            match tcp()?.share() {
+                Ok(token) if tokens.len() < 100 => tokens.push(token),
+                Ok(_) => break Ok("never refused".to_string()),
+                Err(e) => break Err(e),
+            }
+        };
+        for token in &tokens {
+            drop(fromshare(token)?);
+        }
+        refused
+    });
     case("share/use-after-share", &|| {
         let s = connected(port)?;
         let _token = s.share()?;

@@ -469,11 +469,18 @@ impl SocketCtxView<'_> {
         };
         // The parked duplicate counts against this instance until it is taken or expires.
         let slot = self.ctx.slot()?;
+        let parked = self.ctx.parked_slot()?;
         let sock = self.table.get(s)?;
         sock.os()?.changeable()?;
         let dup = sock.os()?.os.try_clone()?;
         sock.os()?.mark_outside();
-        let token = group.put(dup, sock.family(), sock.kind(), sock.proto(), slot)?;
+        let token = group.put(
+            dup,
+            sock.family(),
+            sock.kind(),
+            sock.proto(),
+            [slot, parked],
+        )?;
         Ok(token.to_vec())
     }
 

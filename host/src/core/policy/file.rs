@@ -73,6 +73,7 @@ struct RawLimits {
     max_backlog: Option<u32>,
     max_fds_per_call: Option<usize>,
     max_pending_lookups: Option<usize>,
+    max_parked: Option<usize>,
 }
 
 type Allow = fn(PolicyBuilder, &str) -> Result<PolicyBuilder, RuleError>;
@@ -150,6 +151,7 @@ impl PolicyFile {
             max_backlog: l.max_backlog.unwrap_or(d.max_backlog),
             max_fds_per_call: l.max_fds_per_call.unwrap_or(d.max_fds_per_call),
             max_pending_lookups: l.max_pending_lookups.unwrap_or(d.max_pending_lookups),
+            max_parked: l.max_parked.unwrap_or(d.max_parked),
         };
         limits.validate().map_err(|e| error(None, e))?;
         Ok(PolicyFile {
