@@ -4,7 +4,7 @@ use std::io::Read;
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
-use sockbox_tests::{echo_server, policy, preopen_listener, run_with, with_policy};
+use sockbox_tests::{case, echo_server, policy, preopen_listener, run_with, with_policy};
 
 /// `--allow-connect localhost:PORT` allows what `localhost` resolved to in this instance, on
 /// that port, once resolved; and the name's lookup; and nothing else.
@@ -144,7 +144,26 @@ fn lookups_past_the_limit_fail_with_eai_again() {
     );
 }
 
+/// Names are normalised once and the resolver is asked the name as checked: `LOCALHOST.`
+/// under a `localhost` rule is looked up as `localhost` (in /etc/hosts), not sent to DNS as
+/// an absolute name.
+fn lookups_resolve_the_name_the_rule_matched() {
+    let out = case(
+        &["lookup", "LOCALHOST."],
+        with_policy(policy(&["lookup localhost"])),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("getaddrinfo"), "ok", "{out}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("answer: ") && l.contains("127.0.0.1:80")),
+        "{out}"
+    );
+}
+
 sockbox_tests::both_hosts!(
+    lookups_resolve_the_name_the_rule_matched,
     name_rules_pin_resolved_addresses,
     datagrams_from_peers_not_allowed_are_dropped,
     accept_rules_close_other_peers,

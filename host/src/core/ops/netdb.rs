@@ -103,9 +103,15 @@ impl Lookup {
         let name = host.filter(|h| {
             !flags.contains(AddrInfoFlags::NUMERICHOST) && h.parse::<IpAddr>().is_err()
         });
-        if let Some(name) = name {
-            let _ = ctx.gate.check(Use::Lookup(name))?;
-        }
+        // The resolver is asked the name exactly as the gate checked it.
+        let checked = match name {
+            Some(name) => ctx
+                .gate
+                .check(Use::Lookup(name))?
+                .name()
+                .map(str::to_string),
+            None => None,
+        };
         let address = match family {
             AddressFamily::Unspec => libc::AF_UNSPEC,
             AddressFamily::Inet => libc::AF_INET,
@@ -122,7 +128,7 @@ impl Lookup {
             },
         };
         Ok(Lookup {
-            host: host.map(str::to_string),
+            host: checked.clone().or_else(|| host.map(str::to_string)),
             port: port.map(str::to_string),
             hints: AddrInfoHints {
                 flags: raw_flags(flags),
@@ -130,7 +136,7 @@ impl Lookup {
                 socktype,
                 protocol: proto,
             },
-            name: name.map(str::to_string),
+            name: checked,
         })
     }
 

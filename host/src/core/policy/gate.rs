@@ -46,12 +46,15 @@ pub(crate) enum Use<'a> {
 #[must_use = "the syscall takes the address the gate checked"]
 pub(crate) struct Allowed {
     address: Option<(SockAddr, Target)>,
+    /// A looked-up name as checked (normalised): what the resolver is asked.
+    name: Option<String>,
 }
 
 impl std::fmt::Debug for Allowed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Allowed")
             .field("address", &self.address.as_ref().map(|(os, _)| os))
+            .field("name", &self.name)
             .finish()
     }
 }
@@ -65,6 +68,12 @@ impl Allowed {
                 "a gate token without an address was used for a syscall that needs one"
             ))),
         }
+    }
+
+    /// A looked-up name as checked: lower case, without a trailing dot. The resolver must be
+    /// asked this very name (`LOCALHOST.` would skip /etc/hosts and go to DNS).
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The address as checked, as the host reads it (IP, or a resolved Unix path).
@@ -136,18 +145,23 @@ impl Gate {
     }
 
     /// Records that `name` resolved to `ips` for this instance.
+    /// The name's pins become exactly this answer's addresses: a later answer replaces an
+    /// earlier one, so a name rule allows what the name resolves to now, never the union of
+    /// all it ever resolved to.
     pub(crate) fn pin(&self, name: &str, ips: impl IntoIterator<Item = IpAddr>) {
         let name: Arc<str> = normalize_name(name).into();
+        let ips: Vec<IpAddr> = ips.into_iter().map(|ip| ip.to_canonical()).collect();
         let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        for ip in ips {
-            pins.insert(ip.to_canonical(), &name);
-        }
+        pins.replace(&name, ips);
     }
 
     /// Checks one use. A denial is the guest's PermissionError (logged on the host, naming the
     /// rule that would allow it); an address the OS cannot take is its own error.
     pub(crate) fn check(&self, u: Use<'_>) -> Result<Allowed, SocketError> {
-        let none = Allowed { address: None };
+        let none = Allowed {
+            address: None,
+            name: None,
+        };
         let verdict = match u {
             Use::Connect(a) => return self.address(a, PolicyAction::Connect),
             Use::SendTo(a) => return self.address(a, PolicyAction::SendTo),
@@ -166,7 +180,12 @@ impl Gate {
                 }
             }
             Use::ReceiveFrom(sa) => self.send_to(&sa),
-            Use::Lookup(name) => self.lookup(name),
+            Use::Lookup(name) => {
+                return self.lookup(name).map_err(deny).map(|()| Allowed {
+                    address: None,
+                    name: Some(normalize_name(name)),
+                });
+            }
             Use::ReverseLookup(ip) => self.policy.check_reverse_lookup(ip),
             Use::MulticastJoin(group) => self.policy.check_multicast(group),
             Use::FdPassing => self.policy.check_fd_passing(),
@@ -221,6 +240,7 @@ impl Gate {
                 let os = normal.to_os()?;
                 return Ok(Allowed {
                     address: Some((os, Target::Unix(normal))),
+                    name: None,
                 });
             }
             Target::Unix(other) => {
@@ -232,6 +252,7 @@ impl Gate {
         };
         Ok(Allowed {
             address: Some((os, target)),
+            name: None,
         })
     }
 }
@@ -240,4 +261,50 @@ impl Gate {
 pub(crate) fn deny(d: Denial) -> SocketError {
     tracing::info!(target: "sockbox::policy", "{d}");
     SocketError::denied(d.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// A later answer replaces a name's pins: rebinding cannot widen a name rule.
+    #[test]
+    fn a_new_answer_replaces_the_pins() {
+        let policy = Policy::builder()
+            .allow_connect("db.internal:5432")
+            .unwrap()
+            .build();
+        let gate = Gate::new(policy);
+        gate.pin("db.internal", ["10.1.2.3".parse().unwrap()]);
+        assert!(gate.connect(&sa("10.1.2.3:5432")).is_ok());
+        gate.pin("DB.internal.", ["10.1.2.4".parse().unwrap()]);
+        assert!(gate.connect(&sa("10.1.2.4:5432")).is_ok());
+        assert!(gate.connect(&sa("10.1.2.3:5432")).is_err());
+        // Another name pinned to the same address keeps it.
+        let policy = Policy::builder()
+            .allow_connect("a.internal:1")
+            .unwrap()
+            .allow_connect("b.internal:1")
+            .unwrap()
+            .build();
+        let gate = Gate::new(policy);
+        gate.pin("a.internal", ["10.0.0.1".parse().unwrap()]);
+        gate.pin("b.internal", ["10.0.0.1".parse().unwrap()]);
+        gate.pin("a.internal", ["10.0.0.2".parse().unwrap()]);
+        assert!(gate.connect(&sa("10.0.0.1:1")).is_ok());
+        assert!(gate.connect(&sa("10.0.0.2:1")).is_ok());
+    }
+
+    /// The resolver is asked the name as checked: `LOCALHOST.` is looked up as `localhost`.
+    #[test]
+    fn lookups_resolve_the_name_as_checked() {
+        let gate = Gate::new(Policy::builder().allow_lookup("localhost").unwrap().build());
+        let allowed = gate.check(Use::Lookup("LOCALHOST.")).unwrap();
+        assert_eq!(allowed.name(), Some("localhost"));
+        assert!(gate.check(Use::Lookup("localhost.evil")).is_err());
+    }
 }

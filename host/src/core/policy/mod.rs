@@ -24,8 +24,9 @@
 //! exactly the addresses that name resolved to, on the rule's ports. A name in a connect or bind
 //! rule allows looking that name up too. So `--allow-connect db.internal:5432` lets the guest
 //! resolve `db.internal` and connect to what it resolved to, and a DNS answer that changes later
-//! (rebinding) cannot widen it: each address is allowed only once the instance has resolved the
-//! name to it.
+//! (rebinding) cannot widen it: a name's pins are its latest answer, so an address is allowed
+//! only while the instance's latest lookup of the name gave it. Names are normalised once
+//! (lower case, no trailing dot), and the resolver is asked that same name.
 //!
 //! Name rules (lookup): `example.com` (that name, any case, trailing dot ignored),
 //! `*.example.com` (any name under it), `*` (every name); and `IP`/`CIDR`, which allow reverse
@@ -422,12 +423,34 @@ impl Policy {
 #[derive(Default)]
 struct Pins {
     names: HashMap<IpAddr, Vec<Arc<str>>>,
+    /// Each name's addresses (the reverse of `names`), so a new answer replaces the old.
+    by_name: HashMap<Arc<str>, Vec<IpAddr>>,
     order: VecDeque<IpAddr>,
 }
 
 impl Pins {
     const MAX: usize = 4096;
     const MAX_NAMES_PER_ADDRESS: usize = 16;
+
+    /// Makes `ips` the addresses `name` is pinned to.
+    fn replace(&mut self, name: &Arc<str>, ips: Vec<IpAddr>) {
+        for ip in self.by_name.remove(name).unwrap_or_default() {
+            if ips.contains(&ip) {
+                continue;
+            }
+            if let Some(names) = self.names.get_mut(&ip) {
+                names.retain(|n| n != name);
+                if names.is_empty() {
+                    self.names.remove(&ip);
+                    self.order.retain(|o| *o != ip);
+                }
+            }
+        }
+        for ip in &ips {
+            self.insert(*ip, name);
+        }
+        self.by_name.insert(Arc::clone(name), ips);
+    }
 
     fn insert(&mut self, ip: IpAddr, name: &Arc<str>) {
         let names = match self.names.get_mut(&ip) {
@@ -436,7 +459,14 @@ impl Pins {
                 if self.order.len() >= Self::MAX
                     && let Some(old) = self.order.pop_front()
                 {
-                    self.names.remove(&old);
+                    for gone in self.names.remove(&old).unwrap_or_default() {
+                        if let Some(list) = self.by_name.get_mut(&gone) {
+                            list.retain(|o| *o != old);
+                            if list.is_empty() {
+                                self.by_name.remove(&gone);
+                            }
+                        }
+                    }
                 }
                 self.order.push_back(ip);
                 self.names.entry(ip).or_default()
