@@ -208,6 +208,20 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
 
 fn run(args: RunArgs) -> Result<i32> {
     let (policy, limits) = args.policy.build()?;
+    // A guest that may write a directory could link or rename sockets into paths a Unix rule
+    // allows: refuse the combination.
+    for d in &args.dir {
+        let host = d.split_once("::").map_or(d.as_str(), |(host, _)| host);
+        let overlapping = policy.unix_rules_overlapping(std::path::Path::new(host));
+        if !overlapping.is_empty() {
+            bail!(
+                "--dir {d} gives the guest write access where Unix rules apply ({}): it could \
+                 link or rename a socket into an allowed path; keep Unix rules outside the \
+                 directories the guest may write",
+                overlapping.join(", ")
+            );
+        }
+    }
     let mut sockets = SocketCtx::builder().policy(policy).limits(limits);
     if let Some(secs) = args.default_timeout {
         let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;

@@ -150,6 +150,37 @@ fn run_rejects_malformed_rules() {
     );
 }
 
+/// A Unix rule inside a directory the guest may write is refused before the guest starts: the
+/// guest could link or rename a socket from a path no rule allows into one the rule allows.
+#[test]
+fn run_refuses_unix_rules_in_writable_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    for rule in [
+        format!("{d}/sockets/*"),
+        format!("{d}/app.sock"),
+        "/".to_string() + "*",
+    ] {
+        let out = sockbox()
+            .args([
+                "run",
+                "--allow-unix",
+                &rule,
+                "--dir",
+                &format!("{d}::/data"),
+            ])
+            .arg(example("echo-client"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{rule}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("where Unix rules apply"),
+            "{rule}: {stderr}"
+        );
+    }
+}
+
 /// `sockbox run --listen unix:PATH` hands the guest a Unix-domain listener.
 #[test]
 fn run_with_unix_listen() {

@@ -153,6 +153,8 @@ fn unix_policy_denials() {
     // A symlink inside the allowed directory, pointing out of it.
     let outside = UnixListener::bind(d.join("outside-real.sock")).unwrap();
     std::os::unix::fs::symlink(d.join("outside-real.sock"), d.join("allowed/link.sock")).unwrap();
+    // And a hard link (what a guest with a writable directory could make).
+    std::fs::hard_link(d.join("outside-real.sock"), d.join("allowed/hard.sock")).unwrap();
     let p = policy(&[&format!("unix {}/allowed/*", d.display())]);
     let out = unix_case(&["denied", d.to_str().unwrap()], with_policy(p));
     drop(outside);
@@ -160,6 +162,11 @@ fn unix_policy_denials() {
         out.line("symlink")
             .starts_with("err PermissionError Access"),
         "a symlink as the last component is refused: {out}"
+    );
+    assert!(
+        out.line("hardlink")
+            .starts_with("err PermissionError Access"),
+        "a socket with a second name is refused: {out}"
     );
     out.assert_ok();
     assert_eq!(

@@ -137,6 +137,10 @@ fn denied(dir: &Path) -> Res {
         unix(SocketKind::Stream)?.connect(dir.join("allowed/link.sock").as_path()),
     );
     report(
+        "hardlink",
+        unix(SocketKind::Stream)?.connect(dir.join("allowed/hard.sock").as_path()),
+    );
+    report(
         "abstract",
         unix(SocketKind::Stream)?.connect(SockAddress::abstract_name("nope")),
     );

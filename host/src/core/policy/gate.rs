@@ -230,12 +230,24 @@ impl Gate {
                     .check_unix_resolved(&normal, &as_given)
                     .map_err(deny)?;
                 if let UnixTarget::Path(p) = &normal
-                    && std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+                    && let Ok(meta) = std::fs::symlink_metadata(p)
                 {
-                    return Err(SocketError::os(
-                        Errno::Access,
-                        "Permission denied (a Unix socket path may not be a symlink)",
-                    ));
+                    if meta.file_type().is_symlink() {
+                        return Err(SocketError::os(
+                            Errno::Access,
+                            "Permission denied (a Unix socket path may not be a symlink)",
+                        ));
+                    }
+                    // A second name for a socket is a way around the rules (a hard link from
+                    // a path no rule allows): refused. (A rename is not caught here: a rule
+                    // must not lie in a directory the guest may write; see
+                    // `Policy::unix_rules_overlapping`.)
+                    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+                        return Err(SocketError::os(
+                            Errno::Access,
+                            "Permission denied (a Unix socket file with more than one link)",
+                        ));
+                    }
                 }
                 let os = normal.to_os()?;
                 return Ok(Allowed {

@@ -311,6 +311,24 @@ impl Policy {
         out
     }
 
+    /// The Unix-path rules that a guest could subvert through `dir`, a host directory it may
+    /// write (a wasi preopen): a rule for a path in it, or for a directory that holds it. There
+    /// the guest could hard-link or rename a socket from a path no rule allows to one a rule
+    /// allows. Embedders should refuse such a combination (`sockbox run` does).
+    pub fn unix_rules_overlapping(&self, dir: &Path) -> Vec<String> {
+        let dir = normalize_unix_path(dir);
+        self.rules
+            .unix
+            .iter()
+            .filter(|r| match &r.kind {
+                UnixRuleKind::Path(p) => p.starts_with(&dir),
+                UnixRuleKind::Under(d) => d.starts_with(&dir) || dir.starts_with(d),
+                UnixRuleKind::Abstract(_) | UnixRuleKind::AbstractPrefix(_) => false,
+            })
+            .map(|r| r.text.clone())
+            .collect()
+    }
+
     /// What each rule allows, in words, one per line (`sockbox policy check`).
     pub fn explain(&self) -> Vec<String> {
         let r = &self.rules;
