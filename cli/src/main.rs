@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use sockbox_host::run::Runner;
+use sockbox_host::run::{AsyncRunner, Runner};
 use sockbox_host::{Limits, Policy, PolicyFile, SocketCtx};
 use socket2::{Domain, Socket, Type};
 use wasmtime_wasi::{FsPerms, WasiCtx};
@@ -257,19 +257,30 @@ fn run(args: RunArgs) -> Result<i32> {
         .map(Duration::try_from_secs_f64)
         .transpose()
         .context("--time-limit")?;
-    let runner = match budget {
-        Some(_) => Runner::with_deadlines(),
-        None => Runner::new(),
-    }
-    .map_err(anyhow::Error::from)?;
     let wasm = std::fs::read(&args.component).with_context(|| format!("reading {name}"))?;
-    let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
-    let instance = runner
-        .instantiate(&component, wasi.build(), sockets.build()?)
-        .map_err(anyhow::Error::from)?;
     let result = match budget {
-        Some(budget) => instance.run_for(budget),
-        None => instance.run(),
+        // With a limit the guest runs on the async host, so that the limit stops it whatever
+        // it waits on (a socket, a wasi clock, stdin) or while it spins.
+        Some(budget) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let runner = AsyncRunner::with_deadlines().map_err(anyhow::Error::from)?;
+            let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
+            let (wasi, sockets) = (wasi.build(), sockets.build()?);
+            runtime.block_on(async {
+                let instance = runner.instantiate(&component, wasi, sockets).await?;
+                instance.run_for(budget).await
+            })
+        }
+        None => {
+            let runner = Runner::new().map_err(anyhow::Error::from)?;
+            let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
+            let instance = runner
+                .instantiate(&component, wasi.build(), sockets.build()?)
+                .map_err(anyhow::Error::from)?;
+            instance.run()
+        }
     };
     match result {
         Ok(code) => Ok(code),

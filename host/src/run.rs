@@ -99,20 +99,8 @@ impl Runner {
     /// A runner whose engine counts epochs (a thread advances them every [`EPOCH_TICK`]), so
     /// that [`Instance::run_for`] can stop a guest at a deadline.
     pub fn with_deadlines() -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let mut runner = Self::with_engine(Engine::new(&config)?)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (engine, flag) = (runner.engine.clone(), Arc::clone(&stop));
-        std::thread::Builder::new()
-            .name("sockbox-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })?;
-        runner.ticker = Some(stop);
+        let mut runner = Self::with_engine(epoch_engine()?)?;
+        runner.ticker = Some(epoch_ticker(&runner.engine)?);
         Ok(runner)
     }
 
@@ -157,6 +145,28 @@ impl Runner {
         let command = Command::instantiate(&mut store, component, &self.linker)?;
         Ok(Instance { store, command })
     }
+}
+
+/// An engine that counts epochs (for deadlines).
+fn epoch_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    Engine::new(&config)
+}
+
+/// A thread that advances `engine`'s epoch every [`EPOCH_TICK`] until the returned flag is set.
+fn epoch_ticker(engine: &Engine) -> wasmtime::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (engine, flag) = (engine.clone(), Arc::clone(&stop));
+    std::thread::Builder::new()
+        .name("sockbox-epoch".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
+    Ok(stop)
 }
 
 /// An instantiated command, ready to run once. Dropping it closes everything it had.
@@ -217,6 +227,16 @@ impl Instance {
 pub struct AsyncRunner {
     engine: Engine,
     linker: Linker<State>,
+    /// Stops the epoch ticker of [`AsyncRunner::with_deadlines`] when the runner drops.
+    ticker: Option<Arc<AtomicBool>>,
+}
+
+impl Drop for AsyncRunner {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.ticker {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl std::fmt::Debug for AsyncRunner {
@@ -237,7 +257,21 @@ impl AsyncRunner {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::add_to_linker_async(&mut linker)?;
-        Ok(AsyncRunner { engine, linker })
+        Ok(AsyncRunner {
+            engine,
+            linker,
+            ticker: None,
+        })
+    }
+
+    /// A runner whose guests yield to the runtime at every epoch tick (a thread advances
+    /// them every [`EPOCH_TICK`]), so that [`AsyncInstance::run_for`] can stop a guest at a
+    /// deadline whatever it does: spin in wasm, wait on a socket, sleep on a wasi clock or
+    /// read stdin.
+    pub fn with_deadlines() -> wasmtime::Result<Self> {
+        let mut runner = Self::with_engine(epoch_engine()?)?;
+        runner.ticker = Some(epoch_ticker(&runner.engine)?);
+        Ok(runner)
     }
 
     /// The engine, to compile components with.
@@ -277,6 +311,9 @@ impl AsyncRunner {
             table: ResourceTable::new(),
         };
         let mut store = Store::new(&self.engine, state);
+        if self.ticker.is_some() {
+            store.epoch_deadline_async_yield_and_update(1);
+        }
         let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
             &mut store,
             component,
@@ -304,6 +341,20 @@ impl AsyncInstance {
     /// Runs `wasi:cli/run` to completion: the exit code as [`Runner::run`] gives it.
     pub async fn run(mut self) -> wasmtime::Result<i32> {
         exit_code(self.command.wasi_cli_run().call_run(&mut self.store).await)
+    }
+
+    /// Runs with a time budget; needs a runner made by [`AsyncRunner::with_deadlines`] (so a
+    /// spinning guest yields). When the budget runs out the run is dropped wherever the guest
+    /// is, which closes everything it had, and the result is [`wasmtime::Trap::Interrupt`].
+    pub async fn run_for(self, budget: Duration) -> wasmtime::Result<i32> {
+        let interrupt = self.store.data().sockets.interrupt_handle();
+        match tokio::time::timeout(budget, self.run()).await {
+            Ok(done) => done,
+            Err(_) => {
+                interrupt.interrupt();
+                Err(wasmtime::Trap::Interrupt.into())
+            }
+        }
     }
 }
 

@@ -93,6 +93,49 @@ fn interrupt_wakes_every_kind_of_blocked_call() {
     assert!(median < Duration::from_millis(10), "median {median:?}");
 }
 
+/// On the async host (`AsyncRunner::with_deadlines` and `AsyncInstance::run_for`, what
+/// `sockbox run --time-limit` uses) the budget stops a guest whatever it waits on: spinning in
+/// wasm, sleeping on a wasi clock, blocked in a socket call. (Async-only by nature.)
+#[test]
+fn async_deadline_stops_guests_whatever_they_wait_on() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let runner = sockbox_host::run::AsyncRunner::with_deadlines().unwrap();
+    let wasm = std::fs::read(format!("{}/policy.wasm", env!("SOCKBOX_GUESTS_DIR"))).unwrap();
+    let component = runner.compile(&wasm).unwrap();
+    let silent = silent_server("127.0.0.1:0");
+    for args in [
+        vec!["spin".to_string()],
+        vec!["sleep".to_string()],
+        vec!["recv-loop".to_string(), silent.port().to_string()],
+    ] {
+        let ctx = with_policy(policy(&[&format!("connect 127.0.0.1:{}", silent.port())]))
+            .build()
+            .unwrap();
+        let mut wasi = WasiCtx::builder();
+        wasi.arg("policy").args(&args);
+        let start = Instant::now();
+        let err = runtime
+            .block_on(async {
+                let instance = runner.instantiate(&component, wasi.build(), ctx).await?;
+                instance.run_for(Duration::from_millis(300)).await
+            })
+            .expect_err("the deadline stops the guest");
+        let took = start.elapsed();
+        assert_eq!(
+            err.downcast_ref::<wasmtime::Trap>(),
+            Some(&wasmtime::Trap::Interrupt),
+            "{args:?}: {err:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+            "{args:?}: {took:?}"
+        );
+    }
+}
+
 /// With an epoch deadline (`Runner::with_deadlines` and `Instance::run_for`), a guest is
 /// stopped at its budget whether it spins in wasm or keeps blocking in sockbox calls and
 /// ignoring their `canceled`.

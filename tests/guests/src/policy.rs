@@ -20,6 +20,7 @@ fn main() {
         "accept-filter" => accept_filter(),
         "block" => block(&args[1], port(2), port(3)),
         "spin" => spin(),
+        "sleep" => std::thread::sleep(std::time::Duration::from_secs(20)),
         "leave-open" => leave_open(port(1)),
         "recv-loop" => recv_loop(port(1)),
         other => panic!("unknown scenario {other}"),
