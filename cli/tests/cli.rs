@@ -137,17 +137,22 @@ fn run_enforces_policy_flags() {
 /// A malformed rule is a usage error, not a run.
 #[test]
 fn run_rejects_malformed_rules() {
-    let out = sockbox()
-        .args(["run", "--allow-connect", "10.0.0.0/33"])
-        .arg(example("echo-client"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(&["run", "--allow-connect", "10.0.0.0/33"]);
     assert!(
         stderr.contains("invalid policy rule \"10.0.0.0/33\""),
         "{stderr}"
     );
+}
+
+/// `sockbox ARGS echo-client.wasm`, which must fail before the guest runs: its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = sockbox()
+        .args(args)
+        .arg(example("echo-client"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A Unix rule inside a directory the guest may write is refused before the guest starts: the
@@ -161,19 +166,13 @@ fn run_refuses_unix_rules_in_writable_dirs() {
         format!("{d}/app.sock"),
         "/".to_string() + "*",
     ] {
-        let out = sockbox()
-            .args([
-                "run",
-                "--allow-unix",
-                &rule,
-                "--dir",
-                &format!("{d}::/data"),
-            ])
-            .arg(example("echo-client"))
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{rule}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = refused(&[
+            "run",
+            "--allow-unix",
+            &rule,
+            "--dir",
+            &format!("{d}::/data"),
+        ]);
         assert!(
             stderr.contains("where Unix rules apply"),
             "{rule}: {stderr}"
