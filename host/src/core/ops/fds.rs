@@ -494,7 +494,7 @@ impl SocketCtxView<'_> {
         let slot = self.ctx.slot()?;
         let p = group.take(token)?;
         // The sharer may still hold the socket.
-        let sock = Socket::wrap_outside(
+        let sock = Socket::wrap(
             p.os,
             p.family,
             p.kind,
@@ -502,6 +502,7 @@ impl SocketCtxView<'_> {
             self.ctx.default_timeout,
             slot,
         );
+        sock.os()?.mark_outside();
         self.push_socket(sock)
     }
 }

@@ -137,20 +137,6 @@ impl Socket {
         Ok(sock)
     }
 
-    /// A guest socket for an OS socket whose description others may hold too: see
-    /// [`OsSocket::outside`].
-    pub(crate) fn wrap_outside(
-        os: socket2::Socket,
-        family: AddressFamily,
-        kind: SocketKind,
-        proto: i32,
-        timeout: Option<Duration>,
-        slot: Slot,
-    ) -> Socket {
-        let outside = Arc::new(AtomicBool::new(true));
-        Socket::wrap_shared(os, family, kind, proto, timeout, slot, outside)
-    }
-
     fn wrap_shared(
         os: socket2::Socket,
         family: AddressFamily,
@@ -191,7 +177,9 @@ impl Socket {
         let family = addr::family_of(os.local_addr()?.domain());
         let kind = kind_of(os.r#type()?);
         let proto = os.protocol()?.map_or(0, i32::from);
-        Ok(Socket::wrap_outside(os, family, kind, proto, timeout, slot))
+        let sock = Socket::wrap(os, family, kind, proto, timeout, slot);
+        sock.os()?.mark_outside();
+        Ok(sock)
     }
 
     /// The OS socket, shared, or `None` once closed.
