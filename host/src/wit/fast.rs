@@ -47,7 +47,7 @@ async fn send<T: SocketView>(
     all: bool,
 ) -> Result<usize, SocketError> {
     let view = store.data_mut().socket_ctx();
-    let os = Arc::clone(view.table.get(&s)?.os()?);
+    let os = view.os_of(&s)?;
     let intr = view.ctx.interrupt.clone();
     os.send_from(w, &intr, store, |st| data.as_le_slice(st), flags, all)
         .await
