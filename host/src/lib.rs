@@ -47,6 +47,7 @@ pub use core::policy;
 pub use core::policy::file as policy_file;
 pub use core::policy::file::PolicyFile;
 pub use core::policy::{Policy, PolicyBuilder};
+pub use core::resolver;
 pub use core::share::ShareGroup;
 pub use core::types;
 pub use core::wait::InterruptHandle;

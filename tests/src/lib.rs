@@ -15,6 +15,7 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
+use sockbox_host::resolver::{AddrInfo, AddrInfoHints, LookupError, Resolver, SystemResolver};
 use sockbox_host::run::{AsyncRunner, Runner};
 use sockbox_host::{Policy, SocketCtx, SocketCtxBuilder};
 use wasmtime::component::Component;
@@ -396,8 +397,11 @@ pub fn blocked_call(call: &str, target: SocketAddr) -> (SocketCtx, Vec<String>, 
         &format!("connect 127.0.0.1:{}", target.port()),
         "bind 127.0.0.1:0",
         "fd-passing",
+        "lookup *.test",
+        "lookup 192.0.2.0/24",
     ]))
     .preopen(local.to_string(), listener)
+    .resolver(SilentResolver)
     .build()
     .unwrap();
     let handle = ctx.interrupt_handle();
@@ -420,6 +424,39 @@ pub fn blocked_call(call: &str, target: SocketAddr) -> (SocketCtx, Vec<String>, 
         target.port().to_string(),
     ];
     (ctx, args, Interrupter(waker))
+}
+
+/// A resolver that never answers a name in time, like a zone whose servers drop every query:
+/// it holds its thread for a minute, then fails with EAI_AGAIN. Numeric queries are answered
+/// by the system's resolver.
+#[derive(Debug)]
+pub struct SilentResolver;
+
+impl Resolver for SilentResolver {
+    fn getaddrinfo(
+        &self,
+        host: Option<&str>,
+        service: Option<&str>,
+        hints: AddrInfoHints,
+    ) -> Result<Vec<AddrInfo>, LookupError> {
+        if host.is_some_and(|h| h.parse::<std::net::IpAddr>().is_err()) {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            return Err(LookupError::new(libc::EAI_AGAIN));
+        }
+        SystemResolver.getaddrinfo(host, service, hints)
+    }
+
+    fn getnameinfo(
+        &self,
+        address: SocketAddr,
+        flags: i32,
+    ) -> Result<(String, String), LookupError> {
+        if flags & libc::NI_NUMERICHOST == 0 {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            return Err(LookupError::new(libc::EAI_AGAIN));
+        }
+        SystemResolver.getnameinfo(address, flags)
+    }
 }
 
 /// Sends `fds` with `data` over `sock` (SCM_RIGHTS).

@@ -50,9 +50,11 @@ fn interrupt_wakes_blocked_accept() {
 
 /// Every kind of call that waits wakes with `canceled` when the instance is interrupted:
 /// accept, recv (also MSG_WAITALL), recvfrom, sendall into a full buffer, recv-fds, send-fds
-/// into a full buffer, a socket-io read under makefile, and a `Poller::select`. The time from `interrupt()` to the
-/// guest's word on the control connection is printed; each must be under 50 ms and their
-/// median under 10 ms.
+/// into a full buffer, a socket-io read under makefile, a `Poller::select`, and every lookup
+/// the resolver never answers (getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr,
+/// getnameinfo, create_connection of a name). The time from `interrupt()` to the guest's word
+/// on the control connection is printed; each must be under 50 ms and their median under
+/// 10 ms.
 fn interrupt_wakes_every_kind_of_blocked_call() {
     component("policy"); // compile before anything is timed
     let silent = silent_server("127.0.0.1:0");
@@ -67,6 +69,12 @@ fn interrupt_wakes_every_kind_of_blocked_call() {
         "send-fds",
         "makefile-read",
         "poller-select",
+        "getaddrinfo",
+        "gethostbyname",
+        "gethostbyname-ex",
+        "gethostbyaddr",
+        "getnameinfo",
+        "create-connection-name",
     ] {
         let (ctx, args, interrupter) = blocked_call(call, silent);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -10,6 +10,7 @@ use wasmtime::component::ResourceTable;
 use crate::core::error::SocketError;
 use crate::core::limits::{Limits, Slot, take};
 use crate::core::policy::{Gate, Policy};
+use crate::core::resolver::{Resolver, SystemResolver};
 use crate::core::share::ShareGroup;
 use crate::core::types::{Errno, GaiCode};
 use crate::core::wait::InterruptHandle;
@@ -28,6 +29,8 @@ pub struct SocketCtx {
     pub(crate) parked: Arc<AtomicUsize>,
     /// Lookups in flight, counted against `max_pending_lookups`.
     pub(crate) lookups: Arc<AtomicUsize>,
+    /// Who answers the lookups the policy allows.
+    pub(crate) resolver: Arc<dyn Resolver>,
     pub(crate) share_group: Option<ShareGroup>,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
 }
@@ -110,6 +113,7 @@ pub struct SocketCtxBuilder {
     limits: Limits,
     share_group: Option<ShareGroup>,
     preopens: Vec<(String, socket2::Socket)>,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl std::fmt::Debug for SocketCtxBuilder {
@@ -124,7 +128,7 @@ impl std::fmt::Debug for SocketCtxBuilder {
 
 impl SocketCtxBuilder {
     /// The defaults: a policy that denies everything, no default timeout (new sockets block),
-    /// the default [`Limits`], no share group, no preopened sockets.
+    /// the default [`Limits`], no share group, no preopened sockets, the C library's resolver.
     pub fn new() -> Self {
         SocketCtxBuilder {
             policy: Policy::deny_all(),
@@ -132,7 +136,14 @@ impl SocketCtxBuilder {
             limits: Limits::default(),
             share_group: None,
             preopens: Vec::new(),
+            resolver: Arc::new(SystemResolver),
         }
+    }
+
+    /// Who answers the lookups the policy allows (default [`SystemResolver`]).
+    pub fn resolver(mut self, resolver: impl Resolver) -> Self {
+        self.resolver = Arc::new(resolver);
+        self
     }
 
     /// The policy that decides what the guest may reach.
@@ -228,6 +239,7 @@ impl SocketCtxBuilder {
             open: Arc::new(AtomicUsize::new(0)),
             lookups: Arc::new(AtomicUsize::new(0)),
             parked: Arc::new(AtomicUsize::new(0)),
+            resolver: self.resolver,
             share_group: self.share_group,
             preopens: self.preopens,
         })

@@ -20,8 +20,8 @@ pub struct Limits {
     /// Default 16.
     pub max_fds_per_call: usize,
     /// Name lookups (getaddrinfo, getnameinfo and those built on them) the instance may have
-    /// in flight; past it a lookup fails with EAI_AGAIN. A synchronous instance has at most one
-    /// in flight, so only 0 (no lookups at all) bites there. Default 4.
+    /// in flight; past it a lookup fails with EAI_AGAIN. A lookup the guest stopped waiting for
+    /// (interrupted) counts until the resolver returns. Default 4.
     pub max_pending_lookups: usize,
     /// Sockets the instance may have parked in its share group at once (shared and not yet
     /// taken); past it `share` fails with `too-many-open`. Each also counts against

@@ -12,6 +12,7 @@ pub(crate) mod limits;
 pub(crate) mod ops;
 pub mod policy;
 pub(crate) mod reactor;
+pub mod resolver;
 pub(crate) mod share;
 pub mod types;
 pub(crate) mod wait;

@@ -48,6 +48,10 @@ mod generated {
             "sockbox:socket/socket.[method]socket-io.read": async | trappable,
             "sockbox:socket/socket.[method]socket-io.write": async | trappable,
             "sockbox:socket/netdb.getaddrinfo": async | trappable,
+            "sockbox:socket/netdb.getnameinfo": async | trappable,
+            "sockbox:socket/netdb.gethostbyname": async | trappable,
+            "sockbox:socket/netdb.gethostbyname-ex": async | trappable,
+            "sockbox:socket/netdb.gethostbyaddr": async | trappable,
             "sockbox:socket/helpers.create-connection": async | trappable,
             default: trappable,
         },
@@ -70,10 +74,8 @@ mod generated {
 /// instantiated and run with the `_async` calls, in a tokio runtime with IO and time enabled.
 /// One thread can then serve many guests.
 ///
-/// Link wasi first (`wasmtime_wasi::p2::add_to_linker_async`). `getaddrinfo` (and
-/// `create_connection`'s lookup) runs the resolver on tokio's blocking pool; the other netdb
-/// calls (`gethostbyname*`, `gethostbyaddr`, `getnameinfo`, `getfqdn`) still resolve on the
-/// calling thread.
+/// Link wasi first (`wasmtime_wasi::p2::add_to_linker_async`). Every lookup of a name runs on
+/// a thread of its own while the guest is suspended (see [`crate::resolver`]).
 pub fn add_to_linker_async<T: SocketView + Send + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
@@ -423,28 +425,28 @@ impl generated::sockbox::socket::netdb::Host for SocketCtxView<'_> {
             .await
     }
 
-    fn getnameinfo(
+    async fn getnameinfo(
         &mut self,
         address: SockAddress,
         flags: NameInfoFlags,
     ) -> Result<(String, String), SocketError> {
-        sync_netdb::Host::getnameinfo(self, address, flags)
+        self.getnameinfo_with(Waiter::Async, &address, flags).await
     }
 
     fn gethostname(&mut self) -> Result<String, SocketError> {
         sync_netdb::Host::gethostname(self)
     }
 
-    fn gethostbyname(&mut self, name: String) -> Result<String, SocketError> {
-        sync_netdb::Host::gethostbyname(self, name)
+    async fn gethostbyname(&mut self, name: String) -> Result<String, SocketError> {
+        self.gethostbyname_with(Waiter::Async, &name).await
     }
 
-    fn gethostbyname_ex(&mut self, name: String) -> Result<HostEntry, SocketError> {
-        sync_netdb::Host::gethostbyname_ex(self, name)
+    async fn gethostbyname_ex(&mut self, name: String) -> Result<HostEntry, SocketError> {
+        self.gethostbyname_ex_with(Waiter::Async, &name).await
     }
 
-    fn gethostbyaddr(&mut self, address: String) -> Result<HostEntry, SocketError> {
-        sync_netdb::Host::gethostbyaddr(self, address)
+    async fn gethostbyaddr(&mut self, address: String) -> Result<HostEntry, SocketError> {
+        self.gethostbyaddr_with(Waiter::Async, &address).await
     }
 
     fn getservbyname(&mut self, name: String, proto: Option<String>) -> Result<u16, SocketError> {

@@ -380,7 +380,7 @@ impl netdb::Host for SocketCtxView<'_> {
         address: SockAddress,
         flags: NameInfoFlags,
     ) -> Result<(String, String), SocketError> {
-        lookup::getnameinfo(self.ctx, &address, flags)
+        run_sync(self.getnameinfo_with(Waiter::Sync, &address, flags))
     }
 
     fn gethostname(&mut self) -> Result<String, SocketError> {
@@ -388,15 +388,15 @@ impl netdb::Host for SocketCtxView<'_> {
     }
 
     fn gethostbyname(&mut self, name: String) -> Result<String, SocketError> {
-        lookup::gethostbyname(self.ctx, &name)
+        run_sync(self.gethostbyname_with(Waiter::Sync, &name))
     }
 
     fn gethostbyname_ex(&mut self, name: String) -> Result<HostEntry, SocketError> {
-        lookup::gethostbyname_ex(self.ctx, &name)
+        run_sync(self.gethostbyname_ex_with(Waiter::Sync, &name))
     }
 
     fn gethostbyaddr(&mut self, address: String) -> Result<HostEntry, SocketError> {
-        lookup::gethostbyaddr(self.ctx, &address)
+        run_sync(self.gethostbyaddr_with(Waiter::Sync, &address))
     }
 
     fn getservbyname(&mut self, name: String, proto: Option<String>) -> Result<u16, SocketError> {

@@ -39,6 +39,7 @@ fn main() -> Res {
         "lookup" => lookup(&rest[0]),
         "bad-input" => bad_input(),
         "options" => options(),
+        "large-reads" => large_reads(),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -498,5 +499,61 @@ fn options() -> Res {
     s.set_only_v6(false)?;
     println!("nodelay={} v6only={}", s.tcp_nodelay()?, s.only_v6()?);
     println!("type={} error={:?}", s.socket_type()?, s.take_error()?);
+    Ok(())
+}
+
+/// Reads asking for 64 MiB of what is a few bytes (or one datagram): each gets exactly what
+/// arrived (the host reserves no more than that: `tests/tests/allocation.rs`).
+fn large_reads() -> Res {
+    const HUGE: usize = 64 << 20;
+    let (a, b) = sockbox::socketpair(AddressFamily::Unix, SocketKind::Dgram, 0)?;
+    for len in [100, 150_000, 0] {
+        a.send(&vec![7u8; len])?;
+        println!("dgram-recv-{len}: {}", b.recv(HUGE)?.len());
+    }
+    a.send(&[1u8; 100])?;
+    println!(
+        "dgram-peek: {}",
+        b.recv_with_flags(HUGE, MsgFlags::PEEK)?.len()
+    );
+    println!(
+        "dgram-recvmsg: {}",
+        b.recvmsg(HUGE, MsgFlags::empty())?.data.len()
+    );
+    a.send(&[2u8; 100])?;
+    println!("dgram-recvfrom: {}", b.recvfrom(HUGE)?.0.len());
+    a.send(&[3u8; 100])?;
+    println!(
+        "dgram-recv-fds: {}",
+        b.recv_fds(HUGE, 1, MsgFlags::empty())?.data.len()
+    );
+    let (c, d) = sockbox::socketpair(AddressFamily::Unix, SocketKind::Stream, 0)?;
+    c.sendall(&[4u8; 100])?;
+    println!(
+        "stream-peek: {}",
+        d.recv_with_flags(HUGE, MsgFlags::PEEK)?.len()
+    );
+    println!(
+        "stream-recvmsg: {}",
+        d.recvmsg(HUGE, MsgFlags::empty())?.data.len()
+    );
+    c.sendall(&[5u8; 100])?;
+    println!(
+        "stream-recv-fds: {}",
+        d.recv_fds(HUGE, 1, MsgFlags::empty())?.data.len()
+    );
+    c.sendall(&[6u8; 100])?;
+    println!("stream-recv: {}", d.recv(HUGE)?.len());
+    c.shutdown(Shutdown::Write)?;
+    println!(
+        "stream-end: {}",
+        d.recv_with_flags(HUGE, MsgFlags::PEEK)?.len()
+    );
+    d.setblocking(false);
+    a.setblocking(false);
+    report(
+        "dgram-empty",
+        b.recv_with_flags(HUGE, MsgFlags::DONTWAIT).map(drop),
+    );
     Ok(())
 }

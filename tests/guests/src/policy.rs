@@ -182,6 +182,28 @@ fn block(call: &str, control: u16, target: u16) {
                 l.accept().map(drop)
             })
         }
+        // The host's resolver never answers these (the test's resolver hangs).
+        "getaddrinfo" => Box::new(move || {
+            getaddrinfo(
+                Some("slow.test"),
+                Some("80"),
+                Af::Unspec,
+                None,
+                0,
+                AddrInfoFlags::empty(),
+            )
+            .map(drop)
+        }),
+        "gethostbyname" => Box::new(move || sockbox::gethostbyname("slow.test").map(drop)),
+        "gethostbyname-ex" => Box::new(move || sockbox::gethostbyname_ex("slow.test").map(drop)),
+        "gethostbyaddr" => Box::new(move || sockbox::gethostbyaddr("192.0.2.1").map(drop)),
+        "getnameinfo" => Box::new(move || {
+            let at: SocketAddr = "192.0.2.1:80".parse().unwrap();
+            sockbox::getnameinfo(at, sockbox::NameInfoFlags::empty()).map(drop)
+        }),
+        "create-connection-name" => {
+            Box::new(move || create_connection(("slow.test", target)).connect().map(drop))
+        }
         "create-connection" => Box::new(move || {
             // The listener's backlog is full, so this connect waits.
             create_connection(("127.0.0.1", target)).connect().map(drop)

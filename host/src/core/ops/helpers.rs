@@ -25,8 +25,7 @@ const DEFAULT_BACKLOG: i32 = 128;
 
 impl SocketCtxView<'_> {
     /// `create_connection`: every address the lookup gives, in order, until one connects.
-    /// The lookup runs on the calling thread for the synchronous host and on tokio's blocking
-    /// pool for the async one (see [`getaddrinfo_with`](Self::getaddrinfo_with)).
+    /// The lookup waits as [`getaddrinfo_with`](Self::getaddrinfo_with) does.
     pub(crate) async fn create_connection_with(
         &mut self,
         w: Waiter,

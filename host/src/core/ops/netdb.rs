@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use dns_lookup::{AddrInfoHints, LookupError, LookupErrorKind};
 use socket2::{Domain, Type};
@@ -12,6 +13,7 @@ use crate::core::addr::{family_of, from_std, kind_of, socket_type, to_std};
 use crate::core::ctx::{SocketCtx, SocketCtxView};
 use crate::core::error::SocketError;
 use crate::core::policy::Use;
+use crate::core::resolver::{Resolver, off_thread};
 use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, Errno, GaiCode, HCode, HostEntry, NameInfoFlags,
     SockAddress, SocketKind,
@@ -20,10 +22,10 @@ use crate::core::wait::Waiter;
 
 impl SocketCtxView<'_> {
     /// `getaddrinfo`, after the lookup policy: a host name needs a lookup rule; numeric
-    /// hosts, `AI_NUMERICHOST` lookups and a `None` host need no DNS and are not checked. The
-    /// synchronous host resolves on the calling thread; the async host on tokio's blocking
-    /// pool, so a slow lookup stalls no guest but this one. The policy and the pinning stay
-    /// on the instance.
+    /// hosts, `AI_NUMERICHOST` lookups and a `None` host need no DNS and are not checked. A
+    /// name is resolved on a thread of its own, which the call waits for like any other
+    /// (interruptible, and on the async host suspended: see [`crate::resolver`]). The policy
+    /// and the pinning stay on the instance.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn getaddrinfo_with(
         &mut self,
@@ -36,26 +38,110 @@ impl SocketCtxView<'_> {
         flags: AddrInfoFlags,
     ) -> Result<Vec<AddrInfo>, SocketError> {
         let (host, port) = (host.as_deref(), port.as_deref());
-        if w == Waiter::Sync {
-            return getaddrinfo(self.ctx, host, port, family, kind, proto, flags);
+        getaddrinfo(self.ctx, w, host, port, family, kind, proto, flags).await
+    }
+
+    /// `getnameinfo`: a reverse lookup of the host part needs a lookup rule for the address.
+    pub(crate) async fn getnameinfo_with(
+        &mut self,
+        w: Waiter,
+        address: &SockAddress,
+        flags: NameInfoFlags,
+    ) -> Result<(String, String), SocketError> {
+        let sa = to_std(address)?;
+        let mut raw = 0;
+        for (flag, bit) in [
+            (NameInfoFlags::NUMERICHOST, libc::NI_NUMERICHOST),
+            (NameInfoFlags::NUMERICSERV, libc::NI_NUMERICSERV),
+            (NameInfoFlags::NAMEREQD, libc::NI_NAMEREQD),
+            (NameInfoFlags::NOFQDN, libc::NI_NOFQDN),
+            (NameInfoFlags::DGRAM, libc::NI_DGRAM),
+        ] {
+            if flags.contains(flag) {
+                raw |= bit;
+            }
         }
-        let lookup = Lookup::new(self.ctx, host, port, family, kind, proto, flags)?;
-        let pending = self.ctx.lookup_slot()?;
-        let (lookup, answers) = tokio::task::spawn_blocking(move || {
-            let answers = lookup.resolve();
-            (lookup, answers)
+        nameinfo(self.ctx, w, sa, raw).await?.map_err(lookup_error)
+    }
+
+    /// `gethostbyname(name)`: the first IPv4 address, under the lookup rules.
+    pub(crate) async fn gethostbyname_with(
+        &mut self,
+        w: Waiter,
+        name: &str,
+    ) -> Result<String, SocketError> {
+        // CPython's setipaddr: "" is the any-address, "<broadcast>" the broadcast address.
+        match name {
+            "" => return Ok("0.0.0.0".to_string()),
+            "<broadcast>" => return Ok("255.255.255.255".to_string()),
+            _ => {}
+        }
+        let (_, addresses) = lookup_v4(self.ctx, w, name).await?;
+        addresses
+            .into_iter()
+            .next()
+            .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))
+    }
+
+    /// `gethostbyname_ex(name)`: IPv4 only, as in CPython.
+    pub(crate) async fn gethostbyname_ex_with(
+        &mut self,
+        w: Waiter,
+        name: &str,
+    ) -> Result<HostEntry, SocketError> {
+        let (canon, addresses) = lookup_v4(self.ctx, w, name).await?;
+        Ok(HostEntry {
+            name: canon,
+            aliases: Vec::new(),
+            addresses,
         })
-        .await
-        .map_err(SocketError::trap)?;
-        drop(pending);
-        lookup.finish(self.ctx, answers?)
+    }
+
+    /// `gethostbyaddr`: forward-resolve a name first (lookup rules), then a reverse lookup of
+    /// the address (a lookup rule covering it).
+    pub(crate) async fn gethostbyaddr_with(
+        &mut self,
+        w: Waiter,
+        address: &str,
+    ) -> Result<HostEntry, SocketError> {
+        no_nul(address)?;
+        let ip: IpAddr = match address.parse() {
+            Ok(ip) => ip,
+            Err(_) => {
+                let answers = getaddrinfo(
+                    self.ctx,
+                    w,
+                    Some(address),
+                    None,
+                    AddressFamily::Unspec,
+                    Some(SocketKind::Stream),
+                    0,
+                    AddrInfoFlags::empty(),
+                )
+                .await?;
+                let first = answers
+                    .first()
+                    .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))?;
+                to_std(&first.address)?.ip()
+            }
+        };
+        let (name, _) = nameinfo(self.ctx, w, SocketAddr::new(ip, 0), libc::NI_NAMEREQD)
+            .await?
+            .map_err(|_| SocketError::h(HCode::HostNotFound, "Unknown host"))?;
+        Ok(HostEntry {
+            name,
+            aliases: Vec::new(),
+            addresses: vec![ip.to_string()],
+        })
     }
 }
 
-/// `getaddrinfo` on the calling thread: the synchronous host's, and the lookups that build on
-/// it (`gethostbyname*`, `gethostbyaddr`) on both hosts.
-fn getaddrinfo(
+/// `getaddrinfo` under the policy: numeric hosts answered on the calling thread, names on a
+/// thread of their own.
+#[allow(clippy::too_many_arguments)]
+async fn getaddrinfo(
     ctx: &SocketCtx,
+    w: Waiter,
     host: Option<&str>,
     port: Option<&str>,
     family: AddressFamily,
@@ -64,16 +150,47 @@ fn getaddrinfo(
     flags: AddrInfoFlags,
 ) -> Result<Vec<AddrInfo>, SocketError> {
     let lookup = Lookup::new(ctx, host, port, family, kind, proto, flags)?;
-    let pending = ctx.lookup_slot()?;
-    let answers = lookup.resolve();
-    drop(pending);
+    let slot = ctx.lookup_slot()?;
+    let numeric = lookup.name.is_none();
+    let resolver = Arc::clone(&ctx.resolver);
+    let query = move || {
+        let answers = lookup.resolve(&*resolver);
+        (lookup, answers)
+    };
+    let (lookup, answers) = if numeric {
+        query()
+    } else {
+        off_thread(w, &ctx.interrupt, slot, query).await?
+    };
     lookup.finish(ctx, answers?)
 }
 
+/// `getnameinfo` of `sa` under the policy (a lookup rule covering the address, unless only
+/// numbers are asked for): the resolver's own answer, for the caller to word its errors.
+async fn nameinfo(
+    ctx: &SocketCtx,
+    w: Waiter,
+    sa: SocketAddr,
+    raw: i32,
+) -> Result<Result<(String, String), LookupError>, SocketError> {
+    let numeric = raw & libc::NI_NUMERICHOST != 0;
+    if !numeric {
+        let _ = ctx.gate.check(Use::ReverseLookup(sa.ip()))?;
+    }
+    let slot = ctx.lookup_slot()?;
+    let resolver = Arc::clone(&ctx.resolver);
+    let query = move || resolver.getnameinfo(sa, raw);
+    if numeric {
+        Ok(query())
+    } else {
+        off_thread(w, &ctx.interrupt, slot, query).await
+    }
+}
+
 /// One `getaddrinfo`, checked by the policy, in three steps: [`Lookup::new`] (validation and
-/// policy, on the instance), [`Lookup::resolve`] (the resolver call, which may block: the
-/// async host runs it on a blocking thread), [`Lookup::finish`] (pinning, on the instance).
-pub(crate) struct Lookup {
+/// policy, on the instance), [`Lookup::resolve`] (the resolver call, which may block: it runs
+/// on a thread of its own), [`Lookup::finish`] (pinning, on the instance).
+struct Lookup {
     host: Option<String>,
     port: Option<String>,
     hints: AddrInfoHints,
@@ -82,7 +199,7 @@ pub(crate) struct Lookup {
 }
 
 impl Lookup {
-    pub(crate) fn new(
+    fn new(
         ctx: &SocketCtx,
         host: Option<&str>,
         port: Option<&str>,
@@ -140,16 +257,15 @@ impl Lookup {
         })
     }
 
-    /// Asks the host's resolver (may block).
-    pub(crate) fn resolve(&self) -> Result<Vec<dns_lookup::AddrInfo>, SocketError> {
-        dns_lookup::getaddrinfo(self.host.as_deref(), self.port.as_deref(), Some(self.hints))
-            .map_err(lookup_error)?
-            .map(|a| a.map_err(SocketError::from))
-            .collect()
+    /// Asks `resolver` (may block).
+    fn resolve(&self, resolver: &dyn Resolver) -> Result<Vec<dns_lookup::AddrInfo>, SocketError> {
+        resolver
+            .getaddrinfo(self.host.as_deref(), self.port.as_deref(), self.hints)
+            .map_err(lookup_error)
     }
 
     /// Pins the answers of a host name and converts them.
-    pub(crate) fn finish(
+    fn finish(
         &self,
         ctx: &SocketCtx,
         answers: Vec<dns_lookup::AddrInfo>,
@@ -183,43 +299,23 @@ fn not_found(message: &str) -> SocketError {
     SocketError::os(Errno::Other, message)
 }
 
-/// `getnameinfo`: a reverse lookup of the host part needs a lookup rule for the address.
-pub(crate) fn getnameinfo(
-    ctx: &SocketCtx,
-    address: &SockAddress,
-    flags: NameInfoFlags,
-) -> Result<(String, String), SocketError> {
-    let sa = to_std(address)?;
-    if !flags.contains(NameInfoFlags::NUMERICHOST) {
-        let _ = ctx.gate.check(Use::ReverseLookup(sa.ip()))?;
-    }
-    let _pending = ctx.lookup_slot()?;
-    let mut raw = 0;
-    for (flag, bit) in [
-        (NameInfoFlags::NUMERICHOST, libc::NI_NUMERICHOST),
-        (NameInfoFlags::NUMERICSERV, libc::NI_NUMERICSERV),
-        (NameInfoFlags::NAMEREQD, libc::NI_NAMEREQD),
-        (NameInfoFlags::NOFQDN, libc::NI_NOFQDN),
-        (NameInfoFlags::DGRAM, libc::NI_DGRAM),
-    ] {
-        if flags.contains(flag) {
-            raw |= bit;
-        }
-    }
-    dns_lookup::getnameinfo(&sa, raw).map_err(lookup_error)
-}
-
 /// The IPv4 answers for `name`, and its canonical name.
-fn lookup_v4(ctx: &SocketCtx, name: &str) -> Result<(String, Vec<String>), SocketError> {
+async fn lookup_v4(
+    ctx: &SocketCtx,
+    w: Waiter,
+    name: &str,
+) -> Result<(String, Vec<String>), SocketError> {
     let answers = getaddrinfo(
         ctx,
+        w,
         Some(name),
         None,
         AddressFamily::Inet,
         Some(SocketKind::Stream),
         0,
         AddrInfoFlags::CANONNAME,
-    )?;
+    )
+    .await?;
     let canon = answers
         .first()
         .map(|a| a.canonname.clone())
@@ -234,39 +330,6 @@ fn lookup_v4(ctx: &SocketCtx, name: &str) -> Result<(String, Vec<String>), Socke
         }
     }
     Ok((canon, addresses))
-}
-
-/// `gethostbyaddr`: forward-resolve a name first (lookup rules), then a reverse lookup of the
-/// address (a lookup rule covering it).
-pub(crate) fn gethostbyaddr(ctx: &SocketCtx, address: &str) -> Result<HostEntry, SocketError> {
-    no_nul(address)?;
-    let ip: IpAddr = match address.parse() {
-        Ok(ip) => ip,
-        Err(_) => {
-            let answers = getaddrinfo(
-                ctx,
-                Some(address),
-                None,
-                AddressFamily::Unspec,
-                Some(SocketKind::Stream),
-                0,
-                AddrInfoFlags::empty(),
-            )?;
-            let first = answers
-                .first()
-                .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))?;
-            to_std(&first.address)?.ip()
-        }
-    };
-    let _ = ctx.gate.check(Use::ReverseLookup(ip))?;
-    let _pending = ctx.lookup_slot()?;
-    let (name, _) = dns_lookup::getnameinfo(&SocketAddr::new(ip, 0), libc::NI_NAMEREQD)
-        .map_err(|_| SocketError::h(HCode::HostNotFound, "Unknown host"))?;
-    Ok(HostEntry {
-        name,
-        aliases: Vec::new(),
-        addresses: vec![ip.to_string()],
-    })
 }
 
 /// The socket type a `proto` argument of getservby* names.
@@ -410,31 +473,6 @@ fn lookup_error(err: LookupError) -> SocketError {
 /// `gethostname()`.
 pub(crate) fn gethostname() -> Result<String, SocketError> {
     Ok(dns_lookup::get_hostname()?)
-}
-
-/// `gethostbyname(name)`: the first IPv4 address, under the lookup rules.
-pub(crate) fn gethostbyname(ctx: &SocketCtx, name: &str) -> Result<String, SocketError> {
-    // CPython's setipaddr: "" is the any-address, "<broadcast>" the broadcast address.
-    match name {
-        "" => return Ok("0.0.0.0".to_string()),
-        "<broadcast>" => return Ok("255.255.255.255".to_string()),
-        _ => {}
-    }
-    let (_, addresses) = lookup_v4(ctx, name)?;
-    addresses
-        .into_iter()
-        .next()
-        .ok_or_else(|| gai(GaiCode::NoName, libc::EAI_NONAME))
-}
-
-/// `gethostbyname_ex(name)`: IPv4 only, as in CPython.
-pub(crate) fn gethostbyname_ex(ctx: &SocketCtx, name: &str) -> Result<HostEntry, SocketError> {
-    let (canon, addresses) = lookup_v4(ctx, name)?;
-    Ok(HostEntry {
-        name: canon,
-        aliases: Vec::new(),
-        addresses,
-    })
 }
 
 /// `if_nameindex()`.

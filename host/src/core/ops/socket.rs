@@ -65,7 +65,7 @@ pub(crate) struct OsSocket {
     /// unconnected UDP socket hears from anyone).
     filter_senders: bool,
     /// A stream socket: a read of 0 bytes returns at once, with nothing.
-    stream: bool,
+    pub(crate) stream: bool,
     /// Another process or instance may hold this socket's open file description (it was
     /// received, preopened, sent with send-fds or shared), so it may read the bytes this host
     /// counted as queued. Shared by the duplicates of one description.
@@ -475,7 +475,7 @@ impl OsSocket {
             // gVisor's among them, would wait for data first).
             return Ok(Vec::new());
         }
-        let mut buf = read_buffer(want, flags);
+        let mut buf = Vec::new();
         let raw = recv_flags(flags);
         let deadline = self.deadline(flags);
         // A blocking CPython socket's fd is blocking, so the kernel honours MSG_WAITALL; ours
@@ -488,7 +488,8 @@ impl OsSocket {
         let (poll_first, slept) = first_wait.map_or((false, false), |(_, slept)| (true, slept));
         let mut first = true;
         loop {
-            let room = want - buf.len();
+            let left = want - buf.len();
+            let mut room = 0;
             let mut waited = false;
             let got = w
                 .call_noting_waits(
@@ -497,7 +498,10 @@ impl OsSocket {
                     deadline,
                     &ctx.interrupt,
                     &mut waited,
-                    |s| s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw),
+                    |s| {
+                        room = make_room(s, self.stream, &mut buf, left, flags)?;
+                        s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw)
+                    },
                 )
                 .await;
             if first {
@@ -523,7 +527,7 @@ impl OsSocket {
             // buffer: keep only what fits.
             let n = n.min(room);
             // SAFETY: recv(2) initialised the `n` bytes after the current length, or (with
-            // MSG_TRUNC, which may report bytes it did not write) read_buffer zeroed them.
+            // MSG_TRUNC, which may report bytes it did not write) make_room zeroed them.
             unsafe { buf.set_len(buf.len() + n) };
             if !waitall || n == 0 || buf.len() == want {
                 break;
@@ -665,13 +669,15 @@ impl OsSocket {
         flags: MsgFlags,
     ) -> Result<Message> {
         let want = read_size(ctx, bufsize);
-        let mut buf = read_buffer(want, flags);
+        let mut buf = Vec::new();
+        let mut room = 0;
         let raw = recv_flags(flags);
         let deadline = self.deadline(flags);
         let (n, got_flags, from) = loop {
             let got = w
                 .call(self, Interest::Read, deadline, &ctx.interrupt, |s| {
-                    let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..want])];
+                    room = make_room(s, self.stream, &mut buf, want, flags)?;
+                    let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..room])];
                     s.recv_from_vectored_with_flags(&mut slices, raw)
                 })
                 .await?;
@@ -681,9 +687,9 @@ impl OsSocket {
             self.discard_peeked(flags);
         };
         // With MSG_TRUNC the OS reports the datagram's full length: keep only what fits.
-        let n = n.min(want);
+        let n = n.min(room);
         // SAFETY: recvmsg(2) initialised the first `n` bytes of the spare capacity, or (with
-        // MSG_TRUNC, which may report bytes it did not write) read_buffer zeroed them.
+        // MSG_TRUNC, which may report bytes it did not write) make_room zeroed them.
         unsafe { buf.set_len(n) };
         let mut out_flags = MsgFlags::empty();
         for (on, flag) in [
@@ -723,18 +729,44 @@ fn sender(from: &SockAddr) -> Result<Option<SockAddress>> {
     }
 }
 
-/// An empty buffer with room for `want` bytes. With MSG_TRUNC the OS may report more bytes
-/// than it wrote (a stream discards them; a datagram is cut), so the room is zeroed first and
-/// every byte the returned length covers is initialised; otherwise recv(2) writes all it
-/// reports and the room can stay uninitialised.
-fn read_buffer(want: usize, flags: MsgFlags) -> Vec<u8> {
-    if flags.contains(MsgFlags::TRUNC) {
-        let mut buf = vec![0u8; want];
-        buf.clear();
-        buf
+/// Reads of up to this many bytes reserve what they ask for; larger ones only what is queued.
+const SIZED_READ_MIN: usize = 64 * 1024;
+
+/// Makes room in `buf` (past its length) for the next read of at most `left` bytes, and says
+/// how much. A large read reserves only what is queued: FIONREAD on a stream (or 64 KiB when
+/// it counts nothing: the read then reports the end, an error or EAGAIN), the next datagram's
+/// full length on other sockets (`MSG_PEEK | MSG_TRUNC`, EAGAIN when none is queued). So no
+/// guest argument makes the host reserve more than arrives. With MSG_TRUNC the OS may report
+/// bytes it did not write (a stream discards them; a datagram is cut), so the room is zeroed;
+/// otherwise recv(2) writes all it reports and the room stays uninitialised.
+pub(crate) fn make_room(
+    sock: &socket2::Socket,
+    stream: bool,
+    buf: &mut Vec<u8>,
+    left: usize,
+    flags: MsgFlags,
+) -> std::io::Result<usize> {
+    let room = if left <= SIZED_READ_MIN {
+        left
+    } else if stream {
+        match rustix::io::ioctl_fionread(sock) {
+            Ok(queued) if queued > 0 => usize::try_from(queued).map_or(left, |q| q.min(left)),
+            _ => SIZED_READ_MIN,
+        }
     } else {
-        Vec::with_capacity(want)
+        let next = sock.recv_with_flags(
+            &mut [],
+            libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+        )?;
+        next.min(left)
+    };
+    buf.reserve_exact(room);
+    if flags.contains(MsgFlags::TRUNC) {
+        let len = buf.len();
+        buf.resize(len + room, 0);
+        buf.truncate(len);
     }
+    Ok(room)
 }
 
 /// `connect_ex`'s answer for a connect's result: the errno, or none on success.

@@ -7,8 +7,11 @@
 //! Filters (a connection accept returns, a datagram a read returns) ask [`Gate::allows`].
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use rustix::fs::{CWD, FileType, Mode, OFlags, ResolveFlags};
 use socket2::SockAddr;
 
 use super::{Denial, Pins, Policy, Section, normalize_name, normalize_unix_path};
@@ -48,6 +51,9 @@ pub(crate) struct Allowed {
     address: Option<(SockAddr, Target)>,
     /// A looked-up name as checked (normalised): what the resolver is asked.
     name: Option<String>,
+    /// The socket file a Unix address reaches, held open while the token lives: the OS address
+    /// names it through `/proc/self/fd` (see [`open_socket_file`]).
+    _file: Option<OwnedFd>,
 }
 
 impl std::fmt::Debug for Allowed {
@@ -161,6 +167,7 @@ impl Gate {
         let none = Allowed {
             address: None,
             name: None,
+            _file: None,
         };
         let verdict = match u {
             Use::Connect(a) => return self.address(a, PolicyAction::Connect),
@@ -184,6 +191,7 @@ impl Gate {
                 return self.lookup(name).map_err(deny).map(|()| Allowed {
                     address: None,
                     name: Some(normalize_name(name)),
+                    _file: None,
                 });
             }
             Use::ReverseLookup(ip) => self.policy.check_reverse_lookup(ip),
@@ -222,37 +230,40 @@ impl Gate {
                 SockAddr::from(*sa)
             }
             Target::Unix(UnixTarget::Path(p)) => {
-                // The OS gets the path the policy checked (parent resolved), and a symlink as
-                // the last component is refused: it could point anywhere.
+                // The OS gets the path the policy checked (parent resolved); connect and sendto
+                // reach the very file checked (no symlink anywhere on the way, one link).
                 let normal = UnixTarget::Path(normalize_unix_path(p));
                 let as_given = UnixTarget::Path(p.clone());
                 self.policy
                     .check_unix_resolved(&normal, &as_given)
                     .map_err(deny)?;
+                let os = normal.to_os()?;
+                if let UnixTarget::Path(p) = &normal
+                    && action != PolicyAction::Bind
+                    && let Some((file, os)) = open_socket_file(p)?
+                {
+                    return Ok(Allowed {
+                        address: Some((os, Target::Unix(normal))),
+                        name: None,
+                        _file: Some(file),
+                    });
+                }
                 if let UnixTarget::Path(p) = &normal
                     && let Ok(meta) = std::fs::symlink_metadata(p)
                 {
+                    // bind creates the file (an existing one is EADDRINUSE); for connect
+                    // without /proc, the checks open_socket_file makes, by path.
                     if meta.file_type().is_symlink() {
-                        return Err(SocketError::os(
-                            Errno::Access,
-                            "Permission denied (a Unix socket path may not be a symlink)",
-                        ));
+                        return Err(symlink_refused());
                     }
-                    // A second name for a socket is a way around the rules (a hard link from
-                    // a path no rule allows): refused. (A rename is not caught here: a rule
-                    // must not lie in a directory the guest may write; see
-                    // `Policy::unix_rules_overlapping`.)
                     if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
-                        return Err(SocketError::os(
-                            Errno::Access,
-                            "Permission denied (a Unix socket file with more than one link)",
-                        ));
+                        return Err(links_refused());
                     }
                 }
-                let os = normal.to_os()?;
                 return Ok(Allowed {
                     address: Some((os, Target::Unix(normal))),
                     name: None,
+                    _file: None,
                 });
             }
             Target::Unix(other) => {
@@ -265,8 +276,66 @@ impl Gate {
         Ok(Allowed {
             address: Some((os, target)),
             name: None,
+            _file: None,
         })
     }
+}
+
+/// Opens the socket file a connect or sendto reaches, at `path` (resolved by the gate, so it
+/// holds no symlink), following no symlink at all; the OS address is then that descriptor's
+/// `/proc/self/fd` entry, so the syscall reaches this very inode whatever is renamed or
+/// swapped meanwhile (a parent directory replaced by a symlink, the file by another). A file
+/// with a second name (a hard link from a path no rule allows) is refused. `None` without
+/// `/proc`, or when nothing can be opened there: the syscall then takes the path, checked the
+/// same way just before.
+fn open_socket_file(path: &Path) -> Result<Option<(OwnedFd, SockAddr)>, SocketError> {
+    static PROC_FD: OnceLock<bool> = OnceLock::new();
+    if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return Ok(None);
+    }
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let opened = match rustix::fs::openat2(
+        CWD,
+        path,
+        flags,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        // Before Linux 5.6 (or in a sandbox without openat2): the last component at least.
+        Err(rustix::io::Errno::NOSYS) => rustix::fs::openat(CWD, path, flags, Mode::empty()),
+        other => other,
+    };
+    let file = match opened {
+        Ok(file) => file,
+        // A symlink somewhere on a path that had none when the gate resolved it.
+        Err(rustix::io::Errno::LOOP) => return Err(symlink_refused()),
+        // Nothing there (or not reachable): the syscall takes the path and reports its own
+        // error, in the OS's order (a wrong family before a missing file).
+        Err(_) => return Ok(None),
+    };
+    let stat = rustix::fs::fstat(&file).map_err(std::io::Error::from)?;
+    if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink {
+        return Err(symlink_refused());
+    }
+    if stat.st_nlink > 1 {
+        return Err(links_refused());
+    }
+    let os = SockAddr::unix(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    Ok(Some((file, os)))
+}
+
+fn symlink_refused() -> SocketError {
+    SocketError::os(
+        Errno::Access,
+        "Permission denied (a Unix socket path may not be a symlink or pass through one)",
+    )
+}
+
+fn links_refused() -> SocketError {
+    SocketError::os(
+        Errno::Access,
+        "Permission denied (a Unix socket file with more than one link)",
+    )
 }
 
 /// A policy denial as the guest sees it, logged on the host.
@@ -318,5 +387,64 @@ mod tests {
         let allowed = gate.check(Use::Lookup("LOCALHOST.")).unwrap();
         assert_eq!(allowed.name(), Some("localhost"));
         assert!(gate.check(Use::Lookup("localhost.evil")).is_err());
+    }
+
+    /// The window between the check and the syscall: whatever is renamed in it, a connect
+    /// with the checked address reaches the socket file that was checked, never another.
+    #[test]
+    fn a_checked_unix_address_reaches_the_checked_socket() {
+        use std::os::unix::net::UnixListener;
+        let base = std::env::temp_dir().join(format!("sockbox-gate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (allowed, secret) = (base.join("allowed"), base.join("secret"));
+        std::fs::create_dir_all(&allowed).unwrap();
+        std::fs::create_dir_all(&secret).unwrap();
+        let base = base.canonicalize().unwrap();
+        let good = UnixListener::bind(base.join("allowed/app.sock")).unwrap();
+        let bad = UnixListener::bind(base.join("secret/app.sock")).unwrap();
+        good.set_nonblocking(true).unwrap();
+        bad.set_nonblocking(true).unwrap();
+        let policy = Policy::builder()
+            .allow_unix(&format!("{}/allowed/*", base.display()))
+            .unwrap()
+            .build();
+        let gate = Gate::new(policy);
+        let target = SockAddress::Unix(crate::core::types::UnixAddress::Path(
+            base.join("allowed/app.sock")
+                .into_os_string()
+                .into_encoded_bytes(),
+        ));
+        let connect = |to: &Allowed| {
+            let s =
+                socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+            s.connect(to.os_address().unwrap()).map(|()| s)
+        };
+
+        // The parent directory swapped for a symlink to a directory no rule allows.
+        let checked = gate.check(Use::Connect(&target)).unwrap();
+        std::fs::rename(base.join("allowed"), base.join("moved")).unwrap();
+        std::os::unix::fs::symlink(base.join("secret"), base.join("allowed")).unwrap();
+        let _conn = connect(&checked).unwrap();
+        assert!(
+            good.accept().is_ok(),
+            "the checked listener gets the connection"
+        );
+        assert!(bad.accept().is_err(), "the secret listener gets nothing");
+        // Checked now, the path resolves into the secret directory: denied.
+        assert!(gate.check(Use::Connect(&target)).is_err());
+        std::fs::remove_file(base.join("allowed")).unwrap();
+        std::fs::rename(base.join("moved"), base.join("allowed")).unwrap();
+
+        // The socket file replaced by another (renamed over it) after the check.
+        let checked = gate.check(Use::Connect(&target)).unwrap();
+        std::fs::rename(base.join("allowed/app.sock"), base.join("allowed/old.sock")).unwrap();
+        std::fs::rename(base.join("secret/app.sock"), base.join("allowed/app.sock")).unwrap();
+        let _conn = connect(&checked).unwrap();
+        assert!(
+            good.accept().is_ok(),
+            "the checked listener gets the connection"
+        );
+        assert!(bad.accept().is_err(), "the secret listener gets nothing");
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
