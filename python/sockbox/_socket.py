@@ -12,6 +12,7 @@ numbers never reach the guest.
 import array as _array
 import errno as _errno
 import os as _os
+import warnings as _warnings
 
 from componentize_py_types import Err as _Err
 from wit_world.imports import helpers as _helpers
@@ -248,11 +249,13 @@ def _exception(e):
 
 
 def _call(fn, *args):
-    """Calls a binding, raising its error as the Python exception CPython would raise."""
+    """Calls a binding, raising its error as the Python exception CPython would raise (raised
+    outside the handler, so it carries no ``__context__``, as CPython's do not)."""
     try:
         return fn(*args)
     except _Err as e:
-        raise _exception(e.value) from None
+        error = e.value
+    raise _exception(error)
 
 
 def _os_error(name, message):
@@ -281,10 +284,10 @@ def _lookup(fd):
     """The handle behind a guest descriptor number (``EBADF`` when there is none)."""
     if not isinstance(fd, int):
         raise TypeError(f"an integer is required (got type {type(fd).__name__})")
-    try:
-        return _fds[fd]
-    except KeyError:
-        raise _os_error("EBADF", "Bad file descriptor") from None
+    handle = _fds.get(fd)
+    if handle is None:
+        raise _os_error("EBADF", "Bad file descriptor")
+    return handle
 
 
 def _drop(handle):
@@ -354,20 +357,59 @@ _KIND_NUMBER = {
 }
 
 
-def _index(value, what):
-    try:
-        return value.__index__()
-    except AttributeError:
-        raise TypeError(f"{what} must be an integer, not {type(value).__name__}") from None
+def _index(value, what=None):
+    """An integer argument (``__index__``), as CPython's argument parsing takes one."""
+    index = getattr(type(value), "__index__", None)
+    if index is None:
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    return index(value)
+
+
+# C's ranges, checked here so no number reaches the bindings that their types cannot hold
+# (an out-of-range value would trap the plugin instead of raising).
+_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _c_int(value, what=None):
+    """An ``int`` argument parsed as C ``int`` (the ``"i"`` format)."""
+    value = _index(value, what)
+    if value > _INT_MAX:
+        raise OverflowError("signed integer is greater than maximum")
+    if value < _INT_MIN:
+        raise OverflowError("signed integer is less than minimum")
+    return value
+
+
+def _as_int(value, what=None):
+    """An ``int`` argument converted to C ``int`` by ``PyLong_AsInt``."""
+    value = _index(value, what)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
+    return value
+
+
+def _ssize(value, what=None):
+    """An ``int`` argument parsed as C ``ssize_t`` (the ``"n"`` format)."""
+    value = _index(value, what)
+    if not -(1 << 63) <= value < (1 << 63):
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return value
+
+
+def _text(value):
+    """A ``str`` that can cross into the bindings (UTF-8: a lone surrogate is CPython's
+    UnicodeEncodeError, not a trap)."""
+    value.encode("utf-8")
+    return value
 
 
 def _family(number):
-    number = _index(number, "family")
+    number = _as_int(number, "family")
     return _FAMILY.get(number) or _t.AddressFamily_Other(number)
 
 
 def _kind(number):
-    number = _index(number, "type")
+    number = _as_int(number, "type")
     return _KIND.get(number) or _t.SocketKind_Other(number)
 
 
@@ -433,10 +475,20 @@ def _port(port, call):
 
 def _host_text(host):
     if isinstance(host, str):
-        return host
+        return _text(host)
     if isinstance(host, (bytes, bytearray)):
         return bytes(host).decode("ascii")
     raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+
+
+def _address_host(host):
+    """The host of an address tuple (CPython's ``idna_converter``)."""
+    if isinstance(host, str):
+        name = _idna_encode(host)
+        if name is None:
+            raise TypeError("encoding of hostname failed")
+        return name
+    return _host_text(host)
 
 
 def _parse_ipv4(text):
@@ -483,7 +535,7 @@ def _sockaddr(family, address, call):
         if len(address) != 2:
             raise TypeError("AF_INET address must be a pair (host, port)")
         host, port = address
-        host = _host_text(host)
+        host = _address_host(host)
         port = _port(port, call)
         if host == "":
             quad = (0, 0, 0, 0)
@@ -498,9 +550,12 @@ def _sockaddr(family, address, call):
         if not 2 <= len(address) <= 4:
             raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
         host, port, flowinfo, scope_id = (address + (0, 0))[:4]
-        host = _host_text(host)
+        host = _address_host(host)
         port = _port(port, call)
-        if not 0 <= flowinfo <= 0xFFFFFFFF:
+        # C's "I" format: unsigned, masked (no overflow check); flowinfo is 20 bits.
+        flowinfo = _index(flowinfo) & 0xFFFFFFFF
+        scope_id = _index(scope_id) & 0xFFFFFFFF
+        if flowinfo > 0xFFFFF:
             raise OverflowError(f"{call}(): flowinfo must be 0-1048575.")
         if host == "":
             parsed = ((0,) * 8, 0)
@@ -547,9 +602,12 @@ def _bytes(data):
     if isinstance(data, bytes):
         return data
     try:
-        return bytes(memoryview(data))
+        view = memoryview(data)
     except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
+        view = None
+    if view is None:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'")
+    return bytes(view)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,12 +618,17 @@ def _timeout_ns(value):
     """A Python timeout in seconds as the WIT's nanoseconds (``None``: blocking)."""
     if value is None:
         return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise TypeError("Timeout value must be int, float or None") from None
+    if isinstance(value, float):
+        seconds = value
+    else:
+        seconds = _index(value)
     if seconds != seconds or seconds < 0:
         raise ValueError("Timeout value out of range")
+    # CPython keeps time in signed 64-bit nanoseconds.
+    if seconds * 1_000_000_000 >= 1 << 63:
+        if isinstance(value, float):
+            raise OverflowError("timestamp out of range for platform time_t")
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
     ns = int(seconds * 1e9)
     if seconds and not ns:
         ns = 1  # CPython rounds a timeout up, never down to non-blocking.
@@ -593,55 +656,60 @@ def setdefaulttimeout(timeout):
 class socket:
     """``_socket.socket``: what ``socket.socket`` subclasses."""
 
-    __slots__ = ("_sock", "_fd", "_family", "_type", "_proto")
+    # The object refers to its descriptor by number, as CPython's does: two objects may wrap one
+    # descriptor (``socket(fileno=s.fileno())``), and once either closes it, the other's calls
+    # fail with EBADF. Each keeps its own timeout.
+    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
-        self._sock = None
         self._fd = -1
+        self._timeout = None
         if fileno is None:
-            family = AF_INET if family == -1 else _index(family, "family")
-            type = SOCK_STREAM if type == -1 else _index(type, "type")
-            proto = 0 if proto == -1 else _index(proto, "proto")
+            family = AF_INET if family == -1 else _as_int(family, "family")
+            type = SOCK_STREAM if type == -1 else _as_int(type, "type")
+            proto = 0 if proto == -1 else _as_int(proto, "proto")
             kind = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
             sock = _call(_wit.Socket.create, _family(family), _kind(kind), proto)
-            if type & SOCK_NONBLOCK:
-                sock.setblocking(False)
             fd = _register(sock)
         elif isinstance(fileno, (bytes, bytearray)):
             # `socket.fromshare(token)`: a socket another instance shared.
             sock = _call(_helpers.fromshare, bytes(fileno))
             fd = _register(sock)
         else:
-            fd = _index(fileno, "fileno")
+            fd = _as_int(fileno, "fileno")
             if fd < 0:
                 raise ValueError("negative file descriptor")
             sock = _received_socket(fd)
-        self._sock = sock
         self._fd = fd
         if fileno is None:
             self._family, self._type, self._proto = family, kind, proto
         else:
             # A descriptor's family, type and protocol come from the socket unless given.
-            self._family = _family_number(sock.family()) if family in (-1, None) else _index(family, "family")
-            self._type = _kind_number(sock.kind()) if type in (-1, None) else _index(type, "type")
+            self._family = _family_number(sock.family()) if family in (-1, None) else _as_int(family, "family")
+            self._type = _kind_number(sock.kind()) if type in (-1, None) else _as_int(type, "type")
             self._type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
-            self._proto = sock.proto() if proto in (-1, None) else _index(proto, "proto")
+            self._proto = sock.proto() if proto in (-1, None) else _as_int(proto, "proto")
+        # Every new object starts at the default timeout (non-blocking with SOCK_NONBLOCK).
+        timeout = 0 if fileno is None and type & SOCK_NONBLOCK else _wit.getdefaulttimeout()
+        sock.settimeout(timeout)
+        self._timeout = timeout
 
     def __del__(self):
-        sock = self._sock
-        if sock is not None:
-            self._sock = None
-            _fds.pop(self._fd, None)
-            _drop(sock)
+        fd = self._fd
+        if fd != -1:
+            self._fd = -1
+            handle = _fds.pop(fd, None)
+            if handle is not None:
+                _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+                _drop(handle)
 
     def __repr__(self):
         return f"<socket object, fd={self._fd}, family={self._family}, type={self._type}, proto={self._proto}>"
 
     def _handle(self):
-        sock = self._sock
-        if sock is None:
+        if self._fd == -1:
             raise _os_error("EBADF", "Bad file descriptor")
-        return sock
+        return _received_socket(self._fd)
 
     @property
     def family(self):
@@ -668,18 +736,20 @@ class socket:
         return self._fd
 
     def close(self):
-        """Closes the socket; closing twice is not an error."""
-        sock = self._sock
-        if sock is not None:
-            self._sock = None
-            _fds.pop(self._fd, None)
-            self._fd = -1
-            _drop(sock)
+        """Closes the socket; closing twice is not an error, closing a descriptor another
+        object closed is EBADF (as in CPython)."""
+        fd = self._fd
+        if fd == -1:
+            return
+        self._fd = -1
+        handle = _fds.pop(fd, None)
+        if handle is None:
+            raise _os_error("EBADF", "Bad file descriptor")
+        _drop(handle)
 
     def detach(self):
         """Gives up the socket without closing it and returns its descriptor number."""
         fd = self._fd
-        self._sock = None
         self._fd = -1
         return fd
 
@@ -689,7 +759,8 @@ class socket:
 
     def listen(self, backlog=min(SOMAXCONN, 128)):
         """``listen([backlog])``."""
-        _call(self._handle().listen, max(-0x80000000, min(_index(backlog, "backlog"), 0x7FFFFFFF)))
+        # CPython: a negative backlog is 0.
+        _call(self._handle().listen, max(0, _c_int(backlog, "backlog")))
 
     def _accept(self):
         sock, address = _call(self._handle().accept)
@@ -723,14 +794,14 @@ class socket:
 
     def recv(self, bufsize, flags=0):
         """``recv(bufsize[, flags])``."""
-        bufsize = _index(bufsize, "bufsize")
+        bufsize = _ssize(bufsize, "bufsize")
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         return _call(self._handle().recv, bufsize, _msg_flags(flags))
 
     def recvfrom(self, bufsize, flags=0):
         """``recvfrom(bufsize[, flags])``: ``(data, address)``."""
-        bufsize = _index(bufsize, "bufsize")
+        bufsize = _ssize(bufsize, "bufsize")
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
         data, address = _call(self._handle().recvfrom, bufsize, _msg_flags(flags))
@@ -738,7 +809,7 @@ class socket:
 
     def recv_into(self, buffer, nbytes=0, flags=0):
         """``recv_into(buffer[, nbytes[, flags]])``: the number of bytes read."""
-        view = memoryview(buffer).cast("B")
+        view = _writable(buffer, "recv_into")
         nbytes = _into_size(view, nbytes, "recv_into")
         data = _call(self._handle().recv, nbytes, _msg_flags(flags))
         view[: len(data)] = data
@@ -746,7 +817,7 @@ class socket:
 
     def recvfrom_into(self, buffer, nbytes=0, flags=0):
         """``recvfrom_into(buffer[, nbytes[, flags]])``: ``(nbytes, address)``."""
-        view = memoryview(buffer).cast("B")
+        view = _writable(buffer, "recvfrom_into")
         nbytes = _into_size(view, nbytes, "recvfrom_into")
         data, address = _call(self._handle().recvfrom, nbytes, _msg_flags(flags))
         view[: len(data)] = data
@@ -775,8 +846,8 @@ class socket:
     def recvmsg(self, bufsize, ancbufsize=0, flags=0):
         """``recvmsg(bufsize[, ancbufsize[, flags]])``: ``(data, ancdata, msg_flags, address)``;
         room for ancillary data receives ``SCM_RIGHTS`` descriptors on Unix-domain sockets."""
-        bufsize = _index(bufsize, "bufsize")
-        ancbufsize = _index(ancbufsize, "ancbufsize")
+        bufsize = _ssize(bufsize, "bufsize")
+        ancbufsize = _ssize(ancbufsize, "ancbufsize")
         if bufsize < 0:
             raise ValueError("negative buffer size in recvmsg()")
         if ancbufsize < 0:
@@ -794,7 +865,7 @@ class socket:
     def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
         """``recvmsg_into(buffers[, ancbufsize[, flags]])``: ``(nbytes, ancdata, msg_flags,
         address)``, the data scattered over ``buffers``."""
-        views = [memoryview(b).cast("B") for b in buffers]
+        views = [_writable(b, "recvmsg_into") for b in buffers]
         data, ancdata, msg_flags, address = self.recvmsg(sum(len(v) for v in views), ancbufsize, flags)
         offset = 0
         for view in views:
@@ -805,7 +876,7 @@ class socket:
 
     def shutdown(self, how):
         """``shutdown(how)``."""
-        how = _index(how, "how")
+        how = _as_int(how, "how")
         names = {SHUT_RD: _t.ShutdownHow.READ, SHUT_WR: _t.ShutdownHow.WRITE, SHUT_RDWR: _t.ShutdownHow.BOTH}
         if how not in names:
             raise _os_error("EINVAL", "Invalid argument")
@@ -823,21 +894,21 @@ class socket:
         """``setsockopt(level, optname, value)``: an ``int`` or the option's C bytes."""
         if value is None:
             raise _os_error("EOPNOTSUPP", "setsockopt with a NULL value is not supported")
-        if isinstance(value, int):
-            raw = value.to_bytes(4, "little", signed=value < 0) if -(1 << 31) <= value < (1 << 32) else None
-            if raw is None:
-                raise OverflowError("Python int too large to convert to C int")
+        level, optname = _c_int(level, "level"), _c_int(optname, "optname")
+        if isinstance(value, int) and _INT_MIN <= value <= _INT_MAX:
+            raw = value.to_bytes(4, "little", signed=True)
         else:
+            # CPython tries the value as a C int, then as a buffer.
             raw = _bytes(value)
-        _call(self._handle().setsockopt_raw, _index(level, "level"), _index(optname, "optname"), raw)
+        _call(self._handle().setsockopt_raw, level, optname, raw)
 
     def getsockopt(self, level, optname, buflen=0):
         """``getsockopt(level, optname[, buflen])``: an ``int``, or ``buflen`` bytes."""
-        buflen = _index(buflen, "buflen")
+        level, optname = _c_int(level, "level"), _c_int(optname, "optname")
+        buflen = _c_int(buflen, "buflen")
         if buflen < 0 or buflen > 1024:
-            raise _os_error("EINVAL", "getsockopt buflen out of range")
+            raise OSError("getsockopt buflen out of range")
         sock = self._handle()
-        level, optname = _index(level, "level"), _index(optname, "optname")
         if buflen == 0:
             raw = _call(sock.getsockopt_raw, level, optname, 4)
             return int.from_bytes(raw.ljust(4, b"\0"), "little", signed=True)
@@ -845,20 +916,21 @@ class socket:
 
     def settimeout(self, value):
         """``settimeout(seconds or None)``."""
-        self._handle().settimeout(_timeout_ns(value))
+        ns = _timeout_ns(value)
+        self._handle().settimeout(ns)
+        self._timeout = ns
 
     def gettimeout(self):
-        """``gettimeout()``: seconds, or None when blocking."""
-        sock = self._sock
-        return None if sock is None else _timeout_seconds(sock.gettimeout())
+        """``gettimeout()``: seconds, or None when blocking (this object's, even once closed)."""
+        return _timeout_seconds(self._timeout)
 
     def setblocking(self, flag):
         """``setblocking(flag)``."""
-        self._handle().setblocking(bool(flag))
+        self.settimeout(None if flag else 0)
 
     def getblocking(self):
-        """``getblocking()``."""
-        return self._handle().getblocking()
+        """``getblocking()``: False only in non-blocking mode (a timeout is still blocking)."""
+        return self._timeout != 0
 
     def share(self, process_id=None):
         """``share()``: a single-use token ``socket.fromshare`` turns back into this socket
@@ -869,8 +941,20 @@ class socket:
 SocketType = socket
 
 
+def _writable(buffer, call):
+    """A byte view of a buffer the call may write, checked before any I/O (a read-only one is
+    CPython's TypeError, and no data is consumed)."""
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise TypeError(f"{call}() argument 1 must be read-write bytes-like object, not {type(buffer).__name__}") from None
+    if view.readonly:
+        raise TypeError(f"{call}() argument 1 must be read-write bytes-like object, not {type(buffer).__name__}")
+    return view.cast("B")
+
+
 def _into_size(view, nbytes, call):
-    nbytes = _index(nbytes, "nbytes")
+    nbytes = _ssize(nbytes, "nbytes")
     if nbytes < 0:
         raise ValueError(f"negative buffersize in {call}")
     if nbytes == 0:
@@ -891,13 +975,13 @@ def _fd_to_send(fd):
 
 def socketpair(family=AF_UNIX, type=SOCK_STREAM, proto=0):
     """``socketpair([family[, type[, proto]]])``: two connected sockets."""
-    a, b = _call(_helpers.socketpair, _family(family), _kind(type), _index(proto, "proto"))
+    a, b = _call(_helpers.socketpair, _family(family), _kind(type), _as_int(proto, "proto"))
     return socket(fileno=_register(a)), socket(fileno=_register(b))
 
 
 def CMSG_LEN(length):
     """``CMSG_LEN(length)``: the size of a control message carrying ``length`` bytes."""
-    length = _index(length, "length")
+    length = _ssize(length, "length")
     if not 0 <= length <= 0x7FFFFFF0:
         raise OverflowError("CMSG_LEN() argument out of range")
     return 16 + length
@@ -929,13 +1013,23 @@ _NI = (
 )
 
 
+def _idna_encode(host):
+    """``host`` as ASCII (IDNA for other names), or None when it has no such form (a lone
+    surrogate, or no ``idna`` codec in this Python)."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except (UnicodeError, LookupError):
+        return None
+
+
 def _idna(host):
     if isinstance(host, str):
-        try:
-            host.encode("ascii")
-        except UnicodeEncodeError:
-            return host.encode("idna").decode("ascii")
-        return host
+        name = _idna_encode(host)
+        if name is None:
+            raise UnicodeError("encoding with 'idna' codec failed")
+        return name
     return _host_text(host)
 
 
@@ -958,8 +1052,8 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
         service,
         _family(family),
         kind,
-        _index(proto, "proto"),
-        _bits(_index(flags, "flags"), _AI, _t.AddrInfoFlags(0)),
+        _c_int(proto, "proto"),
+        _bits(_c_int(flags, "flags"), _AI, _t.AddrInfoFlags(0)),
     )
     return [
         (_family_number(i.family), _kind_number(i.kind), i.proto, i.canonname, _address(i.address))
@@ -980,7 +1074,8 @@ def getnameinfo(sockaddr, flags):
     if not (_parse_ipv4(host) if family == AF_INET else _parse_ipv6(host)):
         raise gaierror(EAI_NONAME, "Name or service not known")
     address = _sockaddr(family, sockaddr, "getnameinfo")
-    return _call(_netdb.getnameinfo, address, _bits(_index(flags, "flags"), _NI, _t.NameInfoFlags(0)))
+    flags = _c_int(flags, "flags")
+    return _call(_netdb.getnameinfo, address, _bits(flags, _NI, _t.NameInfoFlags(0)))
 
 
 def gethostname():
@@ -1009,20 +1104,22 @@ def gethostbyaddr(ip_address):
 
 def getservbyname(servicename, protocolname=None):
     """``getservbyname(servicename[, protocolname])``: the port number."""
-    return _call(_netdb.getservbyname, servicename, protocolname)
+    protocolname = None if protocolname is None else _text(protocolname)
+    return _call(_netdb.getservbyname, _text(servicename), protocolname)
 
 
 def getservbyport(port, protocolname=None):
     """``getservbyport(port[, protocolname])``: the service name."""
-    port = _index(port, "port")
+    port = _c_int(port, "port")
     if not 0 <= port <= 0xFFFF:
         raise OverflowError("getservbyport: port must be 0-65535.")
+    protocolname = None if protocolname is None else _text(protocolname)
     return _call(_netdb.getservbyport, port, protocolname)
 
 
 def getprotobyname(protocolname):
     """``getprotobyname(protocolname)``: the protocol number."""
-    return _call(_netdb.getprotobyname, protocolname)
+    return _call(_netdb.getprotobyname, _text(protocolname))
 
 
 def if_nameindex():
@@ -1034,7 +1131,7 @@ def if_nametoindex(name):
     """``if_nametoindex(name)``."""
     if not isinstance(name, str):
         raise TypeError("if_nametoindex(): argument must be str")
-    return _call(_netdb.if_nametoindex, name)
+    return _call(_netdb.if_nametoindex, _text(name))
 
 
 def if_indextoname(index):

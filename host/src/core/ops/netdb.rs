@@ -451,7 +451,14 @@ fn gai_message(err: LookupError) -> String {
     }
 }
 
+/// glibc's EAI_ADDRFAMILY (the host has no address of the family asked for), which the libc
+/// crate does not name on Linux and dns_lookup reports as an I/O error.
+const EAI_ADDRFAMILY: i32 = -9;
+
 fn lookup_error(err: LookupError) -> SocketError {
+    if err.error_num() == EAI_ADDRFAMILY {
+        return SocketError::gai(GaiCode::AddressFamily, gai_message(err));
+    }
     let code = match err.kind() {
         LookupErrorKind::Again => GaiCode::Again,
         LookupErrorKind::Badflags => GaiCode::BadFlags,

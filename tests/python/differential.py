@@ -1,0 +1,200 @@
+"""Differential cases: the same file runs under native CPython and inside a sockbox guest, and
+`tests/tests/python.rs` compares what each prints, line by line.
+
+Each case prints `label: observation`, normalised so the two runs can agree: `ok` and a value
+without descriptor numbers or ephemeral ports, or the exception's type and errno name. Only
+loopback addresses are used, and no name is looked up but `localhost`.
+"""
+
+try:
+    import sockbox  # in a guest: socket.py on sockbox's _socket
+except ImportError:
+    sockbox = None
+
+import errno
+import gc
+import socket
+import sys
+
+
+def observe(value):
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    if isinstance(value, (bytes, bytearray)):
+        return repr(bytes(value))
+    if isinstance(value, (int, str, bool, type(None))):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(observe(v) for v in value) + ")"
+    return type(value).__name__
+
+
+def case(label, fn):
+    try:
+        got = "ok " + observe(fn())
+    except Exception as e:  # noqa: BLE001 (the observation is the exception)
+        code = getattr(e, "errno", None)
+        if isinstance(e, socket.gaierror):
+            name = str(code)
+        else:
+            name = errno.errorcode.get(code, str(code)) if isinstance(code, int) and code > 0 else ""
+        got = f"{type(e).__name__} {name}".rstrip()
+        # CPython's socket exceptions carry no context.
+        if e.__context__ is not None:
+            got += f" (context {type(e.__context__).__name__})"
+    print(f"{label}: {got}", flush=True)
+
+
+def fresh(*args, **kwargs):
+    s = socket.socket(*args, **kwargs)
+    keep.append(s)
+    return s
+
+
+keep = []
+
+
+def main():
+    global keep
+
+    # --- Descriptors shared by two objects (socket(fileno=), socket.close(fd)).
+    a = fresh()
+    b = socket.socket(fileno=a.fileno())
+    case("alias/timeout", lambda: b.gettimeout())
+    case("alias/close-one", lambda: b.close())
+    case("alias/other-gettimeout", lambda: a.gettimeout())
+    case("alias/other-listen", lambda: a.listen())
+    case("alias/other-getsockname", lambda: a.getsockname())
+    case("alias/other-close", lambda: a.close())
+    case("alias/other-close-again", lambda: a.close())
+    c = socket.socket()
+    socket.close(c.fileno())
+    case("module-close/then-close", lambda: c.close())
+    d = socket.socket()
+    e = socket.socket(fileno=d.fileno())
+    del e
+    gc.collect()
+    case("alias/after-gc-of-other", lambda: d.getsockname())
+    case("alias/close-after-gc", lambda: d.close())
+    case("fileno/huge", lambda: socket.socket(fileno=2**70))
+    case("fileno/negative", lambda: socket.socket(fileno=-5))
+    case("fileno/unknown", lambda: socket.socket(fileno=999999))
+    case("fileno/str", lambda: socket.socket(fileno="3"))
+
+    # --- Timeouts.
+    s = fresh()
+    case("settimeout/2**70", lambda: s.settimeout(2**70))
+    case("settimeout/2**40", lambda: s.settimeout(2**40))
+    case("settimeout/2**33", lambda: s.settimeout(2**33))
+    case("settimeout/1e10", lambda: s.settimeout(1e10))
+    case("settimeout/inf", lambda: s.settimeout(float("inf")))
+    case("settimeout/nan", lambda: s.settimeout(float("nan")))
+    case("settimeout/-1", lambda: s.settimeout(-1))
+    case("settimeout/bytes", lambda: s.settimeout(b"1"))
+    case("settimeout/str", lambda: s.settimeout("1"))
+    case("settimeout/tiny", lambda: (s.settimeout(1e-12), s.gettimeout())[1] > 0)
+    case("settimeout/half", lambda: (s.settimeout(0.5), s.gettimeout())[1])
+    case("settimeout/half-blocking", lambda: s.getblocking())
+    case("settimeout/zero-blocking", lambda: (s.settimeout(0), s.getblocking())[1])
+    case("setblocking/true", lambda: (s.setblocking(True), s.gettimeout())[1])
+    case("setdefaulttimeout/2**40", lambda: socket.setdefaulttimeout(2**40))
+    case("setdefaulttimeout/-1", lambda: socket.setdefaulttimeout(-1))
+    socket.setdefaulttimeout(2.5)
+    f = fresh()
+    g = socket.socket(fileno=f.fileno())
+    case("default/new", lambda: f.gettimeout())
+    case("default/fileno-object", lambda: g.gettimeout())
+    g.settimeout(7)
+    case("default/own-timeout", lambda: f.gettimeout())
+    g.detach()
+    socket.setdefaulttimeout(None)
+    case("default/reset", lambda: fresh().gettimeout())
+
+    # --- Numbers out of C's ranges.
+    s = fresh()
+    case("listen/2**40", lambda: s.listen(2**40))
+    case("shutdown/2**40", lambda: s.shutdown(2**40))
+    case("shutdown/5", lambda: s.shutdown(5))
+    case("recv/-1", lambda: s.recv(-1))
+    case("recv/2**70", lambda: s.recv(2**70))
+    case("recv/str", lambda: s.recv("1"))
+    case("recvfrom/2**70", lambda: s.recvfrom(2**70))
+    case("recvmsg/2**70", lambda: s.recvmsg(2**70))
+    case("recvmsg/-1", lambda: s.recvmsg(-1))
+    case("getsockopt/buflen-2**40", lambda: s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 2**40))
+    case("getsockopt/buflen-2000", lambda: s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 2000))
+    case("setsockopt/value-2**70", lambda: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 2**70))
+    case("setsockopt/level-2**40", lambda: s.setsockopt(2**40, socket.SO_REUSEADDR, 1))
+    case("setsockopt/reuseaddr", lambda: (s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1), s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))[1])
+    case("socket/family-2**40", lambda: socket.socket(2**40))
+    case("socket/proto-2**40", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 2**40))
+    case("socket/family-bad", lambda: socket.socket(12345))
+    case("htons/2**40", lambda: socket.htons(2**40))
+    case("htons/-1", lambda: socket.htons(-1))
+    case("htonl/2**32", lambda: socket.htonl(2**32))
+    case("htons/1", lambda: socket.htons(1))
+    case("getservbyport/2**40", lambda: socket.getservbyport(2**40))
+    case("getservbyport/-1", lambda: socket.getservbyport(-1))
+    case("getaddrinfo/proto-2**40", lambda: socket.getaddrinfo("127.0.0.1", 80, 0, 0, 2**40))
+    case("getaddrinfo/flags-2**40", lambda: socket.getaddrinfo("127.0.0.1", 80, 0, 0, 0, 2**40))
+    case("getnameinfo/flags-2**40", lambda: socket.getnameinfo(("127.0.0.1", 80), 2**40))
+    case("CMSG_LEN/2**70", lambda: socket.CMSG_LEN(2**70))
+    case("CMSG_LEN/-1", lambda: socket.CMSG_LEN(-1))
+    case("CMSG_LEN/0", lambda: socket.CMSG_LEN(0))
+    case("CMSG_SPACE/2**63", lambda: socket.CMSG_SPACE(2**63))
+    case("CMSG_SPACE/4", lambda: socket.CMSG_SPACE(4))
+
+    # --- IPv6 address tuples.
+    s6 = fresh(socket.AF_INET6)
+    case("bind6/flowinfo-2**20", lambda: s6.bind(("::1", 0, 2**20, 0)))
+    case("bind6/flowinfo-neg", lambda: s6.bind(("::1", 0, -1, 0)))
+    case("bind6/port-70000", lambda: s6.bind(("::1", 70000)))
+    case("bind6/scope-neg", lambda: s6.bind(("::1", 0, 0, -1)))
+    case("bind6/sockname", lambda: s6.getsockname()[0])
+    u = fresh(socket.AF_INET, socket.SOCK_DGRAM)
+    case("sendto/port-neg", lambda: u.sendto(b"x", ("127.0.0.1", -1)))
+    case("sendto/port-70000", lambda: u.sendto(b"x", ("127.0.0.1", 70000)))
+    case("sendto/not-tuple", lambda: u.sendto(b"x", "127.0.0.1"))
+
+    # --- Text that cannot cross into C (lone surrogates, NUL).
+    case("getaddrinfo/surrogate-port", lambda: socket.getaddrinfo("localhost", "\ud800"))
+    case("getaddrinfo/surrogate-host", lambda: socket.getaddrinfo("\ud800", 80))
+    case("getaddrinfo/nul-host", lambda: socket.getaddrinfo("local\0host", 80))
+    case("gethostbyname/surrogate", lambda: socket.gethostbyname("\ud800"))
+    case("getservbyname/surrogate", lambda: socket.getservbyname("\ud800"))
+    case("getservbyname/proto-surrogate", lambda: socket.getservbyname("http", "\ud800"))
+    case("getprotobyname/surrogate", lambda: socket.getprotobyname("\ud800"))
+    case("if_nametoindex/surrogate", lambda: socket.if_nametoindex("\ud800"))
+    case("connect/surrogate-host", lambda: fresh().connect(("\ud800", 80)))
+
+    # --- Buffers.
+    p, q = socket.socketpair()
+    keep.extend([p, q])
+    p.sendall(b"hello")
+    case("recv_into/read-only", lambda: q.recv_into(b"....."))
+    case("recvfrom_into/read-only", lambda: q.recvfrom_into(b"....."))
+    case("recvmsg_into/read-only", lambda: q.recvmsg_into([b"....."]))
+    case("recv_into/data-kept", lambda: q.recv(5))
+    buf = bytearray(3)
+    p.sendall(b"abcdef")
+    case("recv_into/nbytes-too-big", lambda: q.recv_into(buf, 10))
+    case("recv_into/fits", lambda: (q.recv_into(buf), bytes(buf))[1])
+    case("recv_into/rest", lambda: q.recv(10))
+
+    # --- Lookups of numbers and of localhost.
+    case("getaddrinfo/v4-on-inet6", lambda: socket.getaddrinfo("127.0.0.1", 80, socket.AF_INET6))
+    case("gethostbyname/v6", lambda: socket.gethostbyname("::1"))
+    case("gethostbyname/localhost", lambda: socket.gethostbyname("localhost"))
+    case("getaddrinfo/numeric-serv", lambda: socket.getaddrinfo("127.0.0.1", "http", flags=socket.AI_NUMERICSERV))
+    case("getaddrinfo/no-host-no-port", lambda: socket.getaddrinfo(None, None))
+    case("inet_aton/short", lambda: socket.inet_aton("127.1"))
+    case("inet_aton/hex", lambda: socket.inet_aton("0x7f.0.0.1"))
+    case("inet_pton/bad", lambda: socket.inet_pton(socket.AF_INET, "1.2.3"))
+
+    print("survived: yes", flush=True)
+
+
+if sockbox is not None:
+    Run = sockbox.command(main)
+elif __name__ == "__main__":
+    main()
