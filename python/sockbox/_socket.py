@@ -481,16 +481,6 @@ def _host_text(host):
     raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
 
 
-def _address_host(host):
-    """The host of an address tuple (CPython's ``idna_converter``)."""
-    if isinstance(host, str):
-        name = _idna_encode(host)
-        if name is None:
-            raise TypeError("encoding of hostname failed")
-        return name
-    return _host_text(host)
-
-
 def _parse_ipv4(text):
     """Dotted-quad IPv4 text as a 4-tuple, or None."""
     parts = text.split(".")
@@ -535,7 +525,7 @@ def _sockaddr(family, address, call):
         if len(address) != 2:
             raise TypeError("AF_INET address must be a pair (host, port)")
         host, port = address
-        host = _address_host(host)
+        host = _idna(host, in_address=True)
         port = _port(port, call)
         if host == "":
             quad = (0, 0, 0, 0)
@@ -550,7 +540,7 @@ def _sockaddr(family, address, call):
         if not 2 <= len(address) <= 4:
             raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
         host, port, flowinfo, scope_id = (address + (0, 0))[:4]
-        host = _address_host(host)
+        host = _idna(host, in_address=True)
         port = _port(port, call)
         # C's "I" format: unsigned, masked (no overflow check); flowinfo is 20 bits.
         flowinfo = _index(flowinfo) & 0xFFFFFFFF
@@ -1013,24 +1003,21 @@ _NI = (
 )
 
 
-def _idna_encode(host):
-    """``host`` as ASCII (IDNA for other names), or None when it has no such form (a lone
-    surrogate, or no ``idna`` codec in this Python)."""
+def _idna(host, in_address=False):
+    """A host name as ASCII (IDNA for other names). One with no such form (a lone surrogate;
+    or any non-ASCII name, since this Python has no ``idna`` codec) raises what CPython does:
+    UnicodeError, or TypeError inside an address tuple (its ``idna_converter``)."""
+    if not isinstance(host, str):
+        return _host_text(host)
     if host.isascii():
         return host
     try:
         return host.encode("idna").decode("ascii")
     except (UnicodeError, LookupError):
-        return None
-
-
-def _idna(host):
-    if isinstance(host, str):
-        name = _idna_encode(host)
-        if name is None:
-            raise UnicodeError("encoding with 'idna' codec failed")
-        return name
-    return _host_text(host)
+        pass
+    if in_address:
+        raise TypeError("encoding of hostname failed")
+    raise UnicodeError("encoding with 'idna' codec failed")
 
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
