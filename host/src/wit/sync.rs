@@ -12,7 +12,7 @@ use crate::core::error::SocketError;
 use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::netdb as lookup;
-use crate::core::ops::socket::{Socket, connect_ex_result, duration_ns};
+use crate::core::ops::socket::{BindError, Socket, connect_ex_result, duration_ns};
 use crate::core::policy::Use;
 use crate::core::types::*;
 use crate::core::wait::{Waiter, run_sync};
@@ -34,7 +34,14 @@ impl sync::HostSocket for SocketCtxView<'_> {
 
     fn bind(&mut self, s: Resource<Socket>, address: SockAddress) -> Result<()> {
         let to = self.ctx.gate.check(Use::Bind(&address))?;
-        self.table.get(&s)?.os()?.bind(to)
+        match self.table.get(&s)?.os()?.bind(to) {
+            Ok(()) => Ok(()),
+            Err(BindError::Refused(e)) => Err(e),
+            Err(BindError::Elsewhere(e)) => {
+                SocketCtxView::socket_close(self, s)?;
+                Err(e)
+            }
+        }
     }
 
     fn listen(&mut self, s: Resource<Socket>, backlog: i32) -> Result<()> {

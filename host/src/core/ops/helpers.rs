@@ -229,7 +229,7 @@ impl SocketCtxView<'_> {
             .ctx
             .gate
             .check(Use::Bind(&address))
-            .and_then(|to| os.bind(to))
+            .and_then(|to| os.bind(to).map_err(SocketError::from))
         {
             return Err(match e.as_guest() {
                 Some(Error::Os(o)) => SocketError::os(

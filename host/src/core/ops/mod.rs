@@ -7,3 +7,4 @@ pub(crate) mod netdb;
 pub(crate) mod poll;
 pub(crate) mod socket;
 pub(crate) mod sockopt;
+pub(crate) mod unix_bind;

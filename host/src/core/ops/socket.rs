@@ -16,6 +16,7 @@ use crate::core::addr::{self, domain, from_os, kind_of, socket_type};
 use crate::core::ctx::{SocketCtx, SocketCtxView};
 use crate::core::error::SocketError;
 use crate::core::limits::Slot;
+use crate::core::ops::unix_bind::{BindDir, bound_elsewhere};
 use crate::core::policy::{Allowed, Use};
 use crate::core::reactor::Reactor;
 use crate::core::types::{
@@ -245,6 +246,36 @@ impl Socket {
 /// the copy costs less than the FIONREAD that sizes the read.
 const DIRECT_RECV_MIN: usize = 16 * 1024;
 
+/// Why a `bind` failed.
+#[derive(Debug)]
+pub(crate) enum BindError {
+    /// The gate or the OS refused it: nothing changed.
+    Refused(SocketError),
+    /// The socket was bound outside the directory the gate checked (a directory on the path
+    /// was swapped during the call): it is shut down, and the caller must close it.
+    Elsewhere(SocketError),
+}
+
+impl From<SocketError> for BindError {
+    fn from(e: SocketError) -> Self {
+        BindError::Refused(e)
+    }
+}
+
+impl From<std::io::Error> for BindError {
+    fn from(e: std::io::Error) -> Self {
+        BindError::Refused(e.into())
+    }
+}
+
+impl From<BindError> for SocketError {
+    fn from(e: BindError) -> Self {
+        match e {
+            BindError::Refused(e) | BindError::Elsewhere(e) => e,
+        }
+    }
+}
+
 /// How a `recv` goes (see [`OsSocket::plan_recv`]).
 pub(crate) enum RecvPlan {
     /// Exactly `len` bytes are queued and no one else can read them: receive them into guest
@@ -286,10 +317,27 @@ impl OsSocket {
         }
     }
 
-    /// `bind`, to the address the gate allowed.
-    pub(crate) fn bind(&self, to: Allowed) -> Result<()> {
+    /// `bind`, to the address the gate allowed. A Unix path lands in the directory the gate
+    /// checked or not at all (see [`unix_bind`](crate::core::ops::unix_bind)): a socket bound
+    /// elsewhere is shut down and [`BindError::Elsewhere`] tells the caller to close it.
+    pub(crate) fn bind(&self, to: Allowed) -> Result<(), BindError> {
         self.changeable()?;
-        Ok(self.os.bind(to.os_address()?)?)
+        let dir = match to.target() {
+            Some(addr::Target::Unix(addr::UnixTarget::Path(path)))
+                if self.os.domain()? == socket2::Domain::UNIX =>
+            {
+                BindDir::open(path)?
+            }
+            _ => None,
+        };
+        self.os.bind(to.os_address()?).map_err(SocketError::from)?;
+        if let Some(dir) = dir
+            && !dir.holds(&*self.os)
+        {
+            let _ = self.os.shutdown(Shutdown::Both);
+            return Err(BindError::Elsewhere(bound_elsewhere()));
+        }
+        Ok(())
     }
 
     pub(crate) fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
