@@ -34,7 +34,7 @@ from wit_world.imports import wasi_filesystem_types as _fs
 
 from . import _select, _socket
 
-__all__ = ["command", "install", "open_file", "preopened_sockets", "sendfile"]
+__all__ = ["command", "install", "open_file", "preopened_sockets", "sendfile", "start"]
 
 _platform_inheritable = (_os.get_inheritable, _os.set_inheritable)
 
@@ -82,6 +82,7 @@ def command(main):
 
     class Run(_exports.Run):
         def run(self):
+            start()
             try:
                 main()
             except SystemExit as e:
@@ -100,6 +101,13 @@ def command(main):
     Run.__module__ = main.__module__
     Run.__qualname__ = "Run"
     return Run
+
+
+def start():
+    """Lets socket calls reach the host. ``command``'s export does this first; a plugin with
+    exports of its own calls it at the start of each. Before it (while componentize-py builds
+    the plugin and runs its imports), socket calls fail with ENETDOWN, as with no network."""
+    _socket._start()
 
 
 def _flush():

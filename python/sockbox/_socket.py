@@ -21,7 +21,12 @@ from wit_world.imports import socket as _wit
 from wit_world.imports import sockbox_socket_types as _t
 
 # ---------------------------------------------------------------------------------------------
-# Constants (Linux values).
+# Constants (Linux values): the ones this module uses below, then every other name CPython
+# defines on Linux.
+
+from ._constants import LINUX as _LINUX
+
+globals().update(_LINUX)
 
 AF_UNSPEC = 0
 AF_UNIX = 1
@@ -157,6 +162,10 @@ class gaierror(OSError):
     """A ``getaddrinfo``/``getnameinfo`` failure: ``(EAI_* number, message)``."""
 
 
+# CPython's exceptions say they come from socket (its C module names them so).
+herror.__module__ = gaierror.__module__ = "socket"
+
+
 _ERRNO = {
     _t.Errno.ACCESS: "EACCES",
     _t.Errno.ADDR_IN_USE: "EADDRINUSE",
@@ -248,9 +257,29 @@ def _exception(e):
     return OSError(str(e))
 
 
+# componentize-py runs a plugin's imports at build time and snapshots the result; there is no
+# host then, and a call into the bindings would end the build with a panic. Until the plugin
+# runs (``sockbox.command``'s export calls ``_start``), socket calls fail as on a machine with no
+# network, so a library probing at import time (urllib3's ``HAS_IPV6``) builds.
+_running = False
+# A default timeout set at build time, applied when the plugin runs (a list: set or not).
+_pending_default_timeout = []
+
+
+def _start():
+    """The plugin runs: from now on calls reach the host."""
+    global _running
+    if not _running:
+        _running = True
+        if _pending_default_timeout:
+            _wit.setdefaulttimeout(_pending_default_timeout[0])
+
+
 def _call(fn, *args):
     """Calls a binding, raising its error as the Python exception CPython would raise (raised
     outside the handler, so it carries no ``__context__``, as CPython's do not)."""
+    if not _running:
+        raise _os_error("ENETDOWN", "Network is down (no sockets while the plugin is being built)")
     try:
         return fn(*args)
     except _Err as e:
@@ -631,12 +660,18 @@ def _timeout_seconds(ns):
 
 def getdefaulttimeout():
     """``getdefaulttimeout()``: the timeout new sockets get, in seconds, or None."""
+    if not _running:
+        return _timeout_seconds(_pending_default_timeout[0] if _pending_default_timeout else None)
     return _timeout_seconds(_wit.getdefaulttimeout())
 
 
 def setdefaulttimeout(timeout):
-    """``setdefaulttimeout(timeout)``."""
-    _wit.setdefaulttimeout(_timeout_ns(timeout))
+    """``setdefaulttimeout(timeout)`` (at build time, kept for when the plugin runs)."""
+    ns = _timeout_ns(timeout)
+    if not _running:
+        _pending_default_timeout[:] = [ns]
+        return
+    _wit.setdefaulttimeout(ns)
 
 
 # ---------------------------------------------------------------------------------------------

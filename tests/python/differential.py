@@ -159,7 +159,7 @@ def main():
     # --- Text that cannot cross into C (lone surrogates, NUL).
     case("getaddrinfo/surrogate-port", lambda: socket.getaddrinfo("localhost", "\ud800"))
     case("getaddrinfo/surrogate-host", lambda: socket.getaddrinfo("\ud800", 80))
-    case("getaddrinfo/nul-host", lambda: socket.getaddrinfo("local\0host", 80))
+    case("getaddrinfo/nul-host", lambda: socket.getaddrinfo("localhost\0.invalid", 80)[0][4])
     case("gethostbyname/surrogate", lambda: socket.gethostbyname("\ud800"))
     case("getservbyname/surrogate", lambda: socket.getservbyname("\ud800"))
     case("getservbyname/proto-surrogate", lambda: socket.getservbyname("http", "\ud800"))
@@ -187,9 +187,30 @@ def main():
     case("gethostbyname/localhost", lambda: socket.gethostbyname("localhost"))
     case("getaddrinfo/numeric-serv", lambda: socket.getaddrinfo("127.0.0.1", "http", flags=socket.AI_NUMERICSERV))
     case("getaddrinfo/no-host-no-port", lambda: socket.getaddrinfo(None, None))
+    stream = socket.SOCK_STREAM
+    for host in ("127.1", "0x7f.1", "0177.0.0.1", "2130706433"):
+        case(f"numeric/getaddrinfo-{host}", lambda: socket.getaddrinfo(host, 80, 0, stream)[0][4])
+    for host in ("::1%1", "fe80::1%lo", "ff02::1%1"):
+        case(f"numeric/getaddrinfo-{host}", lambda: socket.getaddrinfo(host, 80, 0, stream)[0][4])
+    case("numeric/gethostbyname-127.1", lambda: socket.gethostbyname("127.1"))
+    rx = fresh(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5)
+    tx = fresh(socket.AF_INET, socket.SOCK_DGRAM)
+    case("numeric/sendto-127.1", lambda: (tx.sendto(b"short form", ("127.1", rx.getsockname()[1])), rx.recv(100))[1])
     case("inet_aton/short", lambda: socket.inet_aton("127.1"))
     case("inet_aton/hex", lambda: socket.inet_aton("0x7f.0.0.1"))
     case("inet_pton/bad", lambda: socket.inet_pton(socket.AF_INET, "1.2.3"))
+
+    # --- The module's names: every constant CPython defines on Linux, with Linux's value
+    # (errno names excepted: WASI's errno numbers are not Linux's).
+    for name in sorted(dir(socket)):
+        value = getattr(socket, name)
+        if name.isupper() and isinstance(value, int) and name not in ("EAGAIN", "EBADF", "EWOULDBLOCK"):
+            print(f"constant/{name}: {int(value)}")
+    case("module/gaierror", lambda: socket.gaierror.__module__)
+    case("module/herror", lambda: socket.herror.__module__)
+    case("module/timeout-is-TimeoutError", lambda: socket.timeout is TimeoutError)
 
     print("survived: yes", flush=True)
 

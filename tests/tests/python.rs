@@ -457,7 +457,7 @@ fn large_reads_that_wait_get_what_arrived() {
 const EXPECTED_DIFFERENCES: &[(&str, &str)] = &[(
     "getaddrinfo/nul-host",
     "a NUL inside a host name is ValueError (as CPython gives for other text arguments); \
-     CPython's C call would silently look up the part before it",
+     CPython's C call silently looks up the part before it (here: localhost)",
 )];
 
 /// `tests/python/differential.py` run by the machine's native CPython (`python3`) and in a
@@ -510,7 +510,23 @@ fn python_matches_native_cpython() {
     );
 }
 
+/// A plugin whose imports make socket calls (as urllib3 does): componentize-py builds it
+/// (those calls fail with ENETDOWN, as with no network, instead of ending the build), a default
+/// timeout set then holds when it runs, and sockets work once it runs.
+fn sockets_at_import_time_build_and_fail_cleanly() {
+    let component = sockbox_tests::python_component("tests/python", "buildtime");
+    let ctx = with_policy(policy(&["bind [::1]:0"])).build().unwrap();
+    let out = run_component(&component, "buildtime", &[], ctx, &[]);
+    out.assert_ok();
+    assert_eq!(out.line("at-build"), "OSError True", "{out}");
+    assert_eq!(out.line("lookup-at-build"), "OSError", "{out}");
+    assert_eq!(out.line("default-at-build"), "2.5", "{out}");
+    assert_eq!(out.line("default-at-run"), "2.5", "{out}");
+    assert_eq!(out.line("at-run"), "ok", "{out}");
+}
+
 sockbox_tests::both_hosts!(
+    sockets_at_import_time_build_and_fail_cleanly,
     python_matches_native_cpython,
     large_reads_that_wait_get_what_arrived,
     http_client_gets_from_a_native_server,

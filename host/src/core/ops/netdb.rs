@@ -217,9 +217,7 @@ impl Lookup {
             return Err(gai(GaiCode::NoName, libc::EAI_NONAME));
         }
         // A host name (not numeric) goes to DNS: the policy decides, and its answers are pinned.
-        let name = host.filter(|h| {
-            !flags.contains(AddrInfoFlags::NUMERICHOST) && h.parse::<IpAddr>().is_err()
-        });
+        let name = host.filter(|h| !flags.contains(AddrInfoFlags::NUMERICHOST) && !numeric(h));
         // The resolver is asked the name exactly as the gate checked it.
         let checked = match name {
             Some(name) => ctx
@@ -284,6 +282,55 @@ impl Lookup {
             })
             .collect())
     }
+}
+
+/// Whether the C library's getaddrinfo takes `host` as a number, never a name: an IPv6
+/// literal, also with a `%scope` (`fe80::1%lo`), or IPv4 in any of inet_aton's forms
+/// (`127.0.0.1`, `127.1`, `0x7f.0.0.1`, `2130706433`). Such a host needs no lookup rule; the
+/// address rules apply to where it leads.
+fn numeric(host: &str) -> bool {
+    if let Some((addr, scope)) = host.split_once('%') {
+        return !scope.is_empty() && addr.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    host.parse::<IpAddr>().is_ok() || inet_aton(host).is_some()
+}
+
+/// inet_aton's reading of IPv4 text: one to four parts, each decimal, octal (leading `0`) or
+/// hexadecimal (`0x`); the last part fills the bytes the others leave.
+fn inet_aton(text: &str) -> Option<u32> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            Some(hex) => (hex, 16),
+            None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+            None => (*part, 10),
+        };
+        if part.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        values.push(if digits.is_empty() {
+            0
+        } else {
+            u32::from_str_radix(digits, radix).ok()?
+        });
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|v| *v > 0xFF) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 32 && *last >> room != 0 {
+        return None;
+    }
+    let high = leading
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (i, v)| acc | (v << (24 - 8 * i as u32)));
+    Some(high | last)
 }
 
 /// Names cross into C strings: a NUL inside is a ValueError in CPython.
@@ -496,4 +543,34 @@ pub(crate) fn if_nametoindex(name: &str) -> Result<u32, SocketError> {
 /// `if_indextoname(index)`.
 pub(crate) fn if_indextoname(index: u32) -> Result<String, SocketError> {
     crate::core::ifaces::indextoname(index).ok_or_else(|| not_found("No such device or address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_every_form_glibc_reads() {
+        for (text, want) in [
+            ("127.0.0.1", Some(0x7F00_0001)),
+            ("127.1", Some(0x7F00_0001)),
+            ("0x7f.1", Some(0x7F00_0001)),
+            ("0x7f.0.0.1", Some(0x7F00_0001)),
+            ("2130706433", Some(0x7F00_0001)),
+            ("0177.0.0.1", Some(0x7F00_0001)),
+            ("1.2.3", Some(0x0102_0003)),
+            ("1.2.3.4.5", None),
+            ("0x100.0.0.1", None),
+            ("08.0.0.1", None),
+            ("1.2.65536", None),
+            ("1..2", None),
+            ("", None),
+            ("127.0.0.1 ", None),
+            ("localhost", None),
+        ] {
+            assert_eq!(inet_aton(text), want, "{text}");
+        }
+        assert!(numeric("fe80::1%lo") && numeric("::1%1") && numeric("::1"));
+        assert!(!numeric("fe80::1%") && !numeric("host%1") && !numeric("db.internal"));
+    }
 }
