@@ -425,9 +425,11 @@ def _ssize(value, what=None):
     return value
 
 
-def _text(value):
+def _text(value, what="argument"):
     """A ``str`` that can cross into the bindings (UTF-8: a lone surrogate is CPython's
-    UnicodeEncodeError, not a trap)."""
+    UnicodeEncodeError, not a trap); ``what`` names the argument in the TypeError for others."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str, not {type(value).__name__}")
     value.encode("utf-8")
     return value
 
@@ -1126,8 +1128,10 @@ def gethostbyaddr(ip_address):
 
 def getservbyname(servicename, protocolname=None):
     """``getservbyname(servicename[, protocolname])``: the port number."""
-    protocolname = None if protocolname is None else _text(protocolname)
-    return _call(_netdb.getservbyname, _text(servicename), protocolname)
+    servicename = _text(servicename, "getservbyname() argument 1")
+    if protocolname is not None:
+        protocolname = _text(protocolname, "getservbyname() argument 2")
+    return _call(_netdb.getservbyname, servicename, protocolname)
 
 
 def getservbyport(port, protocolname=None):
@@ -1135,13 +1139,14 @@ def getservbyport(port, protocolname=None):
     port = _c_int(port, "port")
     if not 0 <= port <= 0xFFFF:
         raise OverflowError("getservbyport: port must be 0-65535.")
-    protocolname = None if protocolname is None else _text(protocolname)
+    if protocolname is not None:
+        protocolname = _text(protocolname, "getservbyport() argument 2")
     return _call(_netdb.getservbyport, port, protocolname)
 
 
 def getprotobyname(protocolname):
     """``getprotobyname(protocolname)``: the protocol number."""
-    return _call(_netdb.getprotobyname, _text(protocolname))
+    return _call(_netdb.getprotobyname, _text(protocolname, "getprotobyname() argument"))
 
 
 def if_nameindex():

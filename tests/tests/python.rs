@@ -525,7 +525,27 @@ fn sockets_at_import_time_build_and_fail_cleanly() {
     assert_eq!(out.line("at-run"), "ok", "{out}");
 }
 
+/// `tests/python/fuzz.py`: thousands of calls of every `_socket` function and method with
+/// random awkward arguments (huge and negative numbers, odd floats, lone surrogates, NULs,
+/// wrong types, closed and aliased descriptors), under a policy that allows nothing. Only
+/// Python exceptions come out (the plugin survives every seed), and only the kinds CPython's C
+/// module raises (no AttributeError, KeyError, IndexError from inside `_socket`).
+fn random_arguments_raise_python_exceptions_only() {
+    let component = sockbox_tests::python_component("tests/python", "fuzz");
+    for seed in ["1", "2", "3"] {
+        let ctx = with_policy(policy(&[])).build().unwrap();
+        let out = run_component(&component, "fuzz", &[seed, "3000"], ctx, &[]);
+        out.assert_ok();
+        println!("seed {seed}: {}", out.line("exceptions"));
+        // Exceptions CPython's C module never raises (AttributeError, KeyError, ...).
+        let odd: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("odd: ")).collect();
+        assert!(odd.is_empty(), "seed {seed}:\n{}", odd.join("\n"));
+        assert_eq!(out.line("survived"), "yes", "seed {seed}: {out}");
+    }
+}
+
 sockbox_tests::both_hosts!(
+    random_arguments_raise_python_exceptions_only,
     sockets_at_import_time_build_and_fail_cleanly,
     python_matches_native_cpython,
     large_reads_that_wait_get_what_arrived,
