@@ -528,6 +528,12 @@ options! {
     "SO_TYPE": SoType(SocketKind) => socket_type;
     /// SO_PEERCRED: the peer process of a Unix-domain socket.
     "SO_PEERCRED": SoPeercred(PeerCredentials) => peer_credentials;
+    /// SO_ACCEPTCONN: whether the socket listens.
+    "SO_ACCEPTCONN": SoAcceptconn(bool) => accepts_connections;
+    /// SO_DOMAIN: the address family, as the OS reports it.
+    "SO_DOMAIN": SoDomain(AddressFamily) => domain;
+    /// SO_PROTOCOL: the protocol number, as the OS reports it.
+    "SO_PROTOCOL": SoProtocol(i32) => protocol;
     /// TCP_NODELAY.
     "TCP_NODELAY": TcpNodelay(bool) => tcp_nodelay / set_tcp_nodelay;
     /// TCP_CORK.

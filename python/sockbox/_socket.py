@@ -715,7 +715,7 @@ class socket:
             self._family = _family_number(sock.family()) if family in (-1, None) else _as_int(family, "family")
             self._type = _kind_number(sock.kind()) if type in (-1, None) else _as_int(type, "type")
             self._type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
-            self._proto = sock.proto() if proto in (-1, None) else _as_int(proto, "proto")
+            self._proto = _protocol(sock) if proto in (-1, None) else _as_int(proto, "proto")
         # Every new object starts at the default timeout (non-blocking with SOCK_NONBLOCK).
         timeout = 0 if fileno is None and type & SOCK_NONBLOCK else _wit.getdefaulttimeout()
         sock.settimeout(timeout)
@@ -966,6 +966,16 @@ class socket:
 
 
 SocketType = socket
+
+
+def _protocol(sock):
+    """The protocol number the OS reports for a socket (SO_PROTOCOL), as CPython reads it for
+    ``socket(fileno=)``."""
+    try:
+        raw = sock.getsockopt_raw(SOL_SOCKET, SO_PROTOCOL, 4)
+    except _Err:
+        return sock.proto()
+    return int.from_bytes(raw.ljust(4, b"\0"), "little", signed=True)
 
 
 def _writable(buffer, call):

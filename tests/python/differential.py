@@ -181,6 +181,25 @@ def main():
     case("recv_into/fits", lambda: (q.recv_into(buf), bytes(buf))[1])
     case("recv_into/rest", lambda: q.recv(10))
 
+    # --- Options the kernel reports, and flags.
+    lst = fresh()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    case("getsockopt/SO_ACCEPTCONN-listening", lambda: lst.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    case("getsockopt/SO_ACCEPTCONN-not", lambda: fresh().getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    case("getsockopt/SO_DOMAIN", lambda: fresh(socket.AF_INET6).getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN))
+    case("getsockopt/SO_PROTOCOL", lambda: fresh().getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
+    case("getsockopt/SO_TYPE", lambda: fresh(type=socket.SOCK_DGRAM).getsockopt(socket.SOL_SOCKET, socket.SO_TYPE))
+    case("fileno/proto-detected", lambda: socket.socket(fileno=fresh(socket.AF_INET, socket.SOCK_DGRAM).detach()).proto)
+    case("fileno/family-detected", lambda: socket.socket(fileno=fresh(socket.AF_INET6).detach()).family)
+    w, r = socket.socketpair()
+    keep.extend([w, r])
+    r.settimeout(0.2)
+    case("recv/dontwait-with-timeout", lambda: r.recv(10, socket.MSG_DONTWAIT))
+    case("recv/dontwait-timeout-kept", lambda: r.gettimeout())
+    w.sendall(b"x")
+    case("recvmsg/no-ancillary-room", lambda: r.recvmsg(10)[0:3])
+
     # --- Lookups of numbers and of localhost.
     case("getaddrinfo/v4-on-inet6", lambda: socket.getaddrinfo("127.0.0.1", 80, socket.AF_INET6))
     case("gethostbyname/v6", lambda: socket.gethostbyname("::1"))

@@ -538,7 +538,11 @@ fn random_arguments_raise_python_exceptions_only() {
         out.assert_ok();
         println!("seed {seed}: {}", out.line("exceptions"));
         // Exceptions CPython's C module never raises (AttributeError, KeyError, ...).
-        let odd: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("odd: ")).collect();
+        let odd: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("odd: "))
+            .collect();
         assert!(odd.is_empty(), "seed {seed}:\n{}", odd.join("\n"));
         assert_eq!(out.line("survived"), "yes", "seed {seed}: {out}");
     }

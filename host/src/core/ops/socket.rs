@@ -306,14 +306,17 @@ impl OsSocket {
         self.mode.get()
     }
 
-    /// When a call with these flags gives up: MSG_DONTWAIT never waits.
+    /// When a call with these flags gives up. As in CPython: a socket with a timeout waits up to
+    /// it even with MSG_DONTWAIT (CPython waits for readiness before each try); otherwise
+    /// MSG_DONTWAIT never waits.
     pub(crate) fn deadline(&self, flags: MsgFlags) -> Deadline {
-        // MSG_OOB does not wait either: urgent data raises POLLPRI, not POLLIN, and a blocking
-        // OOB read returns at once (EINVAL when there is none).
-        if flags.contains(MsgFlags::DONTWAIT) || flags.contains(MsgFlags::OOB) {
-            Deadline::Now
-        } else {
-            self.mode().deadline()
+        // MSG_OOB does not wait: urgent data raises POLLPRI, not POLLIN, and a blocking OOB
+        // read returns at once (EINVAL when there is none).
+        match self.mode() {
+            _ if flags.contains(MsgFlags::OOB) => Deadline::Now,
+            mode @ Mode::Timeout(_) => mode.deadline(),
+            _ if flags.contains(MsgFlags::DONTWAIT) => Deadline::Now,
+            mode => mode.deadline(),
         }
     }
 

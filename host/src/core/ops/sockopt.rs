@@ -7,12 +7,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use crate::core::addr::kind_of;
+use crate::core::addr::{family_of, kind_of};
 use crate::core::ctx::SocketCtx;
 use crate::core::error::{SocketError, errno_from_raw};
 use crate::core::policy::Use;
 use crate::core::types::{
-    Errno, Ipv4Membership, Ipv6Membership, PeerCredentials, SocketKind, Sockopt, SockoptName,
+    AddressFamily, Errno, Ipv4Membership, Ipv6Membership, PeerCredentials, SocketKind, Sockopt,
+    SockoptName,
 };
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
@@ -36,6 +37,11 @@ pub(crate) fn get(os: &socket2::Socket, name: SockoptName) -> Result<Sockopt> {
         ),
         N::SoType => Sockopt::SoType(kind_of(os.r#type()?)),
         N::SoPeercred => Sockopt::SoPeercred(peer_credentials(os)?),
+        N::SoAcceptconn => {
+            Sockopt::SoAcceptconn(get_int(os, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0)
+        }
+        N::SoDomain => Sockopt::SoDomain(family_of(os.domain()?)),
+        N::SoProtocol => Sockopt::SoProtocol(os.protocol()?.map_or(0, i32::from)),
         N::TcpNodelay => Sockopt::TcpNodelay(os.tcp_nodelay()?),
         N::TcpCork => Sockopt::TcpCork(os.tcp_cork()?),
         N::TcpQuickack => Sockopt::TcpQuickack(os.tcp_quickack()?),
@@ -76,10 +82,15 @@ pub(crate) fn set(ctx: &SocketCtx, os: &socket2::Socket, value: Sockopt) -> Resu
         Sockopt::SoRcvbuf(v) => os.set_recv_buffer_size(v as usize)?,
         Sockopt::SoSndbuf(v) => os.set_send_buffer_size(v as usize)?,
         Sockopt::SoRcvlowat(v) => set_int(os, libc::SOL_SOCKET, libc::SO_RCVLOWAT, v)?,
-        Sockopt::SoError(_) | Sockopt::SoType(_) | Sockopt::SoPeercred(_) => {
+        Sockopt::SoError(_)
+        | Sockopt::SoType(_)
+        | Sockopt::SoPeercred(_)
+        | Sockopt::SoAcceptconn(_)
+        | Sockopt::SoDomain(_)
+        | Sockopt::SoProtocol(_) => {
             return Err(SocketError::os(
                 Errno::NoProtocolOption,
-                "Protocol not available (SO_ERROR, SO_TYPE and SO_PEERCRED are read only)",
+                "Protocol not available (SO_ERROR, SO_TYPE, SO_PEERCRED, SO_ACCEPTCONN, SO_DOMAIN and SO_PROTOCOL are read only)",
             ));
         }
         Sockopt::TcpNodelay(v) => os.set_tcp_nodelay(v)?,
@@ -249,6 +260,9 @@ pub(crate) fn name_of(level: i32, option: i32) -> Result<Option<SockoptName>> {
         (libc::SOL_SOCKET, libc::SO_ERROR) => N::SoError,
         (libc::SOL_SOCKET, libc::SO_TYPE) => N::SoType,
         (libc::SOL_SOCKET, libc::SO_PEERCRED) => N::SoPeercred,
+        (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => N::SoAcceptconn,
+        (libc::SOL_SOCKET, libc::SO_DOMAIN) => N::SoDomain,
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => N::SoProtocol,
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => N::TcpNodelay,
         (libc::IPPROTO_TCP, libc::TCP_CORK) => N::TcpCork,
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => N::TcpQuickack,
@@ -325,6 +339,9 @@ pub(crate) fn decode(level: i32, option: i32, bytes: &[u8]) -> Result<Sockopt> {
         // Read-only options: `set` refuses them with their own message.
         N::SoError => Sockopt::SoError(None),
         N::SoType => Sockopt::SoType(SocketKind::Stream),
+        N::SoAcceptconn => Sockopt::SoAcceptconn(flag),
+        N::SoDomain => Sockopt::SoDomain(AddressFamily::Unspec),
+        N::SoProtocol => Sockopt::SoProtocol(int),
         N::SoPeercred => {
             let word = |at| int_at(at).ok_or_else(invalid);
             Sockopt::SoPeercred(PeerCredentials {
@@ -424,6 +441,15 @@ pub(crate) fn encode(value: &Sockopt) -> Vec<u8> {
             SocketKind::Raw => libc::SOCK_RAW,
             SocketKind::Other(x) => x,
         }),
+        Sockopt::SoAcceptconn(v) => int(i32::from(v)),
+        Sockopt::SoDomain(f) => int(match f {
+            AddressFamily::Unspec => libc::AF_UNSPEC,
+            AddressFamily::Inet => libc::AF_INET,
+            AddressFamily::Inet6 => libc::AF_INET6,
+            AddressFamily::Unix => libc::AF_UNIX,
+            AddressFamily::Other(x) => x,
+        }),
+        Sockopt::SoProtocol(p) => int(p),
         Sockopt::SoPeercred(c) => {
             let mut out = int(c.pid);
             out.extend(c.uid.to_ne_bytes());
