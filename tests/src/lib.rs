@@ -103,6 +103,11 @@ pub fn component(name: &str) -> Component {
 /// The compiled component of Python module `module` in `app_dir` (see [`python::build`]),
 /// built and compiled once per test binary.
 pub fn python_component(app_dir: &str, module: &str) -> Component {
+    python_component_with(app_dir, module, &[])
+}
+
+/// [`python_component`] with PyPI packages on the path (see [`python::build_with`]).
+pub fn python_component_with(app_dir: &str, module: &str, packages: &[&str]) -> Component {
     type Slot = std::sync::Arc<OnceLock<Component>>;
     static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
     // One slot per guest, filled by the first test to need it while the others wait for it.
@@ -115,7 +120,8 @@ pub fn python_component(app_dir: &str, module: &str) -> Component {
             .or_default(),
     );
     slot.get_or_init(|| {
-        let wasm = std::fs::read(python::build(app_dir, module)).expect("python component");
+        let wasm =
+            std::fs::read(python::build_with(app_dir, module, packages)).expect("python component");
         runner().compile(&wasm).expect("compile")
     })
     .clone()
@@ -502,4 +508,55 @@ pub fn read_at_start(fd: OwnedFd) -> String {
     std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).unwrap();
     f.read_to_string(&mut s).unwrap();
     s
+}
+
+/// A redis-server of the machine's, on a free loopback port, stopped when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: std::process::Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it accepts connections. `None` when the machine has no
+    /// `redis-server`, unless `SOCKBOX_REQUIRE_SERVERS` is set (as `.ci/run` sets it): then that
+    /// is a failure.
+    pub fn start() -> Option<RedisServer> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) if std::env::var_os("SOCKBOX_REQUIRE_SERVERS").is_none() => {
+                println!("skipped: no redis-server ({e}); apt install redis-server");
+                return None;
+            }
+            Err(e) => panic!("redis-server: {e}"),
+        };
+        let server = RedisServer { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(server)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

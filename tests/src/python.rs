@@ -52,6 +52,15 @@ pub fn componentize_py() -> PathBuf {
 /// # Panics
 /// When the build fails, with componentize-py's output.
 pub fn build(app_dir: &str, module: &str) -> PathBuf {
+    build_with(app_dir, module, &[])
+}
+
+/// [`build`], with pure-Python packages from PyPI on the path too (`"redis==8.1.0"`: pinned
+/// requirements, dependencies listed too), installed once into `target/python/site-*`.
+///
+/// # Panics
+/// When pip or the build fails, with their output.
+pub fn build_with(app_dir: &str, module: &str, packages: &[&str]) -> PathBuf {
     // One build at a time: builds of a test binary's threads would race on the same files.
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -60,9 +69,11 @@ pub fn build(app_dir: &str, module: &str) -> PathBuf {
     std::fs::create_dir_all(&out_dir).expect("target/python");
     let out = out_dir.join(format!("{module}.wasm"));
     let stamp = out_dir.join(format!("{module}.stamp"));
+    let site = (!packages.is_empty()).then(|| site_packages(packages));
 
     let mut hasher = DefaultHasher::new();
     COMPONENTIZE_PY.hash(&mut hasher);
+    packages.hash(&mut hasher);
     for dir in ["python", app_dir, "wit"] {
         hash_tree(&root.join(dir), &mut hasher);
     }
@@ -84,11 +95,45 @@ pub fn build(app_dir: &str, module: &str) -> PathBuf {
             "-p",
         ])
         .arg(app_dir)
+        .args(site.iter().flat_map(|dir| [Path::new("-p"), dir.as_path()]))
         .arg(module)
         .arg("-o")
         .arg(&out));
     std::fs::write(&stamp, key).expect("stamp");
     out
+}
+
+/// A directory holding `packages` (pip's `--target`), made on first use.
+fn site_packages(packages: &[&str]) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    packages.hash(&mut hasher);
+    let dir = workspace_root()
+        .join("target/python")
+        .join(format!("site-{:016x}", hasher.finish()));
+    if !dir.join(".complete").exists() {
+        let pip = componentize_py().with_file_name("pip");
+        run(Command::new(pip)
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+            ])
+            // Pure-Python wheels only: the guest is CPython for WASI, not this machine's.
+            .args([
+                "--only-binary",
+                ":all:",
+                "--platform",
+                "any",
+                "--implementation",
+                "py",
+            ])
+            .args(["--python-version", "3.14", "--target"])
+            .arg(&dir)
+            .args(packages));
+        std::fs::write(dir.join(".complete"), packages.join("\n")).expect("site stamp");
+    }
+    dir
 }
 
 /// Hashes every file under `dir` (paths and contents, in a stable order), skipping caches.

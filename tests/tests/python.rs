@@ -548,7 +548,67 @@ fn random_arguments_raise_python_exceptions_only() {
     }
 }
 
+/// redis-py (8.1.0, pure Python, from PyPI) against a real redis-server on loopback: commands,
+/// a 2 MiB value whose reply arrives over many reads, a pipeline, an error reply.
+fn redis_py_talks_to_a_real_redis_server() {
+    let Some(server) = sockbox_tests::RedisServer::start() else {
+        return;
+    };
+    let component =
+        sockbox_tests::python_component_with("tests/python", "redis_client", &["redis==8.1.0"]);
+    let out = run_component(
+        &component,
+        "redis_client",
+        &[&server.port.to_string()],
+        allowing_connect(server.port).build().unwrap(),
+        &[],
+    );
+    out.assert_ok();
+    for (label, want) in [
+        ("ping", "True"),
+        ("get", "works"),
+        ("big", "True"),
+        ("pipeline", "100"),
+        ("list", "10 [0, 1, 2]"),
+        ("missing", "None"),
+        ("error", "ResponseError"),
+    ] {
+        assert_eq!(out.line(label), want, "{label}: {out}");
+    }
+}
+
+/// The packages `requests` needs, pinned (pure-Python wheels from PyPI).
+const REQUESTS: &[&str] = &[
+    "requests==2.32.5",
+    "urllib3==2.5.0",
+    "idna==3.10",
+    "charset_normalizer==3.4.3",
+    "certifi==2025.8.3",
+];
+
+/// A plugin that imports requests builds (urllib3 opens a socket at import time, during
+/// componentize-py's build) and GETs from a native HTTP server.
+fn requests_builds_and_gets() {
+    let component =
+        sockbox_tests::python_component_with("tests/python", "requests_client", REQUESTS);
+    let (port, server) = http_server("hello from native");
+    let out = run_component(
+        &component,
+        "requests_client",
+        &[&port.to_string()],
+        allowing_connect(port).build().unwrap(),
+        &[],
+    );
+    let head = server.join().unwrap();
+    out.assert_ok();
+    assert_eq!(out.line("status"), "200", "{out}");
+    assert_eq!(out.line("body"), "hello from native", "{out}");
+    assert!(head.contains("X-Guest: requests"), "{head}");
+}
+
 sockbox_tests::both_hosts!(
+    requests_builds_and_gets,
+    redis_py_talks_to_a_real_redis_server,
     random_arguments_raise_python_exceptions_only,
     sockets_at_import_time_build_and_fail_cleanly,
     python_matches_native_cpython,
