@@ -80,6 +80,99 @@ pub const AI_ADDRCONFIG: i32 = 0x20;
 /// AI_NUMERICSERV
 pub const AI_NUMERICSERV: i32 = 0x400;
 
+/// SHUT_RD: `shutdown` of the reading side.
+pub const SHUT_RD: i32 = 0;
+/// SHUT_WR: `shutdown` of the writing side.
+pub const SHUT_WR: i32 = 1;
+/// SHUT_RDWR: `shutdown` of both sides.
+pub const SHUT_RDWR: i32 = 2;
+
+/// SOMAXCONN: Linux's largest listen backlog by default (`listen()` asks for at most 128).
+pub const SOMAXCONN: i32 = 4096;
+
+/// NI_NUMERICHOST
+pub const NI_NUMERICHOST: i32 = 1;
+/// NI_NUMERICSERV
+pub const NI_NUMERICSERV: i32 = 2;
+/// NI_NOFQDN
+pub const NI_NOFQDN: i32 = 4;
+/// NI_NAMEREQD
+pub const NI_NAMEREQD: i32 = 8;
+/// NI_DGRAM
+pub const NI_DGRAM: i32 = 16;
+/// NI_MAXHOST: room for a host name from `getnameinfo`.
+pub const NI_MAXHOST: i32 = 1025;
+/// NI_MAXSERV: room for a service name from `getnameinfo`.
+pub const NI_MAXSERV: i32 = 32;
+
+/// EAI_BADFLAGS
+pub const EAI_BADFLAGS: i32 = -1;
+/// EAI_NONAME
+pub const EAI_NONAME: i32 = -2;
+/// EAI_AGAIN
+pub const EAI_AGAIN: i32 = -3;
+/// EAI_FAIL
+pub const EAI_FAIL: i32 = -4;
+/// EAI_NODATA
+pub const EAI_NODATA: i32 = -5;
+/// EAI_FAMILY
+pub const EAI_FAMILY: i32 = -6;
+/// EAI_SOCKTYPE
+pub const EAI_SOCKTYPE: i32 = -7;
+/// EAI_SERVICE
+pub const EAI_SERVICE: i32 = -8;
+/// EAI_ADDRFAMILY
+pub const EAI_ADDRFAMILY: i32 = -9;
+/// EAI_MEMORY
+pub const EAI_MEMORY: i32 = -10;
+/// EAI_SYSTEM
+pub const EAI_SYSTEM: i32 = -11;
+/// EAI_OVERFLOW
+pub const EAI_OVERFLOW: i32 = -12;
+
+/// INADDR_ANY (0.0.0.0), as a host-order number.
+pub const INADDR_ANY: u32 = 0;
+/// INADDR_BROADCAST (255.255.255.255).
+pub const INADDR_BROADCAST: u32 = 0xFFFF_FFFF;
+/// INADDR_LOOPBACK (127.0.0.1).
+pub const INADDR_LOOPBACK: u32 = 0x7F00_0001;
+/// INADDR_NONE
+pub const INADDR_NONE: u32 = 0xFFFF_FFFF;
+/// INADDR_UNSPEC_GROUP (224.0.0.0).
+pub const INADDR_UNSPEC_GROUP: u32 = 0xE000_0000;
+/// INADDR_ALLHOSTS_GROUP (224.0.0.1).
+pub const INADDR_ALLHOSTS_GROUP: u32 = 0xE000_0001;
+/// INADDR_MAX_LOCAL_GROUP (224.0.0.255).
+pub const INADDR_MAX_LOCAL_GROUP: u32 = 0xE000_00FF;
+
+/// The size of a control message header (`struct cmsghdr` on 64-bit Linux, which the host is).
+const CMSG_HEADER: usize = 16;
+
+/// `socket.CMSG_LEN(length)`: the size of a control message carrying `length` bytes of data.
+///
+/// # Errors
+/// [`Error::Value`] when the size would not fit (CPython's OverflowError).
+#[allow(non_snake_case)]
+pub fn CMSG_LEN(length: usize) -> Result<usize> {
+    length
+        .checked_add(CMSG_HEADER)
+        .filter(|n| *n <= i32::MAX as usize)
+        .ok_or_else(|| Error::Value("CMSG_LEN() argument out of range".into()))
+}
+
+/// `socket.CMSG_SPACE(length)`: [`CMSG_LEN`] padded to the alignment of the next message.
+///
+/// # Errors
+/// [`Error::Value`] when the size would not fit.
+#[allow(non_snake_case)]
+pub fn CMSG_SPACE(length: usize) -> Result<usize> {
+    let padded = length
+        .checked_add(7)
+        .map(|n| n & !7)
+        .ok_or_else(|| Error::Value("CMSG_SPACE() argument out of range".into()))?;
+    CMSG_LEN(padded).map_err(|_| Error::Value("CMSG_SPACE() argument out of range".into()))
+}
+
 /// A family number; one with no name stays `Other(n)`, as socket.py keeps unknown ints.
 impl From<i32> for AddressFamily {
     fn from(n: i32) -> Self {

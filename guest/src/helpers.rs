@@ -215,13 +215,20 @@ impl<A: ToSockAddress> CreateServer<A> {
     }
 }
 
-/// `socket.socketpair(family, type, proto)`: two connected sockets. AF_INET/AF_INET6 use
-/// socket.py's fallback (a loopback listener with a peer check), in the host; no policy rule
-/// is needed.
+/// `socket.socketpair(family, type, proto)`: two connected sockets; `None` takes socket.py's
+/// defaults, `AF_UNIX` and `SOCK_STREAM`. AF_UNIX pairs are the OS's socketpair(2);
+/// AF_INET/AF_INET6 pairs use socket.py's fallback (a loopback listener with a peer check),
+/// in the host. No policy rule is needed.
 ///
 /// # Errors
-/// [`Error::Value`] for another kind or a non-zero proto; AF_UNIX is not served yet.
-pub fn socketpair(family: AddressFamily, kind: SocketKind, proto: i32) -> Result<(Socket, Socket)> {
+/// `not-supported` for a kind the family has no pairs of; OS errors.
+pub fn socketpair(
+    family: impl Into<Option<AddressFamily>>,
+    kind: impl Into<Option<SocketKind>>,
+    proto: i32,
+) -> Result<(Socket, Socket)> {
+    let family = family.into().unwrap_or(AddressFamily::Unix);
+    let kind = kind.into().unwrap_or(SocketKind::Stream);
     let (a, b) = wit::socketpair(family, kind, proto)?;
     Ok((Socket::from_raw(a), Socket::from_raw(b)))
 }

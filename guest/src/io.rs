@@ -496,18 +496,33 @@ impl Socket {
         SocketFile::open(self, mode, None, None)
     }
 
-    /// `makefile(mode, buffering, newline=newline)`: `buffering` `Some(0)` gives an unbuffered
-    /// binary file (text refuses it, as in socket.py), `None` the default size.
+    /// `makefile(mode, buffering, encoding=encoding, newline=newline)`: `buffering` `Some(0)`
+    /// gives an unbuffered binary file (text refuses it, as in socket.py), `None` the default
+    /// size. Text is UTF-8: `encoding` may name it (`"utf-8"`, `"utf8"`, any case) or be `None`.
     ///
     /// # Errors
-    /// [`Error::Value`] for a bad mode, newline, or unbuffered text; `bad-descriptor` when
-    /// closed.
+    /// [`Error::Value`] for a bad mode, newline, encoding (another codec, or any with a binary
+    /// mode), or unbuffered text; `bad-descriptor` when closed.
     pub fn makefile_with(
         &self,
         mode: &str,
         buffering: Option<usize>,
+        encoding: Option<&str>,
         newline: Option<&str>,
     ) -> Result<SocketFile> {
+        if let Some(encoding) = encoding {
+            if mode.contains('b') {
+                return Err(Error::value(
+                    "binary mode doesn't take an encoding argument",
+                ));
+            }
+            let name = encoding.to_ascii_lowercase().replace('_', "-");
+            if name != "utf-8" && name != "utf8" {
+                return Err(Error::value(format!(
+                    "sockbox text files are UTF-8, not {encoding:?}"
+                )));
+            }
+        }
         SocketFile::open(self, mode, buffering, newline)
     }
 }

@@ -56,9 +56,10 @@ pub use netdb::{
 };
 pub use poll::{Poller, select};
 pub use socket::{
-    Socket, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout, timeout_from_secs,
+    Socket, close, dup, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout,
+    timeout_from_secs,
 };
-pub use unix::{Fd, FdsMessage, ReceivedFd, fromshare, recv_fds, send_fds};
+pub use unix::{Ancillary, Fd, FdsMessage, ReceivedFd, fromshare, recv_fds, send_fds};
 pub use util::{htonl, htons, inet_aton, inet_ntoa, inet_ntop, inet_pton, ntohl, ntohs};
 
 /// The WIT types, under the names the WIT gives them.

@@ -13,7 +13,8 @@ use crate::bindings::sockbox::socket::socket::{
 };
 use crate::bindings::sockbox::socket::types::ShutdownHow;
 use crate::{
-    AddressFamily, Errno, Error, MsgFlags, Result, SockAddress, SocketKind, ToSockAddress,
+    AddressFamily, Ancillary, Errno, Error, Fd, FdsMessage, MsgFlags, Result, SockAddress,
+    SocketKind, ToSockAddress,
 };
 
 /// A socket, served by the host: Python's `socket.socket`.
@@ -109,7 +110,10 @@ impl Socket {
         }
         // SAFETY: `h` is a socket handle this instance owns: detach took it out of a Socket
         // and nothing else has used it since.
-        Ok(Socket::from_raw(unsafe { wit::Socket::from_handle(h) }))
+        let sock = Socket::from_raw(unsafe { wit::Socket::from_handle(h) });
+        // A new socket object starts at the default timeout, as in CPython.
+        sock.settimeout(getdefaulttimeout());
+        Ok(sock)
     }
 
     /// `dup()`: a new socket on a duplicate of the OS socket, with the same timeout.
@@ -145,11 +149,12 @@ impl Socket {
         Ok(self.raw.bind(&self.address(address)?)?)
     }
 
-    /// `listen(backlog)`.
+    /// `listen(backlog)`; `None` is socket.py's default, `min(SOMAXCONN, 128)`.
     ///
     /// # Errors
     /// `bad-descriptor` when closed; OS errors.
-    pub fn listen(&self, backlog: i32) -> Result<()> {
+    pub fn listen(&self, backlog: impl Into<Option<i32>>) -> Result<()> {
+        let backlog = backlog.into().unwrap_or(crate::consts::SOMAXCONN.min(128));
         Ok(self.raw.listen(backlog)?)
     }
 
@@ -322,6 +327,78 @@ impl Socket {
     /// As [`recv`](Self::recv).
     pub fn recvmsg(&self, bufsize: usize, flags: MsgFlags) -> Result<Message> {
         Ok(self.raw.recvmsg(bufsize as u64, flags)?)
+    }
+
+    /// `recvmsg_into(buffers, 0, flags)`: the data scattered over `buffers` in order; the
+    /// number of bytes, the flags the OS set and the sender.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv).
+    pub fn recvmsg_into(
+        &self,
+        buffers: &mut [&mut [u8]],
+        flags: MsgFlags,
+    ) -> Result<(usize, MsgFlags, Option<SockAddress>)> {
+        let total = buffers.iter().map(|b| b.len()).sum();
+        let message = self.recvmsg(total, flags)?;
+        let mut rest = &message.data[..];
+        for buffer in buffers.iter_mut() {
+            let n = rest.len().min(buffer.len());
+            buffer[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+        Ok((message.data.len(), message.flags, message.address))
+    }
+
+    /// `sendmsg(buffers, ancdata, flags, address)` with ancillary data: the descriptors of
+    /// every [`Ancillary::Rights`] go in one SCM_RIGHTS message (over a Unix-domain socket).
+    ///
+    /// # Errors
+    /// As [`sendmsg`](Self::sendmsg) and [`send_fds`](crate::send_fds).
+    pub fn sendmsg_ancillary(
+        &self,
+        buffers: &[&[u8]],
+        ancdata: &[Ancillary<'_>],
+        flags: MsgFlags,
+        address: Option<SockAddress>,
+    ) -> Result<usize> {
+        let fds: Vec<Fd<'_>> = ancdata
+            .iter()
+            .flat_map(|a| match a {
+                Ancillary::Rights(fds) => fds.iter().copied(),
+            })
+            .collect();
+        if fds.is_empty() {
+            return self.sendmsg(buffers, flags, address);
+        }
+        crate::send_fds(self, buffers, &fds, flags, address)
+    }
+
+    /// `recvmsg(bufsize, ancbufsize, flags)`: with room for `ancbufsize` bytes of ancillary
+    /// data, as many descriptors as fit after [`CMSG_LEN(0)`](crate::consts::CMSG_LEN) are
+    /// received (SCM_RIGHTS); more set `MSG_CTRUNC`, as in CPython.
+    ///
+    /// # Errors
+    /// As [`recv_fds`](crate::recv_fds) when there is room for descriptors, else as
+    /// [`recvmsg`](Self::recvmsg).
+    pub fn recvmsg_ancillary(
+        &self,
+        bufsize: usize,
+        ancbufsize: usize,
+        flags: MsgFlags,
+    ) -> Result<FdsMessage> {
+        let room = ancbufsize.saturating_sub(crate::consts::CMSG_LEN(0)?);
+        let maxfds = u32::try_from(room / 4).unwrap_or(u32::MAX);
+        if maxfds == 0 {
+            let m = self.recvmsg(bufsize, flags)?;
+            return Ok(FdsMessage {
+                data: m.data,
+                fds: Vec::new(),
+                flags: m.flags,
+                address: m.address,
+            });
+        }
+        crate::recv_fds(self, bufsize, maxfds, flags)
     }
 
     /// `shutdown(how)`.
@@ -750,5 +827,29 @@ pub fn fromfd(fd: i32) -> Result<Socket> {
     // SAFETY: `h` is a socket handle this instance holds (registered above); it is only
     // borrowed for the dup, and ManuallyDrop keeps this copy from dropping it.
     let borrowed = std::mem::ManuallyDrop::new(unsafe { wit::Socket::from_handle(h) });
-    Ok(Socket::from_raw(borrowed.dup()?))
+    let sock = Socket::from_raw(borrowed.dup()?);
+    // A new socket object starts at the default timeout, as CPython's fromfd gives it.
+    sock.settimeout(getdefaulttimeout());
+    Ok(sock)
+}
+
+/// `socket.dup(fd)`: a new number for a duplicate of a socket given away by
+/// [`Socket::detach`].
+///
+/// # Errors
+/// `bad-descriptor` for a number that is not a detached socket; as [`Socket::dup`].
+pub fn dup(fd: i32) -> Result<i32> {
+    let sock = Socket::from_fd(fd)?;
+    let copy = sock.dup();
+    let _ = sock.detach();
+    Ok(copy?.detach())
+}
+
+/// `socket.close(fd)`: closes a socket given away by [`Socket::detach`].
+///
+/// # Errors
+/// `bad-descriptor` for a number that is not a detached socket.
+pub fn close(fd: i32) -> Result<()> {
+    drop(Socket::from_fd(fd)?);
+    Ok(())
 }

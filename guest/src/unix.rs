@@ -37,6 +37,15 @@ impl std::fmt::Debug for ReceivedFd {
     }
 }
 
+/// Ancillary data for [`Socket::sendmsg_ancillary`] (socket.py's `ancdata` items): sockbox
+/// passes descriptors (SCM_RIGHTS) and nothing else.
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)] // holds borrowed handles; nothing to show
+pub enum Ancillary<'a> {
+    /// `(SOL_SOCKET, SCM_RIGHTS, fds)`: descriptors to pass.
+    Rights(&'a [Fd<'a>]),
+}
+
 /// Something [`send_fds`] can pass: a socket or file this guest owns, or a received descriptor.
 #[derive(Clone, Copy)]
 #[allow(missing_debug_implementations)] // holds borrowed handles; nothing to show

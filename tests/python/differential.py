@@ -199,6 +199,11 @@ def main():
     case("recv/dontwait-timeout-kept", lambda: r.gettimeout())
     w.sendall(b"x")
     case("recvmsg/no-ancillary-room", lambda: r.recvmsg(10)[0:3])
+    passed = fresh()
+    socket.send_fds(w, [b"fd"], [passed.fileno()])
+    case("recvmsg/fd-without-room", lambda: r.recvmsg(10)[0:3])
+    socket.send_fds(w, [b"fd"], [passed.fileno()])
+    case("recvmsg/fd-with-room", lambda: len(r.recvmsg(10, socket.CMSG_SPACE(4))[1]))
 
     # --- Lookups of numbers and of localhost.
     case("getaddrinfo/v4-on-inet6", lambda: socket.getaddrinfo("127.0.0.1", 80, socket.AF_INET6))

@@ -478,6 +478,7 @@ fn python_matches_native_cpython() {
         "bind [::1]:0",
         "connect 127.0.0.1:*",
         "lookup localhost",
+        "fd-passing",
     ]))
     .build()
     .unwrap();

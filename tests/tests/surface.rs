@@ -503,7 +503,50 @@ fn http_get_example() {
     );
 }
 
+/// socket.py's extras in the Rust crate: default arguments, recvmsg_into, ancillary data on
+/// sendmsg/recvmsg (MSG_CTRUNC without room), CMSG_LEN/CMSG_SPACE, module-level dup and
+/// close, fromfd starting at the default timeout, makefile's encoding, the constants.
+fn socket_py_extras_in_the_rust_crate() {
+    let out = surface(
+        &["socket-py-extras"],
+        with_policy(policy(&["fd-passing", "bind 127.0.0.1:0"])),
+    );
+    out.assert_ok();
+    for (label, want) in [
+        ("pair", "AddressFamily::Unix SocketKind::Stream"),
+        ("listen-default", "ok"),
+        ("listening", "Sockopt::SoAcceptconn(true)"),
+        ("recvmsg-into", r#"11 "hello" " world""#),
+        ("ancillary", r#""with fd" 1"#),
+        ("no-room", r#""no room" 0 ctrunc=true"#),
+        ("cmsg", "16 20 24"),
+        ("dup", "true"),
+        ("close", "ok"),
+        ("close-copy", "ok"),
+        ("fromfd-timeout", "Some(2.5s) None"),
+        ("encoding-utf8", "ok"),
+        (
+            "encoding-binary",
+            "err ValueError : binary mode doesn't take an encoding argument",
+        ),
+        ("consts", "2 4096 1025 0x7f000001"),
+    ] {
+        assert_eq!(out.line(label), want, "{label}: {out}");
+    }
+    assert!(out.line("cmsg-huge").starts_with("err ValueError"), "{out}");
+    assert!(
+        out.line("close-again")
+            .starts_with("err OSError BadDescriptor"),
+        "{out}"
+    );
+    assert!(
+        out.line("encoding-latin1").starts_with("err ValueError"),
+        "{out}"
+    );
+}
+
 sockbox_tests::both_hosts!(
+    socket_py_extras_in_the_rust_crate,
     makefile_newline_modes,
     makefile_binary_text_and_newlines,
     makefile_keeps_socket_open_until_closed,

@@ -34,6 +34,7 @@ fn main() -> Res {
         "multicast" => multicast(),
         "netdb" => netdb(),
         "pure" => pure(),
+        "socket-py-extras" => socket_py_extras(),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -62,7 +63,7 @@ fn makefile(port: u16) -> Res {
     drop(f);
     // Text, newline="\r\n": "\n" goes out as "\r\n" (the peer echoes it back untranslated
     // through a binary file).
-    let mut w = s.makefile_with("w", None, Some("\r\n"))?;
+    let mut w = s.makefile_with("w", None, Some("utf-8"), Some("\r\n"))?;
     writeln!(w, "crlf")?;
     w.flush()?;
     drop(w);
@@ -77,9 +78,9 @@ fn makefile(port: u16) -> Res {
     let lines: Vec<String> = text.lines().collect::<Result<_, _>>()?;
     println!("text-lines: {lines:?}");
     report("mode-bad", s.makefile("rx"));
-    report("text-unbuffered", s.makefile_with("r", Some(0), None));
-    report("newline-bad", s.makefile_with("r", None, Some("x")));
-    let raw = s.makefile_with("rb", Some(0), None)?;
+    report("text-unbuffered", s.makefile_with("r", Some(0), None, None));
+    report("newline-bad", s.makefile_with("r", None, None, Some("x")));
+    let raw = s.makefile_with("rb", Some(0), None, None)?;
     println!("unbuffered-binary: {} {}", raw.mode(), raw.is_text());
     Ok(())
 }
@@ -95,7 +96,7 @@ fn newlines() -> Res {
         let (a, b) = sockbox::socketpair(AddressFamily::Inet, SocketKind::Stream, 0)?;
         a.sendall(b"x\ry\r\nz\n")?;
         a.shutdown(Shutdown::Write)?;
-        let mut f = b.makefile_with("r", None, newline)?;
+        let mut f = b.makefile_with("r", None, None, newline)?;
         let mut lines = Vec::new();
         loop {
             let line = f.readline()?;
@@ -583,5 +584,85 @@ fn pure() -> Res {
         MsgFlags::from_raw(MSG_PEEK | MSG_WAITALL)?.raw() == MSG_PEEK | MSG_WAITALL
     );
     println!("errno-message: {}", Errno::ConnRefused.message());
+    Ok(())
+}
+
+/// What socket.py has beyond the basics: default arguments, recvmsg_into, ancillary data on
+/// sendmsg/recvmsg, CMSG_LEN/CMSG_SPACE, module-level dup and close, fromfd's timeout, the
+/// makefile encoding, the constants.
+fn socket_py_extras() -> Res {
+    use sockbox::consts::{
+        CMSG_LEN, CMSG_SPACE, INADDR_LOOPBACK, NI_MAXHOST, SHUT_RDWR, SOMAXCONN,
+    };
+    let (a, b) = sockbox::socketpair(None, None, 0)?;
+    println!("pair: {:?} {:?}", a.family(), a.kind());
+    let l = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    l.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    report("listen-default", l.listen(None));
+    println!("listening: {:?}", l.getsockopt(SockoptName::SoAcceptconn)?);
+    a.sendall(b"hello world")?;
+    let (mut one, mut two) = ([0u8; 5], [0u8; 20]);
+    let (n, _, _) = b.recvmsg_into(&mut [&mut one, &mut two], MsgFlags::empty())?;
+    println!(
+        "recvmsg-into: {n} {:?} {:?}",
+        String::from_utf8_lossy(&one),
+        String::from_utf8_lossy(&two[..n - 5])
+    );
+    let passed = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
+    a.sendmsg_ancillary(
+        &[b"with fd"],
+        &[sockbox::Ancillary::Rights(&[sockbox::Fd::Socket(&passed)])],
+        MsgFlags::empty(),
+        None,
+    )?;
+    let m = b.recvmsg_ancillary(100, CMSG_SPACE(4)?, MsgFlags::empty())?;
+    println!(
+        "ancillary: {:?} {}",
+        String::from_utf8_lossy(&m.data),
+        m.fds.len()
+    );
+    a.sendmsg_ancillary(
+        &[b"no room"],
+        &[sockbox::Ancillary::Rights(&[sockbox::Fd::Socket(&passed)])],
+        MsgFlags::empty(),
+        None,
+    )?;
+    let m = b.recvmsg_ancillary(100, 0, MsgFlags::empty())?;
+    println!(
+        "no-room: {:?} {} ctrunc={}",
+        String::from_utf8_lossy(&m.data),
+        m.fds.len(),
+        (m.flags & MsgFlags::CTRUNC) == MsgFlags::CTRUNC
+    );
+    println!("cmsg: {} {} {}", CMSG_LEN(0)?, CMSG_LEN(4)?, CMSG_SPACE(4)?);
+    report("cmsg-huge", CMSG_LEN(usize::MAX));
+    let fd = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?.detach();
+    let copy = sockbox::dup(fd)?;
+    println!("dup: {}", copy != fd);
+    report("close", sockbox::close(fd));
+    report("close-again", sockbox::close(fd));
+    report("close-copy", sockbox::close(copy));
+    sockbox::setdefaulttimeout(Some(Duration::from_millis(2500)));
+    a.settimeout(None);
+    let from = sockbox::fromfd(a.fileno())?;
+    println!(
+        "fromfd-timeout: {:?} {:?}",
+        from.gettimeout(),
+        a.gettimeout()
+    );
+    sockbox::setdefaulttimeout(None);
+    report(
+        "encoding-utf8",
+        a.makefile_with("r", None, Some("UTF-8"), None).map(drop),
+    );
+    report(
+        "encoding-latin1",
+        a.makefile_with("r", None, Some("latin-1"), None).map(drop),
+    );
+    report(
+        "encoding-binary",
+        a.makefile_with("rb", None, Some("utf-8"), None).map(drop),
+    );
+    println!("consts: {SHUT_RDWR} {SOMAXCONN} {NI_MAXHOST} {INADDR_LOOPBACK:#x}");
     Ok(())
 }

@@ -973,6 +973,16 @@ impl SocketCtxView<'_> {
         bufsize: u64,
         flags: MsgFlags,
     ) -> Result<Message> {
+        // On a Unix-domain socket, descriptors may arrive with the data: with no room for them
+        // they are closed and the message says MSG_CTRUNC, as recvmsg(2) says.
+        if matches!(self.table.get(&s)?.family(), AddressFamily::Unix) {
+            let m = self.recv_fds(w, &s, bufsize, 0, flags).await?;
+            return Ok(Message {
+                data: m.data,
+                flags: m.flags,
+                address: m.address,
+            });
+        }
         let os = self.os_of(&s)?;
         os.recvmsg(w, self.ctx, bufsize, flags).await
     }
