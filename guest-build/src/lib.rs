@@ -32,6 +32,7 @@ pub fn build(packages: &[&str]) -> PathBuf {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    ensure_target(&root);
     let target_dir = root.join("target").join("guests");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -72,6 +73,34 @@ pub fn build(packages: &[&str]) -> PathBuf {
         );
     }
     target_dir.join(TARGET).join("release")
+}
+
+/// Installs the `wasm32-wasip2` standard library when the toolchain lacks it: rustup installs
+/// nothing on demand, and without it the guests cannot build. Run in the workspace, so the
+/// toolchain `rust-toolchain.toml` pins gets it. Without rustup, the build fails later with
+/// the advice below.
+fn ensure_target(root: &Path) {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .current_dir(root)
+        .output();
+    let installed = sysroot.is_ok_and(|out| {
+        out.status.success() && Path::new(String::from_utf8_lossy(&out.stdout).trim()).is_dir()
+    });
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target (rustup target add {TARGET})");
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .current_dir(root)
+        .status();
+    if !added.is_ok_and(|s| s.success()) {
+        println!(
+            "cargo:warning=could not install {TARGET}: run `rustup target add {TARGET}` in this checkout"
+        );
+    }
 }
 
 /// The workspace root: the nearest ancestor with a `Cargo.lock` or `[workspace]` manifest.

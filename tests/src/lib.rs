@@ -342,7 +342,8 @@ pub fn preopen_listener(addr: &str) -> (socket2::Socket, SocketAddr) {
     .unwrap();
     s.set_reuse_address(true).unwrap();
     s.bind(&sa.into()).expect("bind preopen");
-    s.listen(16).unwrap();
+    // Room for every client a test connects before the guest accepts, on a loaded machine.
+    s.listen(256).unwrap();
     let local = s.local_addr().unwrap().as_socket().unwrap();
     (s, local)
 }
