@@ -77,7 +77,7 @@ pub use bindings::sockbox::socket::types::{
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "sockbox:socket/imports",
         // wasi types are the `wasi` crate's, so a `wasi::filesystem` descriptor can be handed
         // to sendfile and send_fds as it is.

@@ -44,7 +44,7 @@ pub(crate) struct Pending {
 }
 
 impl ShareGroup {
-    /// A group whose tokens expire after [`DEFAULT_SHARE_TTL`].
+    /// A group whose tokens expire after 60 seconds.
     pub fn new() -> Self {
         Self::with_ttl(DEFAULT_SHARE_TTL)
     }

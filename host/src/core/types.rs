@@ -6,7 +6,7 @@
 
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "sockbox:socket/values",
         trappable_error_type: {
             "sockbox:socket/types.error" => super::SocketError,

@@ -32,7 +32,7 @@ type Result<T, E = SocketError> = std::result::Result<T, E>;
 
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "sockbox:socket/imports",
         imports: {
             "sockbox:socket/socket.[method]socket.accept": async | trappable,

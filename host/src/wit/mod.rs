@@ -14,7 +14,7 @@ mod sync;
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "sockbox:socket/imports",
         imports: { default: trappable },
         with: {

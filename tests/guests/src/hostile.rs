@@ -3,7 +3,7 @@
 //! test (`tests/tests/hostile.rs`) holds the expected outcome of each label.
 //!
 //! Args: `TCP_PORT UDP_PORT UNIX_DIR`; `/data` holds `f.txt` and the directory `sub`. The policy
-//! allows connect to 127.0.0.1:TCP_PORT, [::1]:TCP_PORT and 127.0.0.1:UDP_PORT, bind to
+//! allows connect to 127.0.0.1:TCP_PORT, `[::1]:TCP_PORT` and 127.0.0.1:UDP_PORT, bind to
 //! 127.0.0.1:0, Unix paths under UNIX_DIR, lookups of `localhost`, and fd passing.
 
 use std::net::{Ipv4Addr, SocketAddr};

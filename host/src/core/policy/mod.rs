@@ -533,7 +533,7 @@ impl PolicyBuilder {
 
     /// Allows Unix-domain bind, connect and sendto on matching addresses: `PATH` (that path),
     /// `DIR/*` (any path under DIR), `@NAME` (that abstract name), `@PREFIX*` (abstract names
-    /// starting so). Paths are normalised as [`Policy::check_unix`] does.
+    /// starting so). Paths are normalised as the gate normalises them.
     pub fn allow_unix(mut self, rule: &str) -> Result<Self, RuleError> {
         self.rules.unix.push(UnixRule::parse(rule)?);
         Ok(self)
