@@ -62,6 +62,11 @@ struct RunArgs {
     /// (exit status 124, as timeout(1)).
     #[arg(long, value_name = "SECS")]
     time_limit: Option<f64>,
+    /// After SIGINT or SIGTERM, how long the guest has to stop on its own (its blocked socket
+    /// calls fail with ECANCELED at once) before it is stopped; a second signal stops it at
+    /// once. Either way sockbox then exits with 128 + the signal's number.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    grace: f64,
     /// The component to run.
     component: PathBuf,
     /// Arguments for the component.
@@ -257,6 +262,9 @@ fn run(args: RunArgs) -> Result<i32> {
         .map(Duration::try_from_secs_f64)
         .transpose()
         .context("--time-limit")?;
+    let grace = Duration::try_from_secs_f64(args.grace).context("--grace")?;
+    let sockets = sockets.build()?;
+    let signalled = watch_signals(sockets.interrupt_handle(), grace)?;
     let wasm = std::fs::read(&args.component).with_context(|| format!("reading {name}"))?;
     let result = match budget {
         // With a limit the guest runs on the async host, so that the limit stops it whatever
@@ -267,7 +275,7 @@ fn run(args: RunArgs) -> Result<i32> {
                 .build()?;
             let runner = AsyncRunner::with_deadlines().map_err(anyhow::Error::from)?;
             let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
-            let (wasi, sockets) = (wasi.build(), sockets.build()?);
+            let wasi = wasi.build();
             runtime.block_on(async {
                 let instance = runner.instantiate(&component, wasi, sockets).await?;
                 instance.run_for(budget).await
@@ -277,11 +285,15 @@ fn run(args: RunArgs) -> Result<i32> {
             let runner = Runner::new().map_err(anyhow::Error::from)?;
             let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
             let instance = runner
-                .instantiate(&component, wasi.build(), sockets.build()?)
+                .instantiate(&component, wasi.build(), sockets)
                 .map_err(anyhow::Error::from)?;
             instance.run()
         }
     };
+    if let Some(signal) = signalled.get() {
+        eprintln!("sockbox: {name} stopped after {}", signal_name(*signal));
+        return Ok(128 + signal);
+    }
     match result {
         Ok(code) => Ok(code),
         Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) => {
@@ -289,6 +301,72 @@ fn run(args: RunArgs) -> Result<i32> {
             Ok(124)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Watches for SIGINT and SIGTERM on a thread of its own. The first interrupts the instance
+/// (its blocked socket calls fail with ECANCELED, so a guest can stop on its own) and gives it
+/// `grace` to do so; when that runs out, or at a second signal, the process exits with 128 +
+/// the signal's number. The signal seen, once there is one.
+fn watch_signals(
+    interrupt: sockbox_host::InterruptHandle,
+    grace: Duration,
+) -> Result<std::sync::Arc<std::sync::OnceLock<i32>>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let seen = std::sync::Arc::new(std::sync::OnceLock::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Registered here, before the guest starts, so no signal is missed.
+    let (mut int, mut term) = runtime.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        ))
+    })?;
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::Builder::new()
+        .name("sockbox-signals".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let first = next_signal(&mut int, &mut term).await;
+                let _ = record.set(first);
+                eprintln!(
+                    "sockbox: {}: stopping the guest (a second signal stops it at once)",
+                    signal_name(first)
+                );
+                interrupt.interrupt();
+                let second = tokio::select! {
+                    s = next_signal(&mut int, &mut term) => s,
+                    () = tokio::time::sleep(grace) => first,
+                };
+                std::process::exit(128 + second);
+            });
+        })?;
+    Ok(seen)
+}
+
+/// The next SIGINT or SIGTERM.
+async fn next_signal(
+    int: &mut tokio::signal::unix::Signal,
+    term: &mut tokio::signal::unix::Signal,
+) -> i32 {
+    tokio::select! {
+        _ = int.recv() => libc_signal::SIGINT,
+        _ = term.recv() => libc_signal::SIGTERM,
+    }
+}
+
+/// The numbers of the signals `watch_signals` handles (Linux's).
+mod libc_signal {
+    pub(crate) const SIGINT: i32 = 2;
+    pub(crate) const SIGTERM: i32 = 15;
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc_signal::SIGINT => "SIGINT",
+        _ => "SIGTERM",
     }
 }
 

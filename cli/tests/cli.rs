@@ -328,3 +328,31 @@ fn run_with_a_time_limit() {
     );
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
+
+/// SIGTERM (and SIGINT) interrupt the guest instead of killing it: echo-server's blocked
+/// accept fails with ECANCELED, it says so and returns, and sockbox exits with 128 + the
+/// signal, well inside the grace period.
+#[test]
+fn a_signal_stops_the_guest_cleanly() {
+    for (signal, status) in [("-TERM", 143), ("-INT", 130)] {
+        let (mut child, line, mut stderr) = echo_server_on("127.0.0.1:0");
+        assert!(line.starts_with("sockbox: listening on"), "{line}");
+        let mut serving = String::new();
+        stderr.read_line(&mut serving).unwrap();
+        assert!(serving.contains("serving on"), "{serving}");
+        let start = std::time::Instant::now();
+        let killed = Command::new("kill")
+            .arg(signal)
+            .arg(child.0.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let code = child.0.wait().unwrap();
+        let took = start.elapsed();
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        assert_eq!(code.code(), Some(status), "{rest}");
+        assert!(rest.contains("interrupted by the host, exiting"), "{rest}");
+        assert!(took < Duration::from_secs(3), "{took:?}: {rest}");
+    }
+}
