@@ -273,8 +273,9 @@ fn run(args: RunArgs) -> Result<i32> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let runner = AsyncRunner::with_deadlines().map_err(anyhow::Error::from)?;
-            let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
+            let runner =
+                AsyncRunner::with_deadlines_on(engine_config()).map_err(anyhow::Error::from)?;
+            let component = compiling(&name, || runner.compile(&wasm))?;
             let wasi = wasi.build();
             runtime.block_on(async {
                 let instance = runner.instantiate(&component, wasi, sockets).await?;
@@ -282,8 +283,9 @@ fn run(args: RunArgs) -> Result<i32> {
             })
         }
         None => {
-            let runner = Runner::new().map_err(anyhow::Error::from)?;
-            let component = runner.compile(&wasm).map_err(anyhow::Error::from)?;
+            let engine = wasmtime::Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
+            let runner = Runner::with_engine(engine).map_err(anyhow::Error::from)?;
+            let component = compiling(&name, || runner.compile(&wasm))?;
             let instance = runner
                 .instantiate(&component, wasi.build(), sockets)
                 .map_err(anyhow::Error::from)?;
@@ -302,6 +304,39 @@ fn run(args: RunArgs) -> Result<i32> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The engine settings of `sockbox run`: with wasmtime's compilation cache (where the wasmtime
+/// config file says, else `~/.cache/wasmtime`), so a component is compiled on its first run
+/// and loaded from the cache afterwards (keyed by its bytes, wasmtime's version and these
+/// settings). Without a usable cache directory it compiles every time.
+fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    let cache = wasmtime::Cache::from_file(None)
+        .or_else(|_| wasmtime::Cache::new(wasmtime::CacheConfig::new()));
+    // Without a usable cache directory: compile every time.
+    if let Ok(cache) = cache {
+        config.cache(Some(cache));
+    }
+    config
+}
+
+/// Runs `compile`, saying so on stderr when it takes more than a second (a first run: later
+/// ones load the compiled code from the cache).
+fn compiling<T>(name: &str, compile: impl FnOnce() -> wasmtime::Result<T>) -> Result<T> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let name = name.to_string();
+    let notice = std::thread::spawn(move || {
+        if wait.recv_timeout(Duration::from_secs(1))
+            == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        {
+            eprintln!("sockbox: compiling {name} (once: later runs load it from the cache)");
+        }
+    });
+    let out = compile();
+    drop(done);
+    let _ = notice.join();
+    out.map_err(anyhow::Error::from)
 }
 
 /// Watches for SIGINT and SIGTERM on a thread of its own. The first interrupts the instance

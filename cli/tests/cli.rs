@@ -356,3 +356,44 @@ fn a_signal_stops_the_guest_cleanly() {
         assert!(took < Duration::from_secs(3), "{took:?}: {rest}");
     }
 }
+
+/// `sockbox run` keeps compiled code in wasmtime's cache (here under `XDG_CACHE_HOME`): the
+/// first run of a component fills it; another run of the same component finds it there and
+/// adds nothing.
+#[test]
+fn compiled_code_is_cached() {
+    /// The compiled entries (not the cache worker's statistics and housekeeping files).
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if e.path().is_dir() {
+                        files(&e.path())
+                    } else {
+                        usize::from(!name.starts_with('.') && !name.ends_with(".stats"))
+                    }
+                })
+                .sum()
+        })
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        // Without --listen it stops at once (status 1), after compiling.
+        sockbox()
+            .env("XDG_CACHE_HOME", cache.path())
+            .arg("run")
+            .arg(example("echo-server"))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(files(cache.path()), 0);
+    let first = run();
+    assert_eq!(first.status.code(), Some(1), "{first:?}");
+    let cached = files(cache.path());
+    assert!(cached > 0, "nothing cached: {first:?}");
+    let second = run();
+    assert_eq!(second.status.code(), Some(1), "{second:?}");
+    assert_eq!(files(cache.path()), cached);
+}

@@ -99,7 +99,13 @@ impl Runner {
     /// A runner whose engine counts epochs (a thread advances them every [`EPOCH_TICK`]), so
     /// that [`Instance::run_for`] can stop a guest at a deadline.
     pub fn with_deadlines() -> wasmtime::Result<Self> {
-        let mut runner = Self::with_engine(epoch_engine()?)?;
+        Self::with_deadlines_on(Config::new())
+    }
+
+    /// [`with_deadlines`](Self::with_deadlines) on an engine made from `config` (say, one
+    /// with wasmtime's compilation cache); epoch interruption is turned on in it.
+    pub fn with_deadlines_on(config: Config) -> wasmtime::Result<Self> {
+        let mut runner = Self::with_engine(epoch_engine(config)?)?;
         runner.ticker = Some(epoch_ticker(&runner.engine)?);
         Ok(runner)
     }
@@ -148,8 +154,7 @@ impl Runner {
 }
 
 /// An engine that counts epochs (for deadlines).
-fn epoch_engine() -> wasmtime::Result<Engine> {
-    let mut config = Config::new();
+fn epoch_engine(mut config: Config) -> wasmtime::Result<Engine> {
     config.epoch_interruption(true);
     Engine::new(&config)
 }
@@ -269,7 +274,13 @@ impl AsyncRunner {
     /// deadline whatever it does: spin in wasm, wait on a socket, sleep on a wasi clock or
     /// read stdin.
     pub fn with_deadlines() -> wasmtime::Result<Self> {
-        let mut runner = Self::with_engine(epoch_engine()?)?;
+        Self::with_deadlines_on(Config::new())
+    }
+
+    /// [`with_deadlines`](Self::with_deadlines) on an engine made from `config`; epoch
+    /// interruption is turned on in it.
+    pub fn with_deadlines_on(config: Config) -> wasmtime::Result<Self> {
+        let mut runner = Self::with_engine(epoch_engine(config)?)?;
         runner.ticker = Some(epoch_ticker(&runner.engine)?);
         Ok(runner)
     }
