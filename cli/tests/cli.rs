@@ -397,3 +397,31 @@ fn compiled_code_is_cached() {
     assert_eq!(second.status.code(), Some(1), "{second:?}");
     assert_eq!(files(cache.path()), cached);
 }
+
+/// The echo-server example serves on after a client resets its connection.
+#[test]
+fn echo_server_survives_a_reset() {
+    let (child, line, _stderr) = echo_server_on("127.0.0.1:0");
+    let addr = line
+        .trim()
+        .strip_prefix("sockbox: listening on ")
+        .unwrap()
+        .to_string();
+    // A client that sends and resets (SO_LINGER 0) before reading its echo.
+    let rude = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    rude.connect(&addr.parse::<std::net::SocketAddr>().unwrap().into())
+        .unwrap();
+    rude.set_linger(Some(Duration::ZERO)).unwrap();
+    let mut rude = TcpStream::from(rude);
+    rude.write_all(&[7u8; 100_000]).unwrap();
+    drop(rude);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"still serving").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut back = String::new();
+    c.read_to_string(&mut back).unwrap();
+    drop(child);
+    assert_eq!(back, "still serving");
+}

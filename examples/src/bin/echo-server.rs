@@ -3,8 +3,6 @@
 //!
 //! It runs until the host interrupts it (the embedder's interrupt handle), then exits 0.
 
-use std::io::{Read, Write};
-
 use sockbox::{Errno, Error};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no preopened socket: run with --listen ADDR")?;
     eprintln!("echo-server: serving on {name}");
     loop {
-        let (mut conn, peer) = match listener.accept() {
+        let (conn, peer) = match listener.accept() {
             Ok(c) => c,
             Err(Error::Os {
                 errno: Errno::Canceled,
@@ -25,16 +23,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut buf = [0u8; 16 * 1024];
-        let mut total = 0;
-        loop {
-            let n = conn.read(&mut buf)?;
-            if n == 0 {
-                break;
+        // One client's trouble (a reset, a broken pipe) ends its connection, not the server.
+        match echo(&conn) {
+            Ok(total) => eprintln!("echo-server: {peer} sent and got back {total} bytes"),
+            Err(Error::Os {
+                errno: Errno::Canceled,
+                ..
+            }) => {
+                eprintln!("echo-server: interrupted by the host, exiting");
+                return Ok(());
             }
-            conn.write_all(&buf[..n])?;
-            total += n;
+            Err(e) => eprintln!("echo-server: {peer}: {e}"),
         }
-        eprintln!("echo-server: {peer} sent and got back {total} bytes");
+    }
+}
+
+/// Echoes what `conn` sends until it ends the stream; the number of bytes.
+fn echo(conn: &sockbox::Socket) -> Result<usize, Error> {
+    let mut buf = [0u8; 16 * 1024];
+    let mut total = 0;
+    loop {
+        let n = conn.recv_into(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        conn.sendall(&buf[..n])?;
+        total += n;
     }
 }
