@@ -80,7 +80,7 @@ struct PolicyArgs {
     /// Allow connect and sendto to matching addresses (and datagrams from them):
     /// `IP[:PORTS]`, `CIDR[:PORTS]`, `[IPv6][:PORTS]`, `NAME[:PORTS]` or `*.DOMAIN[:PORTS]`
     /// (what the name resolved to in this instance), `*:PORTS`, `*`; PORTS is `N`, `N-M` or
-    /// `*`. Repeatable.
+    /// `*`. `self` allows the instance's own listening sockets. Repeatable.
     #[arg(long, value_name = "RULE")]
     allow_connect: Vec<String>,
     /// Allow bind to matching addresses (same forms as --allow-connect). Repeatable.

@@ -162,7 +162,34 @@ fn lookups_resolve_the_name_the_rule_matched() {
     );
 }
 
+/// `--allow-connect self` admits exactly the instance's own listening sockets, while they
+/// listen: not a native listener on loopback, not a closed listener's port.
+fn connect_self_admits_only_the_instances_own_listeners() {
+    let native = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = native.local_addr().unwrap().port();
+    let out = case(
+        &["connect-self", &other.to_string()],
+        with_policy(policy(&[
+            "connect self",
+            "bind 127.0.0.1:0",
+            "bind 0.0.0.0:0",
+        ])),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("own"), "ok", "{out}");
+    assert_eq!(out.line("own-any"), "ok", "{out}");
+    assert!(
+        out.line("other").starts_with("err PermissionError"),
+        "{out}"
+    );
+    assert!(
+        out.line("closed").starts_with("err PermissionError"),
+        "{out}"
+    );
+}
+
 sockbox_tests::both_hosts!(
+    connect_self_admits_only_the_instances_own_listeners,
     lookups_resolve_the_name_the_rule_matched,
     name_rules_pin_resolved_addresses,
     datagrams_from_peers_not_allowed_are_dropped,

@@ -40,6 +40,7 @@ fn main() -> Res {
         "bad-input" => bad_input(),
         "options" => options(),
         "large-reads" => large_reads(),
+        "connect-self" => connect_self(port(&rest[0])),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -555,5 +556,34 @@ fn large_reads() -> Res {
         "dgram-empty",
         b.recv_with_flags(HUGE, MsgFlags::DONTWAIT).map(drop),
     );
+    Ok(())
+}
+
+/// `--allow-connect self`: connects to the guest's own listeners (on 127.0.0.1, and through
+/// loopback to one on the any-address), not to a native listener on another port, and not to
+/// its own listener's address once that listener is closed.
+fn connect_self(other: u16) -> Res {
+    let inet = || Socket::new(AddressFamily::Inet, SocketKind::Stream, 0);
+    let own = inet()?;
+    own.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    own.listen(None)?;
+    let addr = own.getsockname()?;
+    let c = inet()?;
+    report("own", c.connect(addr.clone()));
+    let any = inet()?;
+    any.bind(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))?;
+    any.listen(None)?;
+    let port = any.getsockname()?.as_socket().map_or(0, |a| a.port());
+    report(
+        "own-any",
+        inet()?.connect(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+    );
+    report(
+        "other",
+        inet()?.connect(std::net::SocketAddr::from(([127, 0, 0, 1], other))),
+    );
+    drop(c);
+    drop(own);
+    report("closed", inet()?.connect(addr));
     Ok(())
 }

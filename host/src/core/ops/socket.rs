@@ -343,7 +343,7 @@ impl OsSocket {
         Ok(())
     }
 
-    pub(crate) fn listen(&self, ctx: &SocketCtx, backlog: i32) -> Result<()> {
+    pub(crate) fn listen(self: &Arc<Self>, ctx: &SocketCtx, backlog: i32) -> Result<()> {
         // A preopened listener listens already: asyncio's create_server(sock=) and
         // socketserver call listen() on the socket they are given. It succeeds and keeps the
         // host's backlog.
@@ -359,7 +359,12 @@ impl OsSocket {
         }
         // As the kernel lowers a backlog to somaxconn, the host lowers it to its limit.
         let max = i32::try_from(ctx.limits.max_backlog).unwrap_or(i32::MAX);
-        Ok(self.os.listen(backlog.clamp(0, max))?)
+        self.os.listen(backlog.clamp(0, max))?;
+        if let Some(local) = self.os.local_addr()?.as_socket() {
+            let alive: Arc<dyn std::any::Any + Send + Sync> = Arc::<Self>::clone(self);
+            ctx.gate.note_listener(local, Arc::downgrade(&alive));
+        }
+        Ok(())
     }
 
     /// `accept`: the next connection the accept rules allow (others are closed unseen).

@@ -6,10 +6,11 @@
 //! guest's address take the token, so no such syscall can be written without the check.
 //! Filters (a connection accept returns, a datagram a read returns) ask [`Gate::allows`].
 
+use std::any::Any;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rustix::fs::{CWD, FileType, Mode, OFlags, ResolveFlags};
 use socket2::SockAddr;
@@ -92,6 +93,9 @@ impl Allowed {
 pub(crate) struct Gate {
     policy: Policy,
     pins: Mutex<Pins>,
+    /// The instance's listening sockets, for `--allow-connect self`: each address with a
+    /// token that lives as long as the socket.
+    own: Mutex<Vec<(SocketAddr, Weak<dyn Any + Send + Sync>)>>,
 }
 
 impl Gate {
@@ -99,7 +103,36 @@ impl Gate {
         Gate {
             policy,
             pins: Mutex::new(Pins::default()),
+            own: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Notes a socket of the instance listening on `addr` (while `alive` lives), when the
+    /// policy allows connecting to the instance's own listeners.
+    pub(crate) fn note_listener(&self, addr: SocketAddr, alive: Weak<dyn Any + Send + Sync>) {
+        if !self.policy.connects_to_self() {
+            return;
+        }
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        own.retain(|(_, token)| token.strong_count() > 0);
+        own.push((addr, alive));
+    }
+
+    /// Whether `addr` reaches one of the instance's own listeners that still lives: the
+    /// address it listens on, or a loopback address of its family when it listens on the
+    /// any-address.
+    fn is_own_listener(&self, addr: &SocketAddr) -> bool {
+        if !self.policy.connects_to_self() {
+            return false;
+        }
+        let own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        let ip = addr.ip().to_canonical();
+        own.iter().any(|(l, token)| {
+            token.strong_count() > 0
+                && l.port() == addr.port()
+                && (l.ip().to_canonical() == ip
+                    || (l.ip().is_unspecified() && ip.is_loopback() && l.is_ipv4() == ip.is_ipv4()))
+        })
     }
 
     pub(crate) fn policy(&self) -> &Policy {
@@ -119,6 +152,13 @@ impl Gate {
     /// connect, connect-ex, and the connects of create-connection.
     pub(super) fn connect(&self, addr: &SocketAddr) -> Result<(), Denial> {
         self.check_pinned(Section::Connect, PolicyAction::Connect, addr)
+            .or_else(|denial| {
+                if self.is_own_listener(addr) {
+                    Ok(())
+                } else {
+                    Err(denial)
+                }
+            })
     }
 
     /// sendto, and sendmsg with an address.

@@ -62,6 +62,8 @@ pub struct Policy {
 #[derive(Default)]
 struct Rules {
     connect: Vec<AddrRule>,
+    /// `--allow-connect self`: connect to the instance's own listening sockets.
+    connect_self: bool,
     bind: Vec<AddrRule>,
     accept: Vec<AddrRule>,
     lookup: Vec<NameRule>,
@@ -282,6 +284,11 @@ impl Policy {
         ))
     }
 
+    /// Whether connect rules allow the instance's own listening sockets (`self`).
+    pub fn connects_to_self(&self) -> bool {
+        self.rules.connect_self
+    }
+
     /// Whether accept rules filter the peers `accept` returns.
     pub fn filters_accept(&self) -> bool {
         !self.rules.accept.is_empty()
@@ -297,6 +304,9 @@ impl Policy {
                 .collect::<Vec<_>>()
         };
         let mut out = addr(Section::Connect, &r.connect);
+        if r.connect_self {
+            out.push("--allow-connect self".to_string());
+        }
         out.extend(addr(Section::Bind, &r.bind));
         out.extend(addr(Section::Accept, &r.accept));
         out.extend(
@@ -386,6 +396,12 @@ impl Policy {
         }
         if r.accept.is_empty() {
             out.push("(no accept rules: accept returns every peer)".to_string());
+        }
+        if r.connect_self {
+            out.push(
+                "connect = \"self\": connect to the instance's own listening TCP sockets, while they listen"
+                    .to_string(),
+            );
         }
         out
     }
@@ -507,6 +523,11 @@ impl PolicyBuilder {
     /// Allows connect, connect-ex, sendto and sendmsg to addresses matching `rule` (an address
     /// rule), datagrams from them, and lookups of the names it gives.
     pub fn allow_connect(mut self, rule: &str) -> Result<Self, RuleError> {
+        // `self`: the instance's own listeners (a socket pair made over TCP, say).
+        if rule.trim() == "self" {
+            self.rules.connect_self = true;
+            return Ok(self);
+        }
         self.rules.connect.push(AddrRule::parse(rule)?);
         Ok(self)
     }
