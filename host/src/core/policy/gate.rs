@@ -234,7 +234,18 @@ impl Gate {
                     _file: None,
                 });
             }
-            Use::ReverseLookup(ip) => self.policy.check_reverse_lookup(ip),
+            // Libraries ask this of every address they meet (http.server's getfqdn at start):
+            // the denial is logged at debug level, not at every run.
+            Use::ReverseLookup(ip) => {
+                return self
+                    .policy
+                    .check_reverse_lookup(ip)
+                    .map(|()| none)
+                    .map_err(|d| {
+                        tracing::debug!(target: "sockbox::policy", "{d}");
+                        SocketError::denied(d.into())
+                    });
+            }
             Use::MulticastJoin(group) => self.policy.check_multicast(group),
             Use::FdPassing => self.policy.check_fd_passing(),
         };
