@@ -18,7 +18,7 @@ use crate::core::addr::{Target, UnixTarget, from_std, unix_address};
 use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::limits::Slot;
-use crate::core::ops::socket::{Socket, make_room, read_size};
+use crate::core::ops::socket::{Socket, read_size};
 use crate::core::policy::Use;
 use crate::core::types::{AddressFamily, Errno, MsgFlags, SockAddress, SocketKind};
 use crate::core::wait::{Interest, Mode, Waiter};
@@ -257,7 +257,6 @@ impl SocketCtxView<'_> {
         let maxfds = (maxfds as usize).min(self.ctx.limits.max_fds_per_call);
         let os = self.table.get(s)?.os()?.clone();
         let want = read_size(self.ctx, bufsize);
-        let stream = os.stream;
         let mut data = Vec::new();
         let mut size = 0;
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
@@ -273,7 +272,7 @@ impl SocketCtxView<'_> {
                     &self.ctx.interrupt,
                     |sock| {
                         data.clear();
-                        size = make_room(sock, stream, &mut data, want, MsgFlags::empty())?;
+                        size = os.make_room(&mut data, want, MsgFlags::empty())?;
                         data.resize(size, 0);
                         let mut control = RecvAncillaryBuffer::new(&mut space);
                         let mut iov = [IoSliceMut::new(&mut data)];

@@ -66,7 +66,7 @@ pub(crate) struct OsSocket {
     /// unconnected UDP socket hears from anyone).
     filter_senders: bool,
     /// A stream socket: a read of 0 bytes returns at once, with nothing.
-    pub(crate) stream: bool,
+    stream: bool,
     /// Another process or instance may hold this socket's open file description (it was
     /// received, preopened, sent with send-fds or shared), so it may read the bytes this host
     /// counted as queued. Shared by the duplicates of one description.
@@ -360,9 +360,12 @@ impl OsSocket {
         // As the kernel lowers a backlog to somaxconn, the host lowers it to its limit.
         let max = i32::try_from(ctx.limits.max_backlog).unwrap_or(i32::MAX);
         self.os.listen(backlog.clamp(0, max))?;
-        if let Some(local) = self.os.local_addr()?.as_socket() {
-            let alive: Arc<dyn std::any::Any + Send + Sync> = Arc::<Self>::clone(self);
-            ctx.gate.note_listener(local, Arc::downgrade(&alive));
+        // For `--allow-connect self`: the gate notes the instance's listeners.
+        if ctx.gate.policy().connects_to_self()
+            && let Some(local) = self.os.local_addr()?.as_socket()
+        {
+            let alive: std::sync::Weak<Self> = Arc::downgrade(self);
+            ctx.gate.note_listener(local, alive);
         }
         Ok(())
     }
@@ -555,7 +558,7 @@ impl OsSocket {
                     &ctx.interrupt,
                     &mut waited,
                     |s| {
-                        room = make_room(s, self.stream, &mut buf, left, flags)?;
+                        room = self.make_room(&mut buf, left, flags)?;
                         s.recv_with_flags(&mut buf.spare_capacity_mut()[..room], raw)
                     },
                 )
@@ -717,6 +720,42 @@ impl OsSocket {
         }
     }
 
+    /// Makes room in `buf` (past its length) for the next read of at most `left` bytes, and says
+    /// how much. A large read reserves only what is queued: FIONREAD on a stream (or 64 KiB when
+    /// it counts nothing: the read then reports the end, an error or EAGAIN), the next datagram's
+    /// full length on other sockets (`MSG_PEEK | MSG_TRUNC`, EAGAIN when none is queued). So no
+    /// guest argument makes the host reserve more than arrives. With MSG_TRUNC the OS may report
+    /// bytes it did not write (a stream discards them; a datagram is cut), so the room is zeroed;
+    /// otherwise recv(2) writes all it reports and the room stays uninitialised.
+    pub(crate) fn make_room(
+        &self,
+        buf: &mut Vec<u8>,
+        left: usize,
+        flags: MsgFlags,
+    ) -> std::io::Result<usize> {
+        let room = if left <= SIZED_READ_MIN {
+            left
+        } else if self.stream {
+            match rustix::io::ioctl_fionread(&*self.os) {
+                Ok(queued) if queued > 0 => usize::try_from(queued).map_or(left, |q| q.min(left)),
+                _ => SIZED_READ_MIN,
+            }
+        } else {
+            let next = self.os.recv_with_flags(
+                &mut [],
+                libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+            )?;
+            next.min(left)
+        };
+        buf.reserve_exact(room);
+        if flags.contains(MsgFlags::TRUNC) {
+            let len = buf.len();
+            buf.resize(len + room, 0);
+            buf.truncate(len);
+        }
+        Ok(room)
+    }
+
     pub(crate) async fn recvmsg(
         &self,
         w: Waiter,
@@ -732,7 +771,7 @@ impl OsSocket {
         let (n, got_flags, from) = loop {
             let got = w
                 .call(self, Interest::Read, deadline, &ctx.interrupt, |s| {
-                    room = make_room(s, self.stream, &mut buf, want, flags)?;
+                    room = self.make_room(&mut buf, want, flags)?;
                     let mut slices = [MaybeUninitSlice::new(&mut buf.spare_capacity_mut()[..room])];
                     s.recv_from_vectored_with_flags(&mut slices, raw)
                 })
@@ -787,43 +826,6 @@ fn sender(from: &SockAddr) -> Result<Option<SockAddress>> {
 
 /// Reads of up to this many bytes reserve what they ask for; larger ones only what is queued.
 const SIZED_READ_MIN: usize = 64 * 1024;
-
-/// Makes room in `buf` (past its length) for the next read of at most `left` bytes, and says
-/// how much. A large read reserves only what is queued: FIONREAD on a stream (or 64 KiB when
-/// it counts nothing: the read then reports the end, an error or EAGAIN), the next datagram's
-/// full length on other sockets (`MSG_PEEK | MSG_TRUNC`, EAGAIN when none is queued). So no
-/// guest argument makes the host reserve more than arrives. With MSG_TRUNC the OS may report
-/// bytes it did not write (a stream discards them; a datagram is cut), so the room is zeroed;
-/// otherwise recv(2) writes all it reports and the room stays uninitialised.
-pub(crate) fn make_room(
-    sock: &socket2::Socket,
-    stream: bool,
-    buf: &mut Vec<u8>,
-    left: usize,
-    flags: MsgFlags,
-) -> std::io::Result<usize> {
-    let room = if left <= SIZED_READ_MIN {
-        left
-    } else if stream {
-        match rustix::io::ioctl_fionread(sock) {
-            Ok(queued) if queued > 0 => usize::try_from(queued).map_or(left, |q| q.min(left)),
-            _ => SIZED_READ_MIN,
-        }
-    } else {
-        let next = sock.recv_with_flags(
-            &mut [],
-            libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
-        )?;
-        next.min(left)
-    };
-    buf.reserve_exact(room);
-    if flags.contains(MsgFlags::TRUNC) {
-        let len = buf.len();
-        buf.resize(len + room, 0);
-        buf.truncate(len);
-    }
-    Ok(room)
-}
 
 /// `connect_ex`'s answer for a connect's result: the errno, or none on success.
 pub(crate) fn connect_ex_result(connected: Result<()>) -> Result<Option<Errno>> {

@@ -11,10 +11,11 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FileType, OFlags};
 use rustix::net::{AddressFamily, SocketFlags, SocketType, netlink};
 
 use crate::core::error::SocketError;
+use crate::core::policy::{open_no_symlinks, symlink_refused};
 use crate::core::types::Errno;
 
 /// The directory a Unix path is bound in, held open from before the bind.
@@ -31,28 +32,12 @@ impl BindDir {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Ok(None);
         };
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let opened = match rustix::fs::openat2(
-            CWD,
-            parent,
-            flags,
-            Mode::empty(),
-            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        ) {
-            Err(rustix::io::Errno::NOSYS) => {
-                rustix::fs::openat(CWD, parent, flags | OFlags::NOFOLLOW, Mode::empty())
-            }
-            other => other,
-        };
-        match opened {
+        match open_no_symlinks(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC) {
             Ok(dir) => Ok(Some(BindDir {
                 dir,
                 name: name.to_os_string(),
             })),
-            Err(rustix::io::Errno::LOOP) => Err(SocketError::os(
-                Errno::Access,
-                "Permission denied (a Unix socket path may not pass through a symlink)",
-            )),
+            Err(rustix::io::Errno::LOOP) => Err(symlink_refused()),
             Err(_) => Ok(None),
         }
     }

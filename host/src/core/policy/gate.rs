@@ -107,12 +107,9 @@ impl Gate {
         }
     }
 
-    /// Notes a socket of the instance listening on `addr` (while `alive` lives), when the
-    /// policy allows connecting to the instance's own listeners.
+    /// Notes a socket of the instance listening on `addr` (while `alive` lives), for a
+    /// policy that allows connecting to the instance's own listeners.
     pub(crate) fn note_listener(&self, addr: SocketAddr, alive: Weak<dyn Any + Send + Sync>) {
-        if !self.policy.connects_to_self() {
-            return;
-        }
         let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
         own.retain(|(_, token)| token.strong_count() > 0);
         own.push((addr, alive));
@@ -344,19 +341,7 @@ fn open_socket_file(path: &Path) -> Result<Option<(OwnedFd, SockAddr)>, SocketEr
     if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
         return Ok(None);
     }
-    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let opened = match rustix::fs::openat2(
-        CWD,
-        path,
-        flags,
-        Mode::empty(),
-        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    ) {
-        // Before Linux 5.6 (or in a sandbox without openat2): the last component at least.
-        Err(rustix::io::Errno::NOSYS) => rustix::fs::openat(CWD, path, flags, Mode::empty()),
-        other => other,
-    };
-    let file = match opened {
+    let file = match open_no_symlinks(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC) {
         Ok(file) => file,
         // A symlink somewhere on a path that had none when the gate resolved it.
         Err(rustix::io::Errno::LOOP) => return Err(symlink_refused()),
@@ -375,7 +360,26 @@ fn open_socket_file(path: &Path) -> Result<Option<(OwnedFd, SockAddr)>, SocketEr
     Ok(Some((file, os)))
 }
 
-fn symlink_refused() -> SocketError {
+/// Opens `path` (a path the gate resolved, so it holds no symlink) following no symlink on the
+/// way (`openat2` with `RESOLVE_NO_SYMLINKS`): ELOOP when one appeared since. Before Linux 5.6,
+/// or in a sandbox without openat2, only the last component is held to that (`O_NOFOLLOW`).
+pub(crate) fn open_no_symlinks(path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    match rustix::fs::openat2(
+        CWD,
+        path,
+        flags,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Err(rustix::io::Errno::NOSYS) => {
+            rustix::fs::openat(CWD, path, flags | OFlags::NOFOLLOW, Mode::empty())
+        }
+        other => other,
+    }
+}
+
+/// What a Unix path through a symlink is refused with (it could lead anywhere).
+pub(crate) fn symlink_refused() -> SocketError {
     SocketError::os(
         Errno::Access,
         "Permission denied (a Unix socket path may not be a symlink or pass through one)",

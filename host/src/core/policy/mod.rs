@@ -41,7 +41,7 @@
 pub mod file;
 mod gate;
 
-pub(crate) use gate::{Allowed, Gate, Use};
+pub(crate) use gate::{Allowed, Gate, Use, open_no_symlinks, symlink_refused};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
