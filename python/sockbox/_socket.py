@@ -386,7 +386,7 @@ _KIND_NUMBER = {
 }
 
 
-def _index(value, what=None):
+def _index(value):
     """An integer argument (``__index__``), as CPython's argument parsing takes one."""
     index = getattr(type(value), "__index__", None)
     if index is None:
@@ -399,9 +399,9 @@ def _index(value, what=None):
 _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
-def _c_int(value, what=None):
+def _c_int(value):
     """An ``int`` argument parsed as C ``int`` (the ``"i"`` format)."""
-    value = _index(value, what)
+    value = _index(value)
     if value > _INT_MAX:
         raise OverflowError("signed integer is greater than maximum")
     if value < _INT_MIN:
@@ -409,17 +409,17 @@ def _c_int(value, what=None):
     return value
 
 
-def _as_int(value, what=None):
+def _as_int(value):
     """An ``int`` argument converted to C ``int`` by ``PyLong_AsInt``."""
-    value = _index(value, what)
+    value = _index(value)
     if not _INT_MIN <= value <= _INT_MAX:
         raise OverflowError("Python int too large to convert to C int")
     return value
 
 
-def _ssize(value, what=None):
+def _ssize(value):
     """An ``int`` argument parsed as C ``ssize_t`` (the ``"n"`` format)."""
-    value = _index(value, what)
+    value = _index(value)
     if not -(1 << 63) <= value < (1 << 63):
         raise OverflowError("Python int too large to convert to C ssize_t")
     return value
@@ -435,12 +435,12 @@ def _text(value, what="argument"):
 
 
 def _family(number):
-    number = _as_int(number, "family")
+    number = _as_int(number)
     return _FAMILY.get(number) or _t.AddressFamily_Other(number)
 
 
 def _kind(number):
-    number = _as_int(number, "type")
+    number = _as_int(number)
     return _KIND.get(number) or _t.SocketKind_Other(number)
 
 
@@ -483,7 +483,7 @@ def _bits(value, table, empty):
 
 def _msg_flags(flags):
     """``MSG_*`` bits as the WIT's ``msg-flags``."""
-    flags = _index(flags, "flags")
+    flags = _index(flags)
     if not flags:
         return _NO_FLAGS
     rest = flags & ~(_IMPLIED | _MSG_KNOWN)
@@ -692,9 +692,9 @@ class socket:
         self._fd = -1
         self._timeout = None
         if fileno is None:
-            family = AF_INET if family == -1 else _as_int(family, "family")
-            type = SOCK_STREAM if type == -1 else _as_int(type, "type")
-            proto = 0 if proto == -1 else _as_int(proto, "proto")
+            family = AF_INET if family == -1 else _as_int(family)
+            type = SOCK_STREAM if type == -1 else _as_int(type)
+            proto = 0 if proto == -1 else _as_int(proto)
             kind = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
             sock = _call(_wit.Socket.create, _family(family), _kind(kind), proto)
             fd = _register(sock)
@@ -703,7 +703,7 @@ class socket:
             sock = _call(_helpers.fromshare, bytes(fileno))
             fd = _register(sock)
         else:
-            fd = _as_int(fileno, "fileno")
+            fd = _as_int(fileno)
             if fd < 0:
                 raise ValueError("negative file descriptor")
             sock = _received_socket(fd)
@@ -712,10 +712,10 @@ class socket:
             self._family, self._type, self._proto = family, kind, proto
         else:
             # A descriptor's family, type and protocol come from the socket unless given.
-            self._family = _family_number(sock.family()) if family in (-1, None) else _as_int(family, "family")
-            self._type = _kind_number(sock.kind()) if type in (-1, None) else _as_int(type, "type")
+            self._family = _family_number(sock.family()) if family in (-1, None) else _as_int(family)
+            self._type = _kind_number(sock.kind()) if type in (-1, None) else _as_int(type)
             self._type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
-            self._proto = _protocol(sock) if proto in (-1, None) else _as_int(proto, "proto")
+            self._proto = _protocol(sock) if proto in (-1, None) else _as_int(proto)
         # Every new object starts at the default timeout (non-blocking with SOCK_NONBLOCK).
         timeout = 0 if fileno is None and type & SOCK_NONBLOCK else _wit.getdefaulttimeout()
         sock.settimeout(timeout)
@@ -787,7 +787,7 @@ class socket:
     def listen(self, backlog=min(SOMAXCONN, 128)):
         """``listen([backlog])``."""
         # CPython: a negative backlog is 0.
-        _call(self._handle().listen, max(0, _c_int(backlog, "backlog")))
+        _call(self._handle().listen, max(0, _c_int(backlog)))
 
     def _accept(self):
         sock, address = _call(self._handle().accept)
@@ -821,14 +821,14 @@ class socket:
 
     def recv(self, bufsize, flags=0):
         """``recv(bufsize[, flags])``."""
-        bufsize = _ssize(bufsize, "bufsize")
+        bufsize = _ssize(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         return _call(self._handle().recv, bufsize, _msg_flags(flags))
 
     def recvfrom(self, bufsize, flags=0):
         """``recvfrom(bufsize[, flags])``: ``(data, address)``."""
-        bufsize = _ssize(bufsize, "bufsize")
+        bufsize = _ssize(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
         data, address = _call(self._handle().recvfrom, bufsize, _msg_flags(flags))
@@ -873,8 +873,8 @@ class socket:
     def recvmsg(self, bufsize, ancbufsize=0, flags=0):
         """``recvmsg(bufsize[, ancbufsize[, flags]])``: ``(data, ancdata, msg_flags, address)``;
         room for ancillary data receives ``SCM_RIGHTS`` descriptors on Unix-domain sockets."""
-        bufsize = _ssize(bufsize, "bufsize")
-        ancbufsize = _ssize(ancbufsize, "ancbufsize")
+        bufsize = _ssize(bufsize)
+        ancbufsize = _ssize(ancbufsize)
         if bufsize < 0:
             raise ValueError("negative buffer size in recvmsg()")
         if ancbufsize < 0:
@@ -903,7 +903,7 @@ class socket:
 
     def shutdown(self, how):
         """``shutdown(how)``."""
-        how = _as_int(how, "how")
+        how = _as_int(how)
         names = {SHUT_RD: _t.ShutdownHow.READ, SHUT_WR: _t.ShutdownHow.WRITE, SHUT_RDWR: _t.ShutdownHow.BOTH}
         if how not in names:
             raise _os_error("EINVAL", "Invalid argument")
@@ -921,7 +921,7 @@ class socket:
         """``setsockopt(level, optname, value)``: an ``int`` or the option's C bytes."""
         if value is None:
             raise _os_error("EOPNOTSUPP", "setsockopt with a NULL value is not supported")
-        level, optname = _c_int(level, "level"), _c_int(optname, "optname")
+        level, optname = _c_int(level), _c_int(optname)
         if isinstance(value, int) and _INT_MIN <= value <= _INT_MAX:
             raw = value.to_bytes(4, "little", signed=True)
         else:
@@ -931,8 +931,8 @@ class socket:
 
     def getsockopt(self, level, optname, buflen=0):
         """``getsockopt(level, optname[, buflen])``: an ``int``, or ``buflen`` bytes."""
-        level, optname = _c_int(level, "level"), _c_int(optname, "optname")
-        buflen = _c_int(buflen, "buflen")
+        level, optname = _c_int(level), _c_int(optname)
+        buflen = _c_int(buflen)
         if buflen < 0 or buflen > 1024:
             raise OSError("getsockopt buflen out of range")
         sock = self._handle()
@@ -984,14 +984,14 @@ def _writable(buffer, call):
     try:
         view = memoryview(buffer)
     except TypeError:
-        raise TypeError(f"{call}() argument 1 must be read-write bytes-like object, not {type(buffer).__name__}") from None
-    if view.readonly:
+        view = None
+    if view is None or view.readonly:
         raise TypeError(f"{call}() argument 1 must be read-write bytes-like object, not {type(buffer).__name__}")
     return view.cast("B")
 
 
 def _into_size(view, nbytes, call):
-    nbytes = _ssize(nbytes, "nbytes")
+    nbytes = _ssize(nbytes)
     if nbytes < 0:
         raise ValueError(f"negative buffersize in {call}")
     if nbytes == 0:
@@ -1012,13 +1012,13 @@ def _fd_to_send(fd):
 
 def socketpair(family=AF_UNIX, type=SOCK_STREAM, proto=0):
     """``socketpair([family[, type[, proto]]])``: two connected sockets."""
-    a, b = _call(_helpers.socketpair, _family(family), _kind(type), _as_int(proto, "proto"))
+    a, b = _call(_helpers.socketpair, _family(family), _kind(type), _as_int(proto))
     return socket(fileno=_register(a)), socket(fileno=_register(b))
 
 
 def CMSG_LEN(length):
     """``CMSG_LEN(length)``: the size of a control message carrying ``length`` bytes."""
-    length = _ssize(length, "length")
+    length = _ssize(length)
     if not 0 <= length <= 0x7FFFFFF0:
         raise OverflowError("CMSG_LEN() argument out of range")
     return 16 + length
@@ -1086,8 +1086,8 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
         service,
         _family(family),
         kind,
-        _c_int(proto, "proto"),
-        _bits(_c_int(flags, "flags"), _AI, _t.AddrInfoFlags(0)),
+        _c_int(proto),
+        _bits(_c_int(flags), _AI, _t.AddrInfoFlags(0)),
     )
     return [
         (_family_number(i.family), _kind_number(i.kind), i.proto, i.canonname, _address(i.address))
@@ -1108,7 +1108,7 @@ def getnameinfo(sockaddr, flags):
     if not (_parse_ipv4(host) if family == AF_INET else _parse_ipv6(host)):
         raise gaierror(EAI_NONAME, "Name or service not known")
     address = _sockaddr(family, sockaddr, "getnameinfo")
-    flags = _c_int(flags, "flags")
+    flags = _c_int(flags)
     return _call(_netdb.getnameinfo, address, _bits(flags, _NI, _t.NameInfoFlags(0)))
 
 
@@ -1146,7 +1146,7 @@ def getservbyname(servicename, protocolname=None):
 
 def getservbyport(port, protocolname=None):
     """``getservbyport(port[, protocolname])``: the service name."""
-    port = _c_int(port, "port")
+    port = _c_int(port)
     if not 0 <= port <= 0xFFFF:
         raise OverflowError("getservbyport: port must be 0-65535.")
     if protocolname is not None:
@@ -1173,7 +1173,7 @@ def if_nametoindex(name):
 
 def if_indextoname(index):
     """``if_indextoname(index)``."""
-    index = _index(index, "index")
+    index = _index(index)
     if not 0 <= index <= 0xFFFFFFFF:
         raise OverflowError("index is too large")
     return _call(_netdb.if_indextoname, index)
@@ -1184,7 +1184,7 @@ def if_indextoname(index):
 
 
 def _uint(x, bits, call):
-    x = _index(x, call)
+    x = _index(x)
     if x < 0:
         raise OverflowError(f"{call}: can't convert negative Python int to C {bits}-bit unsigned integer")
     if x >> bits:
