@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-pub use wasi::filesystem::types::Descriptor;
+pub use wasi::filesystem::types::{Descriptor, DescriptorStat, DescriptorType};
 use wasi::filesystem::types::{DescriptorFlags, ErrorCode, OpenFlags, PathFlags};
 
 use crate::{Errno, Error, Result};

@@ -148,12 +148,13 @@ impl Socket {
     /// regular file), it falls back to reading the descriptor and sending, like
     /// `_sendfile_use_send`. An empty file sends 0. A timeout after some bytes went returns
     /// the count sent so far (resume at `offset + count`); socket.py raises there and moves
-    /// the file's position instead.
+    /// the file's position instead. A non-blocking socket sends what it takes now and returns
+    /// that count (`os.sendfile`'s behaviour, for servers driven by a [`Poller`](crate::Poller);
+    /// socket.py refuses non-blocking sockets).
     ///
     /// # Errors
-    /// [`Error::Value`] for `count` 0, a non-stream socket, or a non-blocking socket (after the
-    /// empty-file check, as in CPython); [`Error::Timeout`] when nothing could be sent in
-    /// time; OS errors.
+    /// [`Error::Value`] for `count` 0 or a non-stream socket; [`Error::Timeout`] when nothing
+    /// could be sent in time; `again` when a non-blocking socket takes nothing; OS errors.
     pub fn sendfile(&self, file: &Descriptor, offset: u64, count: Option<u64>) -> Result<u64> {
         match self.raw().sendfile(file, offset, count) {
             Err(crate::bindings::sockbox::socket::types::Error::Os(o))
@@ -173,6 +174,7 @@ impl Socket {
         count: Option<u64>,
     ) -> Result<u64> {
         self.check_sendfile(count)?;
+        let once = self.gettimeout() == Some(std::time::Duration::ZERO);
         let mut pos = offset;
         let mut total = 0u64;
         loop {
@@ -183,6 +185,10 @@ impl Socket {
             let (data, eof) = file.read(want, pos).map_err(crate::fs::error)?;
             if data.is_empty() {
                 break;
+            }
+            if once {
+                // What the socket takes now; the rest stays in the file for the next call.
+                return Ok(self.send(&data)? as u64);
             }
             self.sendall(&data)?;
             pos += data.len() as u64;
@@ -198,9 +204,14 @@ impl Socket {
     /// `count` bytes went. Returns the total sent.
     ///
     /// # Errors
-    /// As [`sendfile`](Self::sendfile), and the source's read errors.
+    /// As [`sendfile`](Self::sendfile), and the source's read errors; [`Error::Value`] for a
+    /// non-blocking socket (what it did not take would be lost from the source), as
+    /// socket.py.
     pub fn sendfile_from(&self, source: &mut impl Read, count: Option<u64>) -> Result<u64> {
         self.check_sendfile(count)?;
+        if self.gettimeout() == Some(std::time::Duration::ZERO) {
+            return Err(Error::value("non-blocking sockets are not supported"));
+        }
         let mut buf = vec![0u8; SENDFILE_BLOCK as usize];
         let mut total = 0u64;
         loop {
@@ -227,9 +238,6 @@ impl Socket {
         }
         if count == Some(0) {
             return Err(Error::value("count must be a positive integer (got 0)"));
-        }
-        if self.gettimeout() == Some(std::time::Duration::ZERO) {
-            return Err(Error::value("non-blocking sockets are not supported"));
         }
         Ok(())
     }

@@ -132,8 +132,10 @@ pub fn python_component_with(app_dir: &str, module: &str, packages: &[&str]) -> 
 pub struct Outcome {
     /// The exit code (0: `main` returned Ok).
     pub code: i32,
-    /// Everything the guest printed to stdout.
+    /// Everything the guest printed to stdout (as text).
     pub stdout: String,
+    /// Everything the guest printed to stdout, byte for byte.
+    pub raw_stdout: Vec<u8>,
     /// Everything the guest printed to stderr.
     pub stderr: String,
 }
@@ -193,6 +195,7 @@ impl Captured {
         Outcome {
             code,
             stdout: text(&self.stdout),
+            raw_stdout: self.stdout.contents().to_vec(),
             stderr: text(&self.stderr),
         }
     }

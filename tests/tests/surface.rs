@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::time::Duration;
 
 use sockbox_tests::{
     allowing_connect, closed_port, echo_server, policy, silent_server, surface, udp_echo,
@@ -456,53 +455,6 @@ fn pure_helpers_and_constants_in_wasm() {
     assert_eq!(out.line("errno-message"), "Connection refused");
 }
 
-/// The HTTP/1.1 example: create_connection + makefile against a native HTTP server.
-fn http_get_example() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut w = conn.try_clone().unwrap();
-        let mut r = BufReader::new(conn);
-        let mut request = Vec::new();
-        loop {
-            let mut line = String::new();
-            r.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            request.push(line.trim_end().to_string());
-        }
-        let body = "hello from a native HTTP server\n";
-        write!(
-            w,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        request
-    });
-    let p = policy(&["lookup localhost", &format!("connect 127.0.0.1:{port}")]);
-    let out = sockbox_tests::run_with(
-        "http-get",
-        &["localhost", &port.to_string(), "/greeting"],
-        with_policy(p).build().unwrap(),
-    );
-    let request = server.join().unwrap();
-    out.assert_ok();
-    assert_eq!(request[0], "GET /greeting HTTP/1.1");
-    assert!(
-        request.contains(&"Host: localhost".to_string()),
-        "{request:?}"
-    );
-    assert_eq!(
-        out.stdout,
-        "HTTP/1.1 200 OK\nhello from a native HTTP server\n"
-    );
-}
-
 /// socket.py's extras in the Rust crate: default arguments, recvmsg_into, ancillary data on
 /// sendmsg/recvmsg (MSG_CTRUNC without room), CMSG_LEN/CMSG_SPACE, module-level dup and
 /// close, fromfd starting at the default timeout, makefile's encoding, the constants.
@@ -561,5 +513,4 @@ sockbox_tests::both_hosts!(
     multicast_join_needs_a_bind_rule,
     netdb_functions,
     pure_helpers_and_constants_in_wasm,
-    http_get_example,
 );

@@ -326,7 +326,6 @@ fn sendfile(port: u16, file: &str, empty: &str) -> Res {
     report("count-zero", s.sendfile(&f, 0, Some(0)));
     s.setblocking(false);
     println!("empty-nonblocking: {}", s.sendfile(&e, 0, None)?);
-    report("nonblocking", s.sendfile(&f, 0, None));
     s.setblocking(true);
     let dir = sockbox::fs::open("/data")?;
     report("directory", s.sendfile(&dir, 0, None));
@@ -336,13 +335,21 @@ fn sendfile(port: u16, file: &str, empty: &str) -> Res {
     Ok(())
 }
 
-/// sendfile of a file larger than the socket buffers to a peer that never reads, with a
-/// timeout: the count of what went, then a timeout once nothing more can go.
+/// sendfile of a file larger than the socket buffers to a peer that never reads: non-blocking,
+/// what fits and then `again`; with a timeout, the count of what went, then a timeout once
+/// nothing more can go.
 fn sendfile_timeout(port: u16, file: &str) -> Res {
+    let f = sockbox::fs::open(file)?;
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.connect(("127.0.0.1", port))?;
+    s.setblocking(false);
+    let sent = s.sendfile(&f, 0, None)?;
+    println!("nonblocking-sent: {sent}");
+    report("nonblocking-full", s.sendfile(&f, sent, None));
+
     let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
     s.connect(("127.0.0.1", port))?;
     s.settimeout(Some(Duration::from_millis(300)));
-    let f = sockbox::fs::open(file)?;
     let mut offset = s.sendfile(&f, 0, None)?;
     println!("sent: {offset}");
     // Resuming where it stopped sends what room opened up meanwhile, until nothing can go.

@@ -21,7 +21,7 @@ use crate::core::limits::Slot;
 use crate::core::ops::socket::{Socket, read_size};
 use crate::core::policy::Use;
 use crate::core::types::{AddressFamily, Errno, MsgFlags, SockAddress, SocketKind};
-use crate::core::wait::{Interest, Mode, Waiter};
+use crate::core::wait::{Interest, Waiter};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -419,9 +419,6 @@ impl SocketCtxView<'_> {
         if fsize == 0 {
             return Ok(0);
         }
-        if os.mode() == Mode::NonBlocking {
-            return Err(SocketError::value("non-blocking sockets are not supported"));
-        }
         let end = match count {
             Some(c) => offset.saturating_add(c).min(fsize),
             None => fsize,
@@ -429,7 +426,8 @@ impl SocketCtxView<'_> {
         let mut pos = offset;
         let mut total = 0u64;
         while pos < end {
-            // As socket.py: at most 1 GiB per call; the timeout bounds each wait.
+            // As socket.py: at most 1 GiB per call; the timeout bounds each wait. A non-blocking
+            // socket takes what fits now (os.sendfile's behaviour): `again` if nothing.
             let block = ((end - pos).min(1 << 30)) as usize;
             let block = NonZeroUsize::new(block).expect("pos < end");
             os.reassert_nonblocking();
