@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use sockbox_cli::python;
 use sockbox_host::run::{AsyncRunner, Runner};
 use sockbox_host::{Limits, Policy, PolicyFile, SocketCtx};
 use socket2::{Domain, Socket, Type};
@@ -29,6 +30,34 @@ enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Build Python plugins.
+    #[command(subcommand)]
+    Python(PythonCommand),
+}
+
+#[derive(Subcommand)]
+enum PythonCommand {
+    /// Build a Python plugin (a module that defines `Run = sockbox.command(main)`) into a
+    /// component: installs componentize-py and the requirements into a cache on first use,
+    /// carries sockbox's Python package and WIT, and imports at build time every module the
+    /// code names, inside functions too, so none is missing at run time.
+    Build {
+        /// The plugin's main module; its directory is on the plugin's path.
+        app: PathBuf,
+        /// A requirements file (pure-Python packages from PyPI). Repeatable.
+        #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+        requirements: Vec<PathBuf>,
+        /// Another directory on the plugin's path. Repeatable.
+        #[arg(short = 'p', long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// The component to write [default: APP's name with .wasm, here].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Where componentize-py and vendored packages are kept [default: $SOCKBOX_CACHE_DIR,
+        /// else $XDG_CACHE_HOME/sockbox, else ~/.cache/sockbox].
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,11 +218,45 @@ fn main() -> Result<()> {
         Command::Run(args) => run(*args)?,
         Command::Demo => demo()?,
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file)?,
+        Command::Python(PythonCommand::Build {
+            app,
+            requirements,
+            paths,
+            output,
+            cache,
+        }) => python_build(app, requirements, paths, output, cache)?,
     };
     std::process::exit(code);
 }
 
 /// `sockbox policy check FILE`: what the file allows, rule by rule, and its limits.
+fn python_build(
+    app: PathBuf,
+    requirements: Vec<PathBuf>,
+    paths: Vec<PathBuf>,
+    output: Option<PathBuf>,
+    cache: Option<PathBuf>,
+) -> Result<i32> {
+    let output = output.unwrap_or_else(|| {
+        PathBuf::from(app.file_stem().unwrap_or(app.as_os_str())).with_extension("wasm")
+    });
+    let mut build = python::Build::new(&app, &output);
+    build.requirements = requirements;
+    build.paths = paths;
+    if let Some(cache) = cache {
+        build.cache = cache;
+    }
+    let built = build.run(&mut |step| eprintln!("sockbox: {step}"))?;
+    eprintln!(
+        "sockbox: imported at build time besides {} ({} modules): {}",
+        app.display(),
+        built.preimported.len(),
+        built.preimported.join(" ")
+    );
+    eprintln!("sockbox: wrote {}", output.display());
+    Ok(0)
+}
+
 fn policy_check(file: &std::path::Path) -> Result<i32> {
     let f = PolicyFile::load(file)?;
     let lines = f.policy.explain();

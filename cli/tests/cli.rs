@@ -425,3 +425,81 @@ fn echo_server_survives_a_reset() {
     drop(child);
     assert_eq!(back, "still serving");
 }
+
+/// `sockbox python build` makes a plugin from one file whose code imports modules only inside
+/// functions (a standard-library module, a local module that itself imports one lazily, a
+/// relative import in a local package): every one is there at run time, with no import
+/// line written for the build. The cache is the test suite's, so componentize-py is
+/// installed once.
+#[test]
+fn python_build_brings_lazily_imported_modules() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("lazy_app.py");
+    std::fs::write(
+        &app,
+        "import sockbox\nimport sys\n\n\
+         def main():\n    \
+             import secrets\n    \
+             import lazy_helper\n    \
+             from lazy_pkg import run\n    \
+             print('token', len(secrets.token_hex(4)))\n    \
+             print('netrc', lazy_helper.netrc_class())\n    \
+             print('pkg', run())\n\n\
+         Run = sockbox.command(main)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("lazy_helper.py"),
+        "def netrc_class():\n    from netrc import netrc\n    return netrc.__name__\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("lazy_pkg")).unwrap();
+    std::fs::write(
+        dir.path().join("lazy_pkg/__init__.py"),
+        "def run():\n    from . import inner\n    return inner.value()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("lazy_pkg/inner.py"),
+        "def value():\n    import fractions\n    return str(fractions.Fraction(1, 3))\n",
+    )
+    .unwrap();
+    let wasm = dir.path().join("lazy.wasm");
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python");
+    let built = sockbox()
+        .args(["python", "build"])
+        .arg(&app)
+        .arg("-o")
+        .arg(&wasm)
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{stderr}");
+    for module in [
+        "secrets",
+        "lazy_helper",
+        "netrc",
+        "lazy_pkg.inner",
+        "fractions",
+    ] {
+        assert!(
+            stderr.contains(&format!(" {module} ")) || stderr.contains(&format!(" {module}\n")),
+            "{module} not listed: {stderr}"
+        );
+    }
+    let ran = sockbox()
+        .env("XDG_CACHE_HOME", dir.path())
+        .arg("run")
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(stdout, "token 8\nnetrc netrc\npkg 1/3\n");
+}

@@ -5,7 +5,6 @@
 
 import sockbox  # first: socket.py on sockbox
 
-import secrets  # noqa: F401  (redis-py imports it inside a call: see docs/python.md)
 import sys
 
 import redis
