@@ -22,6 +22,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx};
 
 mod chart;
 mod scale;
+mod starts;
 
 /// sockbox against native sockets and wasi:sockets, side by side.
 #[derive(Parser)]
@@ -239,6 +240,14 @@ fn main() -> Result<()> {
         args.json.display(),
         args.svg.display()
     );
+    if args
+        .only
+        .as_ref()
+        .is_none_or(|o| "process starts".contains(o.as_str()))
+    {
+        let json = args.json.with_file_name("starts.json");
+        starts::run(args.quick, Path::new(env!("SOCKBOX_BENCH_GUESTS")), &json)?;
+    }
     Ok(())
 }
 

@@ -57,7 +57,7 @@ pub struct Built {
 }
 
 impl Build {
-    /// A build of `app` into `output` with the default cache ([`default_cache`]).
+    /// A build of `app` into `output` with sockbox's cache ([`cache_dir`](crate::cache_dir)).
     pub fn new(app: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
         Self {
             app: app.into(),
@@ -65,7 +65,7 @@ impl Build {
             packages: Vec::new(),
             paths: Vec::new(),
             output: output.into(),
-            cache: default_cache(),
+            cache: crate::cache_dir(),
         }
     }
 
@@ -253,20 +253,6 @@ fn find_imports(cache: &Path, module: &str, roots: &[PathBuf]) -> Result<Vec<Str
     let out = output(Command::new("python3").arg(&script).arg(module).args(roots))
         .context("finding the modules the plugin imports")?;
     Ok(out.lines().map(str::to_string).collect())
-}
-
-/// The cache `sockbox python build` keeps between builds: `$SOCKBOX_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/sockbox`, else `~/.cache/sockbox`.
-pub fn default_cache() -> PathBuf {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("SOCKBOX_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("sockbox")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache/sockbox")))
-        .unwrap_or_else(|| std::env::temp_dir().join("sockbox-cache"))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

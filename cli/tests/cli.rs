@@ -357,7 +357,7 @@ fn a_signal_stops_the_guest_cleanly() {
     }
 }
 
-/// `sockbox run` keeps compiled code in wasmtime's cache (here under `XDG_CACHE_HOME`): the
+/// `sockbox run` keeps compiled components in its cache (here under `XDG_CACHE_HOME`): the
 /// first run of a component fills it; another run of the same component finds it there and
 /// adds nothing.
 #[test]
@@ -502,4 +502,52 @@ fn python_build_brings_lazily_imported_modules() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert_eq!(stdout, "token 8\nnetrc netrc\npkg 1/3\n");
+}
+
+/// `sockbox compile` writes a precompiled file that `sockbox run` maps and runs under the same
+/// policy; a precompiled file with --time-limit, and a damaged one, are refused with a message.
+#[test]
+fn precompiled_components_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwasm = dir.path().join("echo-client.cwasm");
+    let compiled = sockbox()
+        .arg("compile")
+        .arg(example("echo-client"))
+        .arg("-o")
+        .arg(&cwasm)
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{compiled:?}");
+    let port = whole_message_echo_server().to_string();
+    let run = |extra: &[&str], file: &std::path::Path| {
+        sockbox()
+            .arg("run")
+            .arg(format!("--allow-connect=127.0.0.1:{port}"))
+            .args(extra)
+            .arg(file)
+            .args(["127.0.0.1", &port, "precompiled hello"])
+            .output()
+            .unwrap()
+    };
+    let ran = run(&[], &cwasm);
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "precompiled hello\n");
+
+    let limited = run(&["--time-limit", "5"], &cwasm);
+    assert_eq!(limited.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&limited.stderr).contains("precompiled for runs without"),
+        "{limited:?}"
+    );
+
+    let mut damaged = std::fs::read(&cwasm).unwrap();
+    damaged.truncate(damaged.len() / 2);
+    let bad = dir.path().join("damaged.cwasm");
+    std::fs::write(&bad, damaged).unwrap();
+    let refused = run(&[], &bad);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("loading"),
+        "{refused:?}"
+    );
 }

@@ -120,6 +120,24 @@ impl Runner {
         Component::new(&self.engine, wasm)
     }
 
+    /// Compiles a component ahead of time into the bytes of a precompiled file (`.cwasm`),
+    /// for [`load_precompiled`](Self::load_precompiled) on a runner made the same way.
+    pub fn precompile(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        self.engine.precompile_component(wasm)
+    }
+
+    /// Maps a file [`precompile`](Self::precompile) wrote: nothing is compiled, and its code
+    /// and memory images are paged in from the file as used. A file made by another version
+    /// of wasmtime or by an engine with other settings is refused.
+    ///
+    /// # Safety
+    /// The file is trusted as native code: one crafted by hand (or changed while mapped) can
+    /// do anything this process can. Load only files you made.
+    pub unsafe fn load_precompiled(&self, path: &std::path::Path) -> wasmtime::Result<Component> {
+        // SAFETY: the caller vouches for the file, as this function's contract says.
+        unsafe { Component::deserialize_file(&self.engine, path) }
+    }
+
     /// Runs the command's `wasi:cli/run` to completion and returns its exit code: 0 when it
     /// returned Ok, 1 when it returned Err, N for `exit(N)`. A trap is an error.
     pub fn run(
@@ -293,6 +311,20 @@ impl AsyncRunner {
     /// Compiles a component from its bytes.
     pub fn compile(&self, wasm: &[u8]) -> wasmtime::Result<Component> {
         Component::new(&self.engine, wasm)
+    }
+
+    /// As [`Runner::precompile`].
+    pub fn precompile(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        self.engine.precompile_component(wasm)
+    }
+
+    /// As [`Runner::load_precompiled`].
+    ///
+    /// # Safety
+    /// As [`Runner::load_precompiled`]: the file is trusted as native code.
+    pub unsafe fn load_precompiled(&self, path: &std::path::Path) -> wasmtime::Result<Component> {
+        // SAFETY: the caller vouches for the file, as this function's contract says.
+        unsafe { Component::deserialize_file(&self.engine, path) }
     }
 
     /// Instantiates the command and runs its `wasi:cli/run` to completion, asynchronously:

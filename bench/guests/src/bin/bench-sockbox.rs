@@ -7,6 +7,12 @@ use sockbox_bench_guests::Args;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
+    if a.workload == "hello" {
+        // A process start: one sockbox call, one line.
+        drop(Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?);
+        println!("hello");
+        return Ok(());
+    }
     if a.workload == "accept" {
         let (listener, _) = sockbox::preopened_sockets()?
             .into_iter()

@@ -8,6 +8,11 @@ use sockbox_bench_guests::Args;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
+    if a.workload == "hello" {
+        // A process start: one line.
+        println!("hello");
+        return Ok(());
+    }
     if a.workload == "accept" {
         let listener = TcpListener::bind(("127.0.0.1", a.port))?;
         for _ in 0..a.size {
