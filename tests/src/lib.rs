@@ -514,43 +514,68 @@ pub fn read_at_start(fd: OwnedFd) -> String {
     s
 }
 
-/// A redis-server of the machine's, on a free loopback port, stopped when dropped.
+/// A server program of the machine's (redis-server, mosquitto) on a free loopback port,
+/// stopped when dropped.
 #[derive(Debug)]
-pub struct RedisServer {
+pub struct LocalServer {
     child: std::process::Child,
     /// Its port on 127.0.0.1.
     pub port: u16,
 }
 
-impl RedisServer {
-    /// Starts one and waits until it accepts connections. `None` when the machine has no
-    /// `redis-server`, unless `SOCKBOX_REQUIRE_SERVERS` is set (as `.ci/run` sets it): then that
-    /// is a failure.
-    pub fn start() -> Option<RedisServer> {
+impl LocalServer {
+    /// A redis-server (see [`start`](Self::start)).
+    pub fn redis() -> Option<LocalServer> {
+        Self::start("redis-server", |port| {
+            let mut args = vec!["--port".to_string(), port.to_string()];
+            args.extend(
+                ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+                    .into_iter()
+                    .chain(["--protected-mode", "no"])
+                    .map(String::from),
+            );
+            args
+        })
+    }
+
+    /// A mosquitto MQTT broker (see [`start`](Self::start)); without a configuration file it
+    /// serves loopback clients only, anonymously.
+    pub fn mosquitto() -> Option<LocalServer> {
+        Self::start("mosquitto", |port| vec!["-p".to_string(), port.to_string()])
+    }
+
+    /// Starts `program` with the arguments `args(port)` gives and waits until it accepts
+    /// connections. `None` when the machine lacks the program, unless
+    /// `SOCKBOX_REQUIRE_SERVERS` is set (as `.ci/run` sets it): then that is a failure.
+    pub fn start(program: &str, args: impl Fn(u16) -> Vec<String>) -> Option<LocalServer> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn();
+        let spawn = |path: &str| {
+            std::process::Command::new(path)
+                .args(args(port))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+        };
+        // Daemons (mosquitto) install into /usr/sbin, which a user's PATH may lack.
+        let child = spawn(program).or_else(|_| spawn(&format!("/usr/sbin/{program}")));
         let child = match child {
             Ok(child) => child,
             Err(e) if std::env::var_os("SOCKBOX_REQUIRE_SERVERS").is_none() => {
-                println!("skipped: no redis-server ({e}); apt install redis-server");
+                println!("skipped: no {program} ({e}); apt install {program}");
                 return None;
             }
-            Err(e) => panic!("redis-server: {e}"),
+            Err(e) => panic!("{program}: {e}"),
         };
-        let server = RedisServer { child, port };
+        let server = LocalServer { child, port };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 std::time::Instant::now() < deadline,
-                "redis-server did not start"
+                "{program} did not start"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -558,7 +583,7 @@ impl RedisServer {
     }
 }
 
-impl Drop for RedisServer {
+impl Drop for LocalServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -172,15 +172,41 @@ fn typed_options_round_trip() {
 }
 
 /// listen() without bind() would bind 0.0.0.0 on an ephemeral port: denied without a rule.
+/// bind to the any-address, port 0 (create_connection's `source_address=("", 0)`) needs no
+/// rule and connects, but listen() on such a socket needs the same rule.
 fn listen_without_bind_needs_a_bind_rule() {
-    let out = case(&["listen-unbound"], with_policy(policy(&[])));
+    let native = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = native.local_addr().unwrap().port().to_string();
+    let out = case(
+        &["listen-unbound", &port],
+        with_policy(policy(&[&format!("connect 127.0.0.1:{port}")])),
+    );
     out.assert_ok();
     assert_eq!(out.line("denied-rule"), "--allow-bind 0.0.0.0:0");
+    assert_eq!(out.line("bind-any-0"), "ok", "{out}");
+    assert_eq!(out.line("bind-any6-0"), "ok", "{out}");
+    assert_eq!(out.line("bind-any-0-connect"), "ok", "{out}");
+    for denied in [
+        "bind-any-0-listen",
+        "bind-any6-0-listen",
+        "bind-any-fixed-port",
+    ] {
+        assert!(
+            out.line(denied).starts_with("err PermissionError"),
+            "{denied}: {out}"
+        );
+    }
+    assert!(
+        out.line("bind-any6-0-listen")
+            .ends_with("allow it with --allow-bind [::]:0"),
+        "{out}"
+    );
     let out = case(
         &["listen-unbound"],
         with_policy(policy(&["bind 0.0.0.0:0"])),
     );
     assert_eq!(out.line("listen"), "ok", "{out}");
+    assert_eq!(out.line("bind-any-0-listen"), "ok", "{out}");
 }
 
 /// Past the instance's socket limit, socket() fails with EMFILE; dropping one frees a slot.

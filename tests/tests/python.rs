@@ -552,7 +552,7 @@ fn random_arguments_raise_python_exceptions_only() {
 /// redis-py (8.1.0, pure Python, from PyPI) against a real redis-server on loopback: commands,
 /// a 2 MiB value whose reply arrives over many reads, a pipeline, an error reply.
 fn redis_py_talks_to_a_real_redis_server() {
-    let Some(server) = sockbox_tests::RedisServer::start() else {
+    let Some(server) = sockbox_tests::LocalServer::redis() else {
         return;
     };
     let component =
@@ -573,6 +573,43 @@ fn redis_py_talks_to_a_real_redis_server() {
         ("list", "10 [0, 1, 2]"),
         ("missing", "None"),
         ("error", "ResponseError"),
+    ] {
+        assert_eq!(out.line(label), want, "{label}: {out}");
+    }
+}
+
+/// paho-mqtt (2.1.0, pure Python, from PyPI) against a real mosquitto broker on loopback:
+/// subscribe, publish at QoS 0 and 1 (a 256 KiB payload), the messages back. paho makes its
+/// wake-up socket pair over TCP on loopback: the policy allows that with `connect self` and an
+/// ephemeral loopback bind, not by opening every loopback port.
+fn paho_mqtt_talks_to_a_real_broker() {
+    let Some(server) = sockbox_tests::LocalServer::mosquitto() else {
+        return;
+    };
+    let component =
+        sockbox_tests::python_component_with("tests/python", "mqtt_client", &["paho-mqtt==2.1.0"]);
+    let rules = [
+        format!("connect 127.0.0.1:{}", server.port),
+        "connect self".to_string(),
+        "bind 127.0.0.1:0".to_string(),
+    ];
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let out = run_component(
+        &component,
+        "mqtt_client",
+        &[&server.port.to_string()],
+        sockbox_tests::with_policy(sockbox_tests::policy(&rules))
+            .build()
+            .unwrap(),
+        &[],
+    );
+    out.assert_ok();
+    for (label, want) in [
+        ("subscribed", "1"),
+        ("topics", "['sockbox/big', 'sockbox/hello']"),
+        ("hello", "b'hello from a plugin'"),
+        ("big", "True"),
+        ("published", "True"),
     ] {
         assert_eq!(out.line(label), want, "{label}: {out}");
     }
@@ -610,6 +647,7 @@ fn requests_builds_and_gets() {
 sockbox_tests::both_hosts!(
     requests_builds_and_gets,
     redis_py_talks_to_a_real_redis_server,
+    paho_mqtt_talks_to_a_real_broker,
     random_arguments_raise_python_exceptions_only,
     sockets_at_import_time_build_and_fail_cleanly,
     python_matches_native_cpython,

@@ -32,7 +32,7 @@ fn main() -> Res {
         "sendall-timeout" => sendall_timeout(port(&rest[0]), rest[1].parse()?),
         "connect-after-timeout" => connect_after_timeout(port(&rest[0]), port(&rest[1])),
         "udp-trunc" => udp_trunc(port(&rest[0])),
-        "listen-unbound" => listen_unbound(),
+        "listen-unbound" => listen_unbound(rest.first().map(|p| p.parse()).transpose()?),
         "limit" => limit(),
         "waitall" => waitall(port(&rest[0])),
         "timeouts" => timeouts(),
@@ -301,13 +301,29 @@ fn udp_trunc(port: u16) -> Res {
     Ok(())
 }
 
-/// listen() on an unbound socket would bind the any-address: the bind rules decide.
-fn listen_unbound() -> Res {
+/// listen() on an unbound socket would bind the any-address: the bind rules decide. A bind to
+/// the any-address, port 0 (what connect does on its own) needs no rule, and a connect from
+/// such a socket works (`PORT`, when given, is a native listener the policy allows), but
+/// listen() on it is checked as on an unbound socket; the same for IPv6.
+fn listen_unbound(port: Option<u16>) -> Res {
     let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
     if let Err(Error::Denied(d)) = &s.listen(5) {
         println!("denied-rule: {}", d.rule);
     }
     report("listen", s.listen(5));
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    report("bind-any-0", s.bind(("0.0.0.0", 0)));
+    report("bind-any-0-listen", s.listen(5));
+    let s6 = Socket::new(AddressFamily::Inet6, SocketKind::Stream, 0)?;
+    report("bind-any6-0", s6.bind(("::", 0)));
+    report("bind-any6-0-listen", s6.listen(5));
+    let fixed = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    report("bind-any-fixed-port", fixed.bind(("0.0.0.0", 45_678)));
+    if let Some(port) = port {
+        let c = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+        c.bind(("0.0.0.0", 0))?;
+        report("bind-any-0-connect", c.connect(("127.0.0.1", port)));
+    }
     Ok(())
 }
 

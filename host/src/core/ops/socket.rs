@@ -75,6 +75,9 @@ pub(crate) struct OsSocket {
     /// handle the guest asks for): the guest may accept on it and nothing that changes it.
     /// Shared by the duplicates of one description.
     accept_only: Arc<AtomicBool>,
+    /// Bound to the any-address, port 0, which needs no bind rule (connect would bind so):
+    /// `listen` still needs one. Shared by the duplicates of one description.
+    bound_as_connect_would: Arc<AtomicBool>,
     /// Its place in the instance's limit, given back when the OS socket closes.
     _slot: Slot,
 }
@@ -158,6 +161,7 @@ impl Socket {
                 stream: matches!(kind, SocketKind::Stream),
                 outside,
                 accept_only: Arc::new(AtomicBool::new(false)),
+                bound_as_connect_would: Arc::new(AtomicBool::new(false)),
                 _slot: slot,
             })),
             family,
@@ -237,6 +241,10 @@ impl Socket {
         if let Some(new) = &dup.os {
             new.accept_only
                 .store(os.accept_only.load(Ordering::Relaxed), Ordering::Relaxed);
+            new.bound_as_connect_would.store(
+                os.bound_as_connect_would.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
         }
         Ok(dup)
     }
@@ -334,6 +342,12 @@ impl OsSocket {
             _ => None,
         };
         self.os.bind(to.os_address()?).map_err(SocketError::from)?;
+        if let Some(addr::Target::Ip(sa)) = to.target()
+            && sa.ip().is_unspecified()
+            && sa.port() == 0
+        {
+            self.bound_as_connect_would.store(true, Ordering::Relaxed);
+        }
         if let Some(dir) = dir
             && !dir.holds(&*self.os)
         {
@@ -351,11 +365,15 @@ impl OsSocket {
             return Ok(());
         }
         // listen() on an unbound socket binds it to the any-address on an ephemeral port:
-        // that is a bind, and the bind rules decide it.
-        if let Some(local) = self.os.local_addr()?.as_socket()
-            && local.port() == 0
-        {
-            let _ = ctx.gate.check(Use::ImplicitBind(local))?;
+        // that is a bind, and the bind rules decide it; so do they for a socket bound there
+        // without a rule.
+        if let Some(local) = self.os.local_addr()?.as_socket() {
+            if local.port() == 0 {
+                let _ = ctx.gate.check(Use::ImplicitBind(local))?;
+            } else if self.bound_as_connect_would.load(Ordering::Relaxed) {
+                let any = std::net::SocketAddr::new(local.ip(), 0);
+                let _ = ctx.gate.check(Use::ImplicitBind(any))?;
+            }
         }
         // As the kernel lowers a backlog to somaxconn, the host lowers it to its limit.
         let max = i32::try_from(ctx.limits.max_backlog).unwrap_or(i32::MAX);

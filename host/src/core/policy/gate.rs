@@ -29,7 +29,8 @@ pub(crate) enum Use<'a> {
     SendTo(&'a SockAddress),
     /// bind (and create-server's bind), to an IP or Unix address.
     Bind(&'a SockAddress),
-    /// listen on an unbound socket: the kernel binds it to this any-address, port 0.
+    /// listen on an unbound socket (the kernel binds it to this any-address, port 0), or on
+    /// one bound there without a rule.
     ImplicitBind(SocketAddr),
     /// A connection accept would hand the guest (accept rules; all pass without them).
     AcceptFrom(SocketAddr),
@@ -163,8 +164,18 @@ impl Gate {
         self.check_pinned(Section::Connect, PolicyAction::SendTo, addr)
     }
 
-    /// bind, and listen on an unbound socket.
+    /// bind. The any-address with port 0 needs no rule: it is what connect and sendto do on
+    /// their own (CPython's create_connection does it for `source_address=("", 0)`), and
+    /// `listen` on a socket bound so is checked as `listen` on an unbound one.
     pub(super) fn bind(&self, addr: &SocketAddr) -> Result<(), Denial> {
+        if addr.ip().is_unspecified() && addr.port() == 0 {
+            return Ok(());
+        }
+        self.bind_rules(addr)
+    }
+
+    /// What the bind rules say of `addr`, with no exception.
+    fn bind_rules(&self, addr: &SocketAddr) -> Result<(), Denial> {
         self.check_pinned(Section::Bind, PolicyAction::Bind, addr)
     }
 
@@ -210,7 +221,7 @@ impl Gate {
             Use::Connect(a) => return self.address(a, PolicyAction::Connect),
             Use::SendTo(a) => return self.address(a, PolicyAction::SendTo),
             Use::Bind(a) => return self.address(a, PolicyAction::Bind),
-            Use::ImplicitBind(sa) => self.bind(&sa),
+            Use::ImplicitBind(sa) => self.bind_rules(&sa),
             Use::AcceptFrom(sa) => {
                 if self.accept_from(&sa) {
                     Ok(())
