@@ -62,6 +62,10 @@ enum PythonCommand {
         /// Another directory on the plugin's path. Repeatable.
         #[arg(short = 'p', long = "path", value_name = "DIR")]
         paths: Vec<PathBuf>,
+        /// Also import MODULE at build time (one the code imports by a computed name, or that
+        /// code loaded at run time from a --dir needs). Repeatable.
+        #[arg(long = "import", value_name = "MODULE")]
+        imports: Vec<String>,
         /// The component to write [default: APP's name with .wasm, here].
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -235,9 +239,10 @@ fn main() -> Result<()> {
             app,
             requirements,
             paths,
+            imports,
             output,
             cache,
-        }) => python_build(app, requirements, paths, output, cache)?,
+        }) => python_build(app, requirements, paths, imports, output, cache)?,
     };
     std::process::exit(code);
 }
@@ -269,6 +274,7 @@ fn python_build(
     app: PathBuf,
     requirements: Vec<PathBuf>,
     paths: Vec<PathBuf>,
+    imports: Vec<String>,
     output: Option<PathBuf>,
     cache: Option<PathBuf>,
 ) -> Result<i32> {
@@ -278,6 +284,7 @@ fn python_build(
     let mut build = python::Build::new(&app, &output);
     build.requirements = requirements;
     build.paths = paths;
+    build.preimport = imports;
     if let Some(cache) = cache {
         build.cache = cache;
     }

@@ -43,6 +43,9 @@ pub struct Build {
     pub packages: Vec<String>,
     /// More directories on the guest's path.
     pub paths: Vec<PathBuf>,
+    /// Modules to import at build time besides those found in the code: ones the plugin
+    /// imports by a computed name, or that code it loads at run time (from a `--dir`) needs.
+    pub preimport: Vec<String>,
     /// The component to write.
     pub output: PathBuf,
     /// Where componentize-py, vendored packages and build files are kept between builds.
@@ -64,6 +67,7 @@ impl Build {
             requirements: Vec::new(),
             packages: Vec::new(),
             paths: Vec::new(),
+            preimport: Vec::new(),
             output: output.into(),
             cache: crate::cache_dir(),
         }
@@ -112,7 +116,12 @@ impl Build {
                 .collect::<Result<Vec<_>>>()?,
         );
         roots.extend(site.clone());
-        let preimported = find_imports(&self.cache, module, &roots)?;
+        let mut preimported = imports_of(module, &roots, &self.cache)?;
+        for name in &self.preimport {
+            if !preimported.contains(name) {
+                preimported.push(name.clone());
+            }
+        }
 
         // The entry: sockbox first (the plugin's socket module), the plugin, then the rest.
         let entry_dir = self.cache.join(format!("entry-{}", std::process::id()));
@@ -243,9 +252,14 @@ impl Build {
     }
 }
 
-/// The modules `module` (found under `roots`) and what it imports, transitively, name in
-/// import statements anywhere in their code.
-fn find_imports(cache: &Path, module: &str, roots: &[PathBuf]) -> Result<Vec<String>> {
+/// The modules that module `module` (found under `roots`) and what it imports, transitively,
+/// name in import statements anywhere in their code (standard-library modules are listed, not
+/// followed), read by the machine's `python3`; `cache` keeps the script that reads them.
+///
+/// # Errors
+/// When `python3` fails.
+pub fn imports_of(module: &str, roots: &[PathBuf], cache: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(cache)?;
     let script = cache.join("python_imports.py");
     if std::fs::read_to_string(&script).ok().as_deref() != Some(IMPORT_FINDER) {
         std::fs::write(&script, IMPORT_FINDER)?;

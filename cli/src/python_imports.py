@@ -16,7 +16,8 @@ import ast
 import os
 import sys
 
-# Never imported for a plugin: they open windows, print, or are the test suite.
+# Standard-library modules never imported for a plugin: they open windows, print, or are the
+# test suite (a `test` package on the plugin's own path is followed like any other).
 SKIP = {
     "__main__", "antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test",
     "ensurepip", "venv", "pydoc", "pydoc_data", "lib2to3", "sockbox",
@@ -76,12 +77,13 @@ def main():
     queue = [(entry, True)]
     while queue:
         name, certain = queue.pop(0)
-        if name in found or name.split(".")[0] in SKIP:
+        if name in found:
             continue
         path, is_package = locate(name, roots)
         if path is None:
             # A standard-library module, or nothing importable (an optional dependency).
-            if certain and name.split(".")[0] in stdlib:
+            top = name.split(".")[0]
+            if certain and top in stdlib and top not in SKIP:
                 found.add(name)
                 order.append(name)
             continue

@@ -346,6 +346,17 @@ def dup(fd):
 
 def _received_socket(fd):
     """The socket handle behind ``fd``, turning a received socket descriptor into one."""
+    if isinstance(fd, int) and 0 <= fd < _FD_BASE and fd not in _fds:
+        # A descriptor of the guest's own (a file, stdin) is no socket; none at all is EBADF.
+        # (Raised outside the handler: C's errors carry no context.)
+        try:
+            _os.fstat(fd)
+            is_open = True
+        except OSError:
+            is_open = False
+        if not is_open:
+            raise _os_error("EBADF", "Bad file descriptor")
+        raise _os_error("ENOTSOCK", "Socket operation on non-socket")
     handle = _lookup(fd)
     if isinstance(handle, _wit.ReceivedFd):
         if not handle.is_socket():
@@ -680,7 +691,21 @@ def setdefaulttimeout(timeout):
 # The socket type.
 
 
-class socket:
+class _SocketType(type):
+    """The type of ``_socket.socket``: immutable, as C types are (its subclasses are not)."""
+
+    def __setattr__(cls, name, value):
+        if cls is socket:
+            raise TypeError(f"cannot set {name!r} attribute of immutable type '_socket.socket'")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name):
+        if cls is socket:
+            raise TypeError(f"cannot delete {name!r} attribute of immutable type '_socket.socket'")
+        super().__delattr__(name)
+
+
+class socket(metaclass=_SocketType):
     """``_socket.socket``: what ``socket.socket`` subclasses."""
 
     # The object refers to its descriptor by number, as CPython's does: two objects may wrap one
@@ -723,11 +748,13 @@ class socket:
 
     def __del__(self):
         fd = self._fd
+        if fd != -1 and fd in _fds:
+            # As CPython: the warning names the socket while it is still open.
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
         if fd != -1:
             self._fd = -1
             handle = _fds.pop(fd, None)
             if handle is not None:
-                _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
                 _drop(handle)
 
     def __repr__(self):
@@ -810,12 +837,15 @@ class socket:
         """``sendall(data[, flags])``."""
         _call(self._handle().sendall, _bytes(data), _msg_flags(flags))
 
-    def sendto(self, data, flags_or_address, address=None):
+    def sendto(self, *args):
         """``sendto(data[, flags], address)``."""
-        if address is None:
-            flags, address = 0, flags_or_address
+        # As C's argument parsing: None is an address like any other value.
+        if len(args) == 2:
+            (data, address), flags = args, 0
+        elif len(args) == 3:
+            data, flags, address = args
         else:
-            flags = flags_or_address
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args)} given)")
         target = _sockaddr(self._family, address, "sendto")
         return _call(self._handle().sendto, _bytes(data), _msg_flags(flags), target)
 
@@ -1016,17 +1046,25 @@ def socketpair(family=AF_UNIX, type=SOCK_STREAM, proto=0):
     return socket(fileno=_register(a)), socket(fileno=_register(b))
 
 
+# CPython's SOCKLEN_T_LIMIT: no control message may be longer.
+_SOCKLEN_T_LIMIT = 0x7FFFFFFF
+
+
 def CMSG_LEN(length):
     """``CMSG_LEN(length)``: the size of a control message carrying ``length`` bytes."""
     length = _ssize(length)
-    if not 0 <= length <= 0x7FFFFFF0:
+    if not 0 <= length <= _SOCKLEN_T_LIMIT - 16:
         raise OverflowError("CMSG_LEN() argument out of range")
     return 16 + length
 
 
 def CMSG_SPACE(length):
     """``CMSG_SPACE(length)``: ``CMSG_LEN`` padded to the next message."""
-    return 16 + ((CMSG_LEN(length) - 16 + 7) & ~7)
+    length = _ssize(length)
+    # As CPython: room for the padding before and after the data (CMSG_SPACE(1) is 24).
+    if not 0 <= length <= _SOCKLEN_T_LIMIT - 24:
+        raise OverflowError("CMSG_SPACE() argument out of range")
+    return 16 + ((length + 7) & ~7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1098,6 +1136,8 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
 def getnameinfo(sockaddr, flags):
     """``getnameinfo(sockaddr, flags)``: ``(host, port)``; the host part must be numeric."""
     if not isinstance(sockaddr, tuple):
+        # The traceback keeps this frame: like C's, it must not keep the argument alive.
+        del sockaddr
         raise TypeError("getnameinfo() argument 1 must be a tuple")
     if not 2 <= len(sockaddr) <= 4:
         raise TypeError("getnameinfo(): illegal sockaddr argument")

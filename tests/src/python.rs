@@ -34,6 +34,15 @@ pub fn build(app_dir: &str, module: &str) -> PathBuf {
 /// # Panics
 /// When pip or the build fails, with their output.
 pub fn build_with(app_dir: &str, module: &str, packages: &[&str]) -> PathBuf {
+    build_full(app_dir, module, packages, &[])
+}
+
+/// [`build_with`], with modules to import at build time besides those found in the code
+/// (`sockbox python build --import`).
+///
+/// # Panics
+/// When pip or the build fails, with their output.
+pub fn build_full(app_dir: &str, module: &str, packages: &[&str], preimport: &[String]) -> PathBuf {
     // One build at a time: builds of a test binary's threads would race on the same files.
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -46,6 +55,7 @@ pub fn build_with(app_dir: &str, module: &str, packages: &[&str]) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     COMPONENTIZE_PY.hash(&mut hasher);
     packages.hash(&mut hasher);
+    preimport.hash(&mut hasher);
     for dir in ["python", app_dir, "wit", "cli/src"] {
         hash_tree(&root.join(dir), &mut hasher);
     }
@@ -55,6 +65,7 @@ pub fn build_with(app_dir: &str, module: &str, packages: &[&str]) -> PathBuf {
     }
     let mut build = Build::new(root.join(app_dir).join(format!("{module}.py")), &out);
     build.packages = packages.iter().map(|p| p.to_string()).collect();
+    build.preimport = preimport.to_vec();
     build.cache = out_dir;
     if let Err(e) = build.run(&mut |_| {}) {
         panic!("building the Python plugin {module}: {e:?}");

@@ -66,6 +66,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("connect-ex/denied", "err PermissionError Access"),
     ("bind/denied-port", "err PermissionError Access"),
     ("bind/denied-any", "err PermissionError Access"),
+    ("bind/any-0-then-listen", "err PermissionError Access"),
     ("bind/allowed", "ok"),
     ("bind/twice", "err OSError Invalid"),
     ("bind/after-connect", "err OSError Invalid"),

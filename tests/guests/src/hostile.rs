@@ -144,7 +144,13 @@ fn main() {
         Ok(format!("{:?}", tcp()?.connect_ex(v4(1))?))
     });
     case("bind/denied-port", &|| unit(tcp()?.bind(v4(80))));
-    case("bind/denied-any", &|| unit(tcp()?.bind(v("0.0.0.0:0"))));
+    case("bind/denied-any", &|| unit(tcp()?.bind(v("0.0.0.0:80"))));
+    // The any-address, port 0 needs no rule (connect binds so), but listen on it does.
+    case("bind/any-0-then-listen", &|| {
+        let s = tcp()?;
+        s.bind(v("0.0.0.0:0"))?;
+        unit(s.listen(5))
+    });
     case("bind/allowed", &|| unit(tcp()?.bind(v4(0))));
     case("bind/twice", &|| {
         let s = tcp()?;
