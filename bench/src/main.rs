@@ -21,6 +21,7 @@ use wasmtime::component::Component;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 mod chart;
+mod http;
 mod scale;
 mod starts;
 
@@ -247,6 +248,15 @@ fn main() -> Result<()> {
     {
         let json = args.json.with_file_name("starts.json");
         starts::run(args.quick, Path::new(env!("SOCKBOX_BENCH_GUESTS")), &json)?;
+    }
+    if args
+        .only
+        .as_ref()
+        .is_none_or(|o| "http file serving".contains(o.as_str()))
+    {
+        let json = args.json.with_file_name("http.json");
+        let guests = Path::new(env!("SOCKBOX_BENCH_GUESTS"));
+        http::run(args.quick, args.rounds.min(3), guests, &json)?;
     }
     Ok(())
 }

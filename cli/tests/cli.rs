@@ -551,3 +551,80 @@ fn precompiled_components_run() {
         "{refused:?}"
     );
 }
+
+/// A guest that does not stop on its own (it sleeps on a wasi clock, which the interrupt does
+/// not wake) is stopped when the grace period runs out, or at once at a second signal; the
+/// exit status is 128 + the signal that stopped it.
+#[test]
+fn a_guest_that_ignores_the_signal_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("sleeper.py");
+    std::fs::write(
+        &app,
+        "import sockbox\nimport time\n\n\
+         def main():\n    print('sleeping', flush=True)\n    time.sleep(120)\n\n\
+         Run = sockbox.command(main)\n",
+    )
+    .unwrap();
+    let wasm = dir.path().join("sleeper.wasm");
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python");
+    let built = sockbox()
+        .args(["python", "build"])
+        .arg(&app)
+        .arg("-o")
+        .arg(&wasm)
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    // (grace, signals sent, exit status, the least and most the stop may take)
+    for (grace, signals, status, least, most) in [
+        ("1", &["-TERM"][..], 143, 0.9, 10.0),
+        ("60", &["-TERM", "-INT"][..], 130, 0.0, 10.0),
+    ] {
+        let mut child = KillOnDrop(
+            sockbox()
+                .env("XDG_CACHE_HOME", dir.path())
+                .args(["run", "--grace", grace])
+                .arg(&wasm)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "sleeping\n");
+        let start = std::time::Instant::now();
+        for (i, signal) in signals.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            let sent = Command::new("kill")
+                .arg(signal)
+                .arg(child.0.id().to_string())
+                .status()
+                .unwrap();
+            assert!(sent.success());
+        }
+        let code = child.0.wait().unwrap();
+        let took = start.elapsed().as_secs_f64();
+        let mut stderr = String::new();
+        child
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(code.code(), Some(status), "{stderr}");
+        assert!(stderr.contains("stopping the guest"), "{stderr}");
+        assert!(
+            (least..most).contains(&took),
+            "grace {grace}: stopped after {took} s"
+        );
+    }
+}

@@ -18,12 +18,21 @@ use crate::{Errno, Error, Result};
 /// # Errors
 /// `no-entry` when no preopened directory holds it, or it does not exist; `access`.
 pub fn open(path: impl AsRef<Path>) -> Result<Descriptor> {
-    let path = path.as_ref();
-    for (dir, guest) in wasi::filesystem::preopens::get_directories() {
+    PREOPENS.with(|dirs| open_in(dirs, path.as_ref()))
+}
+
+thread_local! {
+    /// The preopened directories, asked of the host once (each asking makes new handles).
+    static PREOPENS: Vec<(Descriptor, String)> = wasi::filesystem::preopens::get_directories();
+}
+
+fn open_in(dirs: &[(Descriptor, String)], path: &Path) -> Result<Descriptor> {
+    for (dir, guest) in dirs {
+        let guest = guest.as_str();
         let rest = if path.is_relative() && (guest == "." || guest == "./") {
             Some(path)
         } else {
-            path.strip_prefix(&guest).ok()
+            path.strip_prefix(guest).ok()
         };
         let Some(rest) = rest else { continue };
         let rest = rest

@@ -544,6 +544,35 @@ impl LocalServer {
         Self::start("mosquitto", |port| vec!["-p".to_string(), port.to_string()])
     }
 
+    /// An nginx serving `root` (static files, gzip for text, `POST /post` answered without a
+    /// file), its configuration and temporary files in `state` (see [`start`](Self::start)).
+    pub fn nginx(root: &Path, state: &Path) -> Option<LocalServer> {
+        let (root, state) = (root.to_path_buf(), state.to_path_buf());
+        Self::start("nginx", move |port| {
+            let s = state.display();
+            let config = format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {s}/nginx.pid;\n\
+                 error_log {s}/error.log;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {s}/body;\n\
+                 proxy_temp_path {s}/proxy;\n  fastcgi_temp_path {s}/fastcgi;\n\
+                 uwsgi_temp_path {s}/uwsgi;\n  scgi_temp_path {s}/scgi;\n\
+                 gzip on;\n  gzip_min_length 1;\n  gzip_types text/plain;\n\
+                 types {{ text/plain txt; application/octet-stream bin; }}\n\
+                 server {{\n    listen 127.0.0.1:{port};\n    root {};\n\
+                 location = /post {{ return 200 \"posted\\n\"; }}\n  }}\n}}\n",
+                root.display()
+            );
+            let file = state.join("nginx.conf");
+            std::fs::write(&file, config).expect("nginx.conf");
+            vec![
+                "-e".to_string(),
+                state.join("error.log").display().to_string(),
+                "-c".to_string(),
+                file.display().to_string(),
+            ]
+        })
+    }
+
     /// Starts `program` with the arguments `args(port)` gives and waits until it accepts
     /// connections. `None` when the machine lacks the program, unless
     /// `SOCKBOX_REQUIRE_SERVERS` is set (as `.ci/run` sets it): then that is a failure.

@@ -624,6 +624,56 @@ const REQUESTS: &[&str] = &[
     "certifi==2025.8.3",
 ];
 
+/// http.client, urllib.request and requests (pure Python, from PyPI) against a real nginx:
+/// keep-alive across requests, gzip with chunked transfer coding, HEAD, Range, a 100 KB POST,
+/// and requests streaming 3 MB over a kept-alive session.
+fn http_clients_talk_to_a_real_nginx() {
+    use sha2::{Digest, Sha256};
+    let digest = |data: &[u8]| {
+        Sha256::digest(data)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let (www, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let text = "sockbox speaks HTTP to nginx\n".repeat(7000);
+    std::fs::write(www.path().join("big.bin"), &big).unwrap();
+    std::fs::write(www.path().join("hello.txt"), "hello from nginx\n").unwrap();
+    std::fs::write(www.path().join("text.txt"), &text).unwrap();
+    let Some(server) = sockbox_tests::LocalServer::nginx(www.path(), state.path()) else {
+        return;
+    };
+    let component = sockbox_tests::python_component_with("tests/python", "nginx_client", REQUESTS);
+    let out = run_component(
+        &component,
+        "nginx_client",
+        &[&server.port.to_string()],
+        allowing_connect(server.port).build().unwrap(),
+        &[],
+    );
+    out.assert_ok();
+    let big_digest = digest(&big);
+    for (label, want) in [
+        ("big", format!("200 {big_digest}")),
+        ("hello", "200 hello from nginx".to_string()),
+        ("keep-alive", "True".to_string()),
+        ("gzip", format!("gzip chunked {}", digest(text.as_bytes()))),
+        ("head", "200 3000000 0".to_string()),
+        (
+            "range",
+            format!("206 bytes 1000-1999/3000000 {}", digest(&big[1000..2000])),
+        ),
+        ("post", "200 posted".to_string()),
+        ("still-alive", "True".to_string()),
+        ("urllib", "200 hello from nginx".to_string()),
+        ("requests", format!("200 {big_digest} hello from nginx")),
+    ] {
+        assert_eq!(out.line(label), want, "{label}: {out}");
+    }
+}
+
 /// A plugin that imports requests builds (urllib3 opens a socket at import time, during
 /// componentize-py's build) and GETs from a native HTTP server.
 fn requests_builds_and_gets() {
@@ -648,6 +698,7 @@ sockbox_tests::both_hosts!(
     requests_builds_and_gets,
     redis_py_talks_to_a_real_redis_server,
     paho_mqtt_talks_to_a_real_broker,
+    http_clients_talk_to_a_real_nginx,
     random_arguments_raise_python_exceptions_only,
     sockets_at_import_time_build_and_fail_cleanly,
     python_matches_native_cpython,

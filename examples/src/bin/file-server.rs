@@ -3,10 +3,11 @@
 //! byte of a file passes through wasm. It serves `GET` and `HEAD` for files under the guest
 //! directory `/srv` (`index.html` for a directory), with `Range` (one range), `Content-Type`
 //! by extension, keep-alive and pipelining, and closes connections idle for `IDLE_SECS`
-//! (default 30). It runs until the host interrupts it.
+//! (default 30). Each response is logged on stderr unless `--quiet`. It runs until the host
+//! interrupts it.
 //!
 //! ```sh
-//! sockbox run --listen 127.0.0.1:8080 --dir ./public::/srv file-server.wasm [IDLE_SECS]
+//! sockbox run --listen 127.0.0.1:8080 --dir ./public::/srv file-server.wasm [--quiet] [IDLE_SECS]
 //! ```
 
 use std::collections::HashMap;
@@ -28,9 +29,11 @@ enum Key {
 }
 
 fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quiet = args.iter().any(|a| a == "--quiet");
     let idle = Duration::from_secs(
-        std::env::args()
-            .nth(1)
+        args.iter()
+            .find(|a| *a != "--quiet")
             .and_then(|s| s.parse().ok())
             .unwrap_or(30),
     );
@@ -63,7 +66,7 @@ fn main() -> Result<(), Error> {
             let Some(client) = clients.get_mut(&id) else {
                 continue;
             };
-            match client.advance(interest) {
+            match client.advance(interest, quiet) {
                 Ok(true) => poller.modify(&client.sock, client.wanted(), key)?,
                 Ok(false) => drop_client(&mut poller, &mut clients, id)?,
                 Err(e) if e.errno() == Some(Errno::Canceled) => return stop(e),
@@ -117,6 +120,9 @@ fn accept_all(
         match listener.accept() {
             Ok((sock, peer)) => {
                 sock.setblocking(false);
+                // A head and then its body (sendfile) are two sends: without NODELAY, Nagle
+                // holds the body until the client's delayed ACK of the head (40 ms).
+                let _ = sock.set_tcp_nodelay(true);
                 poller.register(&sock, Interest::READABLE, Key::Client(*next_id))?;
                 clients.insert(*next_id, Client::new(sock, peer.to_string()));
                 *next_id += 1;
@@ -186,7 +192,7 @@ impl Client {
     }
 
     /// Reads, answers and sends what the socket allows; false once the connection is done.
-    fn advance(&mut self, ready: Interest) -> Result<bool, Error> {
+    fn advance(&mut self, ready: Interest, quiet: bool) -> Result<bool, Error> {
         if (ready & Interest::READABLE) == Interest::READABLE && self.response.is_none() {
             match self.sock.recv(64 * 1024) {
                 Ok(data) if data.is_empty() => return Ok(false),
@@ -226,7 +232,9 @@ impl Client {
             }
             self.last_active = Instant::now();
             let done = self.response.take().expect("a response was in flight");
-            eprintln!("file-server: {} {}", self.peer, done.log);
+            if !quiet {
+                eprintln!("file-server: {} {}", self.peer, done.log);
+            }
             if !done.keep_alive {
                 return Ok(false);
             }
