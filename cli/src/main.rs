@@ -107,6 +107,14 @@ struct RunArgs {
     /// (exit status 124, as timeout(1)).
     #[arg(long, value_name = "SECS")]
     time_limit: Option<f64>,
+    /// Trust the certificates in FILE (PEM) for the guest's TLS connections, besides
+    /// Mozilla's roots. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Vec<PathBuf>,
+    /// Let the guest make TLS connections that verify no certificate (`verify-mode.none`,
+    /// Python's `CERT_NONE`); refused by default.
+    #[arg(long)]
+    tls_allow_unverified: bool,
     /// After SIGINT or SIGTERM, how long the guest has to stop on its own (its blocked socket
     /// calls fail with ECANCELED at once) before it is stopped; a second signal stops it at
     /// once. Either way sockbox then exits with 128 + the signal's number.
@@ -332,7 +340,16 @@ fn run(args: RunArgs) -> Result<i32> {
             );
         }
     }
-    let mut sockets = SocketCtx::builder().policy(policy).limits(limits);
+    let mut sockets = SocketCtx::builder()
+        .policy(policy)
+        .limits(limits)
+        .tls_allow_unverified(args.tls_allow_unverified);
+    for file in &args.tls_ca {
+        let pem = std::fs::read(file).with_context(|| format!("--tls-ca {}", file.display()))?;
+        sockets = sockets
+            .tls_roots_pem(&pem)
+            .with_context(|| format!("--tls-ca {}", file.display()))?;
+    }
     if let Some(secs) = args.default_timeout {
         let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;
         sockets = sockets.default_timeout(Some(t));

@@ -71,6 +71,8 @@ def named_imports(path, module, is_package):
 
 
 def main():
+    if not hasattr(sys, "stdlib_module_names"):
+        sys.exit("sockbox python build: finding imports needs python3 3.10 or newer")
     entry, roots = sys.argv[1], sys.argv[2:]
     stdlib = set(sys.stdlib_module_names)
     found, order = set(), []

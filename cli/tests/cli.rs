@@ -426,6 +426,25 @@ fn echo_server_survives_a_reset() {
     assert_eq!(back, "still serving");
 }
 
+/// `sockbox python build APP.py` beside it, with the test suite's cache (componentize-py is
+/// installed once): the component and what the build printed.
+fn python_build(app: &std::path::Path) -> (PathBuf, String) {
+    let wasm = app.with_extension("wasm");
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python");
+    let built = sockbox()
+        .args(["python", "build"])
+        .arg(app)
+        .arg("-o")
+        .arg(&wasm)
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&built.stderr).into_owned();
+    assert!(built.status.success(), "{stderr}");
+    (wasm, stderr)
+}
+
 /// `sockbox python build` makes a plugin from one file whose code imports modules only inside
 /// functions (a standard-library module, a local module that itself imports one lazily, a
 /// relative import in a local package): every one is there at run time, with no import
@@ -464,19 +483,7 @@ fn python_build_brings_lazily_imported_modules() {
         "def value():\n    import fractions\n    return str(fractions.Fraction(1, 3))\n",
     )
     .unwrap();
-    let wasm = dir.path().join("lazy.wasm");
-    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python");
-    let built = sockbox()
-        .args(["python", "build"])
-        .arg(&app)
-        .arg("-o")
-        .arg(&wasm)
-        .arg("--cache")
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&built.stderr);
-    assert!(built.status.success(), "{stderr}");
+    let (wasm, stderr) = python_build(&app);
     for module in [
         "secrets",
         "lazy_helper",
@@ -566,18 +573,7 @@ fn a_guest_that_ignores_the_signal_is_stopped() {
          Run = sockbox.command(main)\n",
     )
     .unwrap();
-    let wasm = dir.path().join("sleeper.wasm");
-    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python");
-    let built = sockbox()
-        .args(["python", "build"])
-        .arg(&app)
-        .arg("-o")
-        .arg(&wasm)
-        .arg("--cache")
-        .arg(&cache)
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
+    let (wasm, _) = python_build(&app);
     // (grace, signals sent, exit status, the least and most the stop may take)
     for (grace, signals, status, least, most) in [
         ("1", &["-TERM"][..], 143, 0.9, 10.0),

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use crate::bindings::sockbox::socket::types as wit;
+use crate::tls::TlsErrorCode;
 use crate::{Errno, GaiCode, HCode, PolicyDenial};
 
 /// A sockbox result.
@@ -43,6 +44,13 @@ pub enum Error {
     Value(String),
     /// `ExceptionGroup`: every attempt's error, in order (`create_connection(all_errors)`).
     Group(Vec<Error>),
+    /// `ssl.SSLError` and its subclasses: a TLS failure.
+    Tls {
+        /// Which (`SSLCertVerificationError`, `SSLZeroReturnError`, `SSLEOFError`, `SSLError`).
+        code: TlsErrorCode,
+        /// The host's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -83,6 +91,12 @@ impl Error {
             Error::Denied(_) => "PermissionError",
             Error::Value(_) => "ValueError",
             Error::Group(_) => "ExceptionGroup",
+            Error::Tls { code, .. } => match code {
+                TlsErrorCode::CertVerification => "SSLCertVerificationError",
+                TlsErrorCode::ZeroReturn => "SSLZeroReturnError",
+                TlsErrorCode::Eof => "SSLEOFError",
+                TlsErrorCode::Protocol => "SSLError",
+            },
         }
     }
 
@@ -95,7 +109,8 @@ impl Error {
             Error::Os { message, .. }
             | Error::Gai { message, .. }
             | Error::Herror { message, .. }
-            | Error::Value(message) => message,
+            | Error::Value(message)
+            | Error::Tls { message, .. } => message,
             Error::Timeout => "timed out",
             Error::Denied(d) => &d.message,
             Error::Group(_) => "create_connection failed",
@@ -121,6 +136,10 @@ impl From<wit::Error> for Error {
             },
             wit::Error::Denied(d) => Error::Denied(d),
             wit::Error::Value(m) => Error::Value(m),
+            wit::Error::Tls(t) => Error::Tls {
+                code: t.code,
+                message: t.message,
+            },
         }
     }
 }
@@ -168,7 +187,9 @@ impl From<Error> for io::Error {
             Error::Timeout => io::ErrorKind::TimedOut,
             Error::Denied(_) => io::ErrorKind::PermissionDenied,
             Error::Value(_) => io::ErrorKind::InvalidInput,
-            Error::Gai { .. } | Error::Herror { .. } | Error::Group(_) => io::ErrorKind::Other,
+            Error::Gai { .. } | Error::Herror { .. } | Error::Group(_) | Error::Tls { .. } => {
+                io::ErrorKind::Other
+            }
         };
         io::Error::new(kind, e)
     }

@@ -39,6 +39,7 @@ mod io;
 mod netdb;
 mod poll;
 mod socket;
+pub mod tls;
 mod unix;
 mod util;
 

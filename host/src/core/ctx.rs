@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 
 use crate::core::error::SocketError;
 use crate::core::limits::{Limits, Slot, take};
+use crate::core::ops::tls::{TlsSettings, certificates_from_pem};
 use crate::core::policy::{Gate, Policy};
 use crate::core::resolver::{Resolver, SystemResolver};
 use crate::core::share::ShareGroup;
@@ -33,6 +34,11 @@ pub struct SocketCtx {
     pub(crate) resolver: Arc<dyn Resolver>,
     pub(crate) share_group: Option<ShareGroup>,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
+    /// The embedder's extra trust roots and whether guests may turn verification off.
+    tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    tls_allow_unverified: bool,
+    /// The TLS settings, made at the first TLS connection (the root store is not free).
+    tls: std::sync::OnceLock<TlsSettings>,
 }
 
 impl std::fmt::Debug for SocketCtx {
@@ -104,6 +110,13 @@ impl SocketCtx {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+
+    /// The TLS settings (trust roots, the verification switch).
+    pub(crate) fn tls_settings(&self) -> TlsSettings {
+        self.tls
+            .get_or_init(|| TlsSettings::new(&self.tls_extra_roots, self.tls_allow_unverified))
+            .clone()
+    }
 }
 
 /// Builds a [`SocketCtx`].
@@ -114,6 +127,8 @@ pub struct SocketCtxBuilder {
     share_group: Option<ShareGroup>,
     preopens: Vec<(String, socket2::Socket)>,
     resolver: Arc<dyn Resolver>,
+    tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    tls_allow_unverified: bool,
 }
 
 impl std::fmt::Debug for SocketCtxBuilder {
@@ -137,6 +152,8 @@ impl SocketCtxBuilder {
             share_group: None,
             preopens: Vec::new(),
             resolver: Arc::new(SystemResolver),
+            tls_extra_roots: Vec::new(),
+            tls_allow_unverified: false,
         }
     }
 
@@ -215,6 +232,26 @@ impl SocketCtxBuilder {
         self
     }
 
+    /// Trusts the certificates in `pem` (PEM) for TLS connections, besides Mozilla's roots
+    /// (webpki-roots): a private CA, say.
+    ///
+    /// # Errors
+    /// `InvalidData` when `pem` holds no certificate or a bad one.
+    pub fn tls_roots_pem(mut self, pem: &[u8]) -> io::Result<Self> {
+        let certs = certificates_from_pem(pem)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        self.tls_extra_roots.extend(certs);
+        Ok(self)
+    }
+
+    /// Whether the guest may make TLS connections without verifying the server's certificate
+    /// (`verify-mode.none`, Python's `CERT_NONE`). Off by default: such a call fails with
+    /// EACCES.
+    pub fn tls_allow_unverified(mut self, allow: bool) -> Self {
+        self.tls_allow_unverified = allow;
+        self
+    }
+
     /// The context.
     ///
     /// # Errors
@@ -242,6 +279,9 @@ impl SocketCtxBuilder {
             resolver: self.resolver,
             share_group: self.share_group,
             preopens: self.preopens,
+            tls_extra_roots: self.tls_extra_roots,
+            tls_allow_unverified: self.tls_allow_unverified,
+            tls: std::sync::OnceLock::new(),
         })
     }
 }

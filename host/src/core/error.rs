@@ -57,6 +57,11 @@ impl SocketError {
         SocketError(Repr::Guest(Error::Denied(denial)))
     }
 
+    /// A guest-visible error as it is.
+    pub(crate) fn from_guest(e: Error) -> Self {
+        SocketError(Repr::Guest(e))
+    }
+
     /// A host failure: traps the guest.
     pub fn trap(err: impl Into<wasmtime::Error>) -> Self {
         SocketError(Repr::Trap(err.into()))
@@ -127,6 +132,7 @@ impl fmt::Display for SocketError {
             Repr::Guest(Error::H(e)) => write!(f, "{}", e.message),
             Repr::Guest(Error::Denied(d)) => f.write_str(&d.message),
             Repr::Guest(Error::Value(m)) => f.write_str(m),
+            Repr::Guest(Error::Tls(e)) => write!(f, "[{:?}] {}", e.code, e.message),
             Repr::Trap(e) => write!(f, "{e}"),
         }
     }

@@ -19,12 +19,15 @@ use crate::core::error::SocketError;
 use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::socket::{Socket, connect_ex_result};
+use crate::core::ops::tls::TlsSocket;
+use crate::core::types::ClientOptions;
 use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, ConnectionFailure, Errno, HostEntry, Interest, Message,
     MsgFlags, NameInfoFlags, ShutdownHow, SockAddress, SocketKind, Sockopt, SockoptName,
     TimeoutSetting,
 };
 use crate::core::wait::Waiter;
+use crate::wit::bindings::sockbox::socket::tls;
 
 use generated::sockbox::socket::socket::{FdToSend, FdsMessage};
 
@@ -53,6 +56,11 @@ mod generated {
             "sockbox:socket/netdb.gethostbyname-ex": async | trappable,
             "sockbox:socket/netdb.gethostbyaddr": async | trappable,
             "sockbox:socket/helpers.create-connection": async | trappable,
+            "sockbox:socket/tls.[static]tls-socket.connect": async | trappable,
+            "sockbox:socket/tls.[method]tls-socket.send": async | trappable,
+            "sockbox:socket/tls.[method]tls-socket.sendall": async | trappable,
+            "sockbox:socket/tls.[method]tls-socket.recv": async | trappable,
+            "sockbox:socket/tls.[static]tls-socket.unwrap": async | trappable,
             default: trappable,
         },
         with: {
@@ -62,6 +70,7 @@ mod generated {
             "sockbox:socket/socket.socket": crate::core::ops::socket::Socket,
             "sockbox:socket/socket.socket-io": crate::core::ops::io::SocketIo,
             "sockbox:socket/socket.received-fd": crate::core::ops::fds::ReceivedFd,
+            "sockbox:socket/tls.tls-socket": crate::core::ops::tls::TlsSocket,
         },
         trappable_error_type: {
             "sockbox:socket/types.error" => crate::core::error::SocketError,
@@ -86,6 +95,7 @@ pub fn add_to_linker_async<T: SocketView + Send + 'static>(
     own::socket::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
     own::helpers::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
     own::netdb::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
+    own::tls::add_to_linker::<T, crate::wit::HasSockets>(linker, T::socket_ctx)?;
     crate::wit::fast::add_to_linker_async(linker)
 }
 
@@ -527,5 +537,53 @@ impl generated::sockbox::socket::helpers::Host for SocketCtxView<'_> {
 
     fn fromshare(&mut self, token: Vec<u8>) -> Result<Resource<Socket>> {
         sync_helpers::Host::fromshare(self, token)
+    }
+}
+
+impl generated::sockbox::socket::tls::Host for SocketCtxView<'_> {}
+
+impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
+    async fn connect(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ClientOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        self.tls_connect(Waiter::Async, sock, options).await
+    }
+
+    async fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {
+        self.tls_send(Waiter::Async, &t, &data).await
+    }
+
+    async fn sendall(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<()> {
+        self.tls_sendall(Waiter::Async, &t, &data).await
+    }
+
+    async fn recv(&mut self, t: Resource<TlsSocket>, bufsize: u64) -> Result<Vec<u8>> {
+        self.tls_recv(Waiter::Async, &t, bufsize).await
+    }
+
+    async fn unwrap(&mut self, t: Resource<TlsSocket>) -> Result<Resource<Socket>> {
+        self.tls_unwrap(Waiter::Async, t).await
+    }
+
+    fn peer_certificate(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<Vec<u8>>> {
+        tls::HostTlsSocket::peer_certificate(self, t)
+    }
+
+    fn version(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<String> {
+        tls::HostTlsSocket::version(self, t)
+    }
+
+    fn cipher(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<String> {
+        tls::HostTlsSocket::cipher(self, t)
+    }
+
+    fn alpn_protocol(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<String>> {
+        tls::HostTlsSocket::alpn_protocol(self, t)
+    }
+
+    fn drop(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<()> {
+        self.tls_drop(t)
     }
 }

@@ -23,6 +23,7 @@ pub mod bindings {
             "sockbox:socket/socket.socket": crate::core::ops::socket::Socket,
             "sockbox:socket/socket.socket-io": crate::core::ops::io::SocketIo,
             "sockbox:socket/socket.received-fd": crate::core::ops::fds::ReceivedFd,
+            "sockbox:socket/tls.tls-socket": crate::core::ops::tls::TlsSocket,
         },
         trappable_error_type: {
             "sockbox:socket/types.error" => crate::core::error::SocketError,
@@ -53,6 +54,7 @@ pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wa
     s::helpers::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::preopens::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::netdb::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
+    s::tls::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     fast::add_to_linker_sync(linker)?;
     Ok(())
 }

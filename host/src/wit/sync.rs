@@ -13,10 +13,11 @@ use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::netdb as lookup;
 use crate::core::ops::socket::{BindError, Socket, connect_ex_result, duration_ns};
+use crate::core::ops::tls::TlsSocket;
 use crate::core::policy::Use;
 use crate::core::types::*;
 use crate::core::wait::{Waiter, run_sync};
-use crate::wit::bindings::sockbox::socket::{helpers, netdb, preopens, socket as sync};
+use crate::wit::bindings::sockbox::socket::{helpers, netdb, preopens, socket as sync, tls};
 
 type Result<T, E = SocketError> = std::result::Result<T, E>;
 
@@ -502,5 +503,53 @@ impl From<sync::FdToSend> for crate::core::ops::fds::FdToSend {
             sync::FdToSend::File(f) => Self::File(f),
             sync::FdToSend::Received(r) => Self::Received(r),
         }
+    }
+}
+
+impl tls::Host for SocketCtxView<'_> {}
+
+impl tls::HostTlsSocket for SocketCtxView<'_> {
+    fn connect(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ClientOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        run_sync(self.tls_connect(Waiter::Sync, sock, options))
+    }
+
+    fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {
+        run_sync(self.tls_send(Waiter::Sync, &t, &data))
+    }
+
+    fn sendall(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<()> {
+        run_sync(self.tls_sendall(Waiter::Sync, &t, &data))
+    }
+
+    fn recv(&mut self, t: Resource<TlsSocket>, bufsize: u64) -> Result<Vec<u8>> {
+        run_sync(self.tls_recv(Waiter::Sync, &t, bufsize))
+    }
+
+    fn unwrap(&mut self, t: Resource<TlsSocket>) -> Result<Resource<Socket>> {
+        run_sync(self.tls_unwrap(Waiter::Sync, t))
+    }
+
+    fn peer_certificate(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.tls_peer_certificate(&t)?)
+    }
+
+    fn version(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<String> {
+        Ok(self.tls_version(&t)?)
+    }
+
+    fn cipher(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<String> {
+        Ok(self.tls_cipher(&t)?)
+    }
+
+    fn alpn_protocol(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<String>> {
+        Ok(self.tls_alpn_protocol(&t)?)
+    }
+
+    fn drop(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<()> {
+        self.tls_drop(t)
     }
 }

@@ -41,6 +41,7 @@ fn main() -> Res {
         "options" => options(),
         "large-reads" => large_reads(),
         "connect-self" => connect_self(port(&rest[0])),
+        "tls" => tls(port(&rest[0]), &rest[1], &rest[2], &rest[3]),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -601,5 +602,59 @@ fn connect_self(other: u16) -> Res {
     drop(c);
     drop(own);
     report("closed", inet()?.connect(addr));
+    Ok(())
+}
+
+/// A TLS client over a connected socket: `tls PORT NAME VERIFY CA_PEM` (`full`, `chain-only`
+/// or `none`; `-` for no extra root). Sends a line, prints the echo and what the session
+/// says of itself; then unwraps and reads the server's plain goodbye on the same socket.
+fn tls(port: u16, name: &str, verify: &str, ca: &str) -> Res {
+    use sockbox::tls::{ClientOptions, TlsStream, VerifyMode};
+    let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    s.settimeout(Some(Duration::from_secs(2)));
+    s.connect(("127.0.0.1", port))?;
+    let mut options = ClientOptions::new(name);
+    options.alpn = vec!["h2".into(), "http/1.1".into()];
+    options.verify = match verify {
+        "full" => VerifyMode::Full,
+        "chain-only" => VerifyMode::ChainOnly,
+        _ => VerifyMode::None,
+    };
+    options.extra_roots_pem = (ca != "-").then(|| ca.as_bytes().to_vec());
+    let tls = match TlsStream::connect(s, &options) {
+        Ok(tls) => tls,
+        Err(e) => {
+            report("connect", Err::<(), _>(e));
+            return Ok(());
+        }
+    };
+    println!("connect: ok");
+    println!("version: {}", tls.version());
+    println!("cipher: {}", !tls.cipher().is_empty());
+    println!("alpn: {}", tls.alpn_protocol().unwrap_or_default());
+    println!(
+        "peer-cert: {}",
+        tls.peer_certificate().map_or(0, |c| c.len())
+    );
+    tls.sendall(b"hello over tls\n")?;
+    let mut echo = Vec::new();
+    while !echo.ends_with(b"\n") {
+        let chunk = tls.recv(1024)?;
+        if chunk.is_empty() {
+            break;
+        }
+        echo.extend_from_slice(&chunk);
+    }
+    println!("echo: {}", String::from_utf8_lossy(&echo).trim_end());
+    let plain = tls.unwrap()?;
+    let mut bye = Vec::new();
+    loop {
+        let chunk = plain.recv(1024)?;
+        if chunk.is_empty() {
+            break;
+        }
+        bye.extend_from_slice(&chunk);
+    }
+    println!("plain: {}", String::from_utf8_lossy(&bye).trim_end());
     Ok(())
 }

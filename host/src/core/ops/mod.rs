@@ -7,4 +7,5 @@ pub(crate) mod netdb;
 pub(crate) mod poll;
 pub(crate) mod socket;
 pub(crate) mod sockopt;
+pub(crate) mod tls;
 pub(crate) mod unix_bind;

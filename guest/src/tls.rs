@@ -1,0 +1,142 @@
+//! TLS, served by the host: [`TlsStream::connect`] turns a connected stream [`Socket`] into a
+//! TLS client connection (Python's `SSLContext.wrap_socket`). The TLS stack and the trust
+//! roots are the host's (Mozilla's by default, plus what the embedder adds); the plugin ships
+//! neither. Timeouts, non-blocking mode and interrupts are the socket's.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! let sock = sockbox::create_connection(("example.com", 443)).connect()?;
+//! let mut tls = sockbox::tls::TlsStream::connect(sock, &sockbox::tls::ClientOptions::new("example.com"))?;
+//! tls.write_all(b"GET / HTTP/1.0\r\nHost: example.com\r\n\r\n")?;
+//! let mut page = Vec::new();
+//! tls.read_to_end(&mut page)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io;
+
+use crate::bindings::sockbox::socket::tls as wit;
+pub use crate::bindings::sockbox::socket::types::{TlsErrorCode, VerifyMode};
+use crate::{Result, Socket};
+
+/// A TLS client's settings (`ssl.create_default_context()`, then `wrap_socket`'s).
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The name sent in SNI and checked against the certificate (`server_hostname`).
+    pub server_name: String,
+    /// ALPN protocols to offer, most preferred first (`set_alpn_protocols`).
+    pub alpn: Vec<String>,
+    /// How the certificate is checked (default [`VerifyMode::Full`]).
+    pub verify: VerifyMode,
+    /// More trust anchors, PEM (`load_verify_locations(cadata=)`).
+    pub extra_roots_pem: Option<Vec<u8>>,
+}
+
+impl ClientOptions {
+    /// Full verification of `server_name`'s certificate against the host's roots.
+    pub fn new(server_name: impl Into<String>) -> Self {
+        ClientOptions {
+            server_name: server_name.into(),
+            alpn: Vec::new(),
+            verify: VerifyMode::Full,
+            extra_roots_pem: None,
+        }
+    }
+}
+
+/// A TLS client connection (`ssl.SSLSocket`); `Read` and `Write` move plaintext.
+#[derive(Debug)]
+pub struct TlsStream {
+    raw: wit::TlsSocket,
+}
+
+impl TlsStream {
+    /// `wrap_socket(sock, server_hostname=...)` and the handshake, within the socket's
+    /// timeout. The socket lives on inside ([`unwrap`](Self::unwrap) gives it back).
+    ///
+    /// # Errors
+    /// [`Error::Tls`] (`SSLCertVerificationError` for a refused certificate), a timeout, OS
+    /// errors; `PermissionError` for [`VerifyMode::None`] unless the host allows it;
+    /// `ValueError` for a socket that is not a connected stream.
+    pub fn connect(sock: Socket, options: &ClientOptions) -> Result<TlsStream> {
+        let options = crate::bindings::sockbox::socket::types::ClientOptions {
+            server_name: options.server_name.clone(),
+            alpn: options.alpn.clone(),
+            verify: options.verify,
+            extra_roots_pem: options.extra_roots_pem.clone(),
+        };
+        let raw = wit::TlsSocket::connect(sock.into_raw(), &options)?;
+        Ok(TlsStream { raw })
+    }
+
+    /// `send(data)`: how much of `data` went.
+    ///
+    /// # Errors
+    /// As `Socket::send`, and [`Error::Tls`].
+    pub fn send(&self, data: &[u8]) -> Result<usize> {
+        Ok(self.raw.send(data)? as usize)
+    }
+
+    /// `sendall(data)`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn sendall(&self, data: &[u8]) -> Result<()> {
+        Ok(self.raw.sendall(data)?)
+    }
+
+    /// `recv(bufsize)`: plaintext; empty once the server ended the session (close_notify).
+    ///
+    /// # Errors
+    /// As `Socket::recv`; [`Error::Tls`] with `Eof` when the connection ended without
+    /// close_notify.
+    pub fn recv(&self, bufsize: usize) -> Result<Vec<u8>> {
+        Ok(self.raw.recv(bufsize as u64)?)
+    }
+
+    /// `unwrap()`: ends the TLS session (close_notify) and gives back the plain socket.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn unwrap(self) -> Result<Socket> {
+        Ok(Socket::from_raw(wit::TlsSocket::unwrap(self.raw)?))
+    }
+
+    /// `getpeercert(binary_form=True)`: the server's certificate, DER.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        self.raw.peer_certificate()
+    }
+
+    /// `version()`: `TLSv1.3` or `TLSv1.2`.
+    pub fn version(&self) -> String {
+        self.raw.version()
+    }
+
+    /// `cipher()[0]`: the cipher suite's IANA name.
+    pub fn cipher(&self) -> String {
+        self.raw.cipher()
+    }
+
+    /// `selected_alpn_protocol()`.
+    pub fn alpn_protocol(&self) -> Option<String> {
+        self.raw.alpn_protocol()
+    }
+}
+
+impl io::Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let data = self.recv(buf.len()).map_err(io::Error::from)?;
+        buf[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+}
+
+impl io::Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send(buf).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

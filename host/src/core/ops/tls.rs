@@ -1,0 +1,530 @@
+//! `tls`: TLS client connections over the guest's connected stream sockets, with rustls in
+//! the host. The guest never holds the TLS stack or the trust roots; it holds a `tls-socket`
+//! made from one of its sockets. Every wait is the socket's: the same [`Waiter`], deadline and
+//! interrupt as a `recv` or `send` on it.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use wasmtime::component::Resource;
+
+use crate::core::ctx::SocketCtxView;
+use crate::core::error::SocketError;
+use crate::core::ops::socket::{OsSocket, Socket};
+use crate::core::types::{
+    ClientOptions, Errno, Error, SocketKind, TlsError, TlsErrorCode, VerifyMode,
+};
+use crate::core::wait::{Deadline, Interest, Waiter};
+
+type Result<T, E = SocketError> = std::result::Result<T, E>;
+
+/// The most plaintext one `send` hands rustls before writing it out.
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// A TLS client connection and the socket it runs over (taken from the guest's table; `unwrap`
+/// gives it back).
+pub struct TlsSocket {
+    sock: Socket,
+    os: Arc<OsSocket>,
+    conn: ClientConnection,
+}
+
+impl std::fmt::Debug for TlsSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSocket").finish_non_exhaustive()
+    }
+}
+
+/// The embedder's TLS settings: the trust roots and whether guests may turn verification off.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsSettings {
+    /// Mozilla's roots (webpki-roots) and the embedder's own.
+    pub(crate) roots: Arc<RootCertStore>,
+    pub(crate) allow_unverified: bool,
+}
+
+impl TlsSettings {
+    /// Mozilla's roots, `extra` (PEM certificates) besides them, and the switch.
+    pub(crate) fn new(extra: &[CertificateDer<'static>], allow_unverified: bool) -> Self {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let _ = roots.add_parsable_certificates(extra.iter().cloned());
+        TlsSettings {
+            roots: Arc::new(roots),
+            allow_unverified,
+        }
+    }
+}
+
+/// Every certificate in `pem`.
+///
+/// # Errors
+/// `value` when `pem` holds no certificate or a bad one.
+pub(crate) fn certificates_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| SocketError::value(format!("bad PEM certificate data: {e}")))?;
+    if certs.is_empty() {
+        return Err(SocketError::value("no certificate in the PEM data"));
+    }
+    Ok(certs)
+}
+
+/// A TLS failure of this kind.
+fn tls_error(code: TlsErrorCode, message: impl Into<String>) -> SocketError {
+    SocketError::from_guest(Error::Tls(TlsError {
+        code,
+        message: message.into(),
+    }))
+}
+
+/// A rustls error as the guest's `tls` error.
+fn from_rustls(e: rustls::Error) -> SocketError {
+    let code = match &e {
+        rustls::Error::InvalidCertificate(_) => TlsErrorCode::CertVerification,
+        _ => TlsErrorCode::Protocol,
+    };
+    let message = match &e {
+        rustls::Error::InvalidCertificate(c) => {
+            format!("certificate verify failed: {c:?}")
+        }
+        e => e.to_string(),
+    };
+    tls_error(code, message)
+}
+
+/// The socket under rustls: reads and writes that never block (MSG_DONTWAIT: the open file
+/// description's O_NONBLOCK may belong to someone else) and raise no SIGPIPE.
+struct Wire<'a>(&'a socket2::Socket);
+
+impl Read for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        rustix::net::recv(self.0, buf, rustix::net::RecvFlags::DONTWAIT)
+            .map(|(n, _)| n)
+            .map_err(io::Error::from)
+    }
+}
+
+impl Write for Wire<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+        rustix::net::send(self.0, buf, flags).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Accepts any certificate chain the roots vouch for, whatever name it is for
+/// (`check_hostname = False`), or any at all (`CERT_NONE`).
+#[derive(Debug)]
+struct Lenient {
+    /// `None`: no check at all.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Lenient {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The client configuration for `options` under the embedder's `settings`.
+fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = match &options.extra_roots_pem {
+        None => Arc::clone(&settings.roots),
+        Some(pem) => {
+            let mut roots = (*settings.roots).clone();
+            for cert in certificates_from_pem(pem)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| SocketError::value(format!("bad trust anchor: {e}")))?;
+            }
+            Arc::new(roots)
+        }
+    };
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(from_rustls)?;
+    let mut config = match options.verify {
+        VerifyMode::Full => builder.with_root_certificates(roots).with_no_client_auth(),
+        VerifyMode::ChainOnly | VerifyMode::None => {
+            if options.verify == VerifyMode::None && !settings.allow_unverified {
+                return Err(SocketError::os(
+                    Errno::Access,
+                    "Permission denied (the host does not allow TLS without certificate \
+                     verification; an embedder allows it with \
+                     SocketCtxBuilder::tls_allow_unverified, sockbox run with \
+                     --tls-allow-unverified)",
+                ));
+            }
+            let chain = match options.verify {
+                VerifyMode::ChainOnly => Some(
+                    WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
+                        .build()
+                        .map_err(|e| SocketError::value(format!("trust roots: {e}")))?,
+                ),
+                _ => None,
+            };
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Lenient { chain, provider }))
+                .with_no_client_auth()
+        }
+    };
+    config.alpn_protocols = options
+        .alpn
+        .iter()
+        .map(|p| {
+            if p.is_empty() || p.len() > 255 {
+                Err(SocketError::value(
+                    "ALPN protocols must be 1 to 255 bytes long",
+                ))
+            } else {
+                Ok(p.clone().into_bytes())
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok(config)
+}
+
+impl TlsSocket {
+    /// Writes out every TLS record rustls has queued, waiting as the socket's mode says.
+    async fn flush(
+        &mut self,
+        w: Waiter,
+        deadline: Deadline,
+        intr: &crate::core::wait::InterruptHandle,
+    ) -> Result<()> {
+        while self.conn.wants_write() {
+            let conn = &mut self.conn;
+            w.call(&*self.os, Interest::Write, deadline, intr, |s| {
+                conn.write_tls(&mut Wire(s))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Reads what the socket has and lets rustls process it; `false` at the end of the
+    /// connection.
+    async fn fill(
+        &mut self,
+        w: Waiter,
+        deadline: Deadline,
+        intr: &crate::core::wait::InterruptHandle,
+    ) -> Result<bool> {
+        let conn = &mut self.conn;
+        let n = w
+            .call(&*self.os, Interest::Read, deadline, intr, |s| {
+                conn.read_tls(&mut Wire(s))
+            })
+            .await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if let Err(e) = self.conn.process_new_packets() {
+            // Tell the peer (an alert rustls queued), then fail.
+            let _ = self.flush(w, Deadline::Now, intr).await;
+            return Err(from_rustls(e));
+        }
+        Ok(true)
+    }
+}
+
+impl TlsSocket {
+    /// Fills `buf` from the socket, taking no byte more; `false` if the connection ended first.
+    async fn read_exact(
+        &self,
+        w: Waiter,
+        buf: &mut [u8],
+        deadline: Deadline,
+        intr: &crate::core::wait::InterruptHandle,
+    ) -> Result<bool> {
+        let mut got = 0;
+        while got < buf.len() {
+            let rest = &mut buf[got..];
+            let n = w
+                .call(&*self.os, Interest::Read, deadline, intr, |s| {
+                    Wire(s).read(rest)
+                })
+                .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            got += n;
+        }
+        Ok(true)
+    }
+}
+
+impl SocketCtxView<'_> {
+    /// `tls-socket.connect`: takes `s` and completes the handshake within its timeout.
+    pub(crate) async fn tls_connect(
+        &mut self,
+        w: Waiter,
+        s: Resource<Socket>,
+        options: ClientOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        let sock = self.table.get(&s)?;
+        let os = Arc::clone(sock.os()?);
+        if !matches!(sock.kind(), SocketKind::Stream) || os.os.peer_addr().is_err() {
+            return Err(SocketError::value(
+                "TLS needs a connected stream socket (SOCK_STREAM, after connect)",
+            ));
+        }
+        let settings = self.ctx.tls_settings();
+        let config = client_config(&settings, &options)?;
+        let name = ServerName::try_from(options.server_name.clone()).map_err(|_| {
+            SocketError::value(format!("bad server name {:?}", options.server_name))
+        })?;
+        let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
+        let sock = self.table.delete(s)?;
+        let mut tls = TlsSocket { sock, os, conn };
+        let deadline = tls.os.mode().deadline();
+        let intr = self.ctx.interrupt.clone();
+        while tls.conn.is_handshaking() {
+            tls.flush(w, deadline, &intr).await?;
+            if tls.conn.is_handshaking()
+                && tls.conn.wants_read()
+                && !tls.fill(w, deadline, &intr).await?
+            {
+                return Err(tls_error(
+                    TlsErrorCode::Eof,
+                    "EOF occurred in violation of protocol (the peer closed during the handshake)",
+                ));
+            }
+        }
+        tls.flush(w, deadline, &intr).await?;
+        Ok(self.table.push(tls)?)
+    }
+
+    /// `tls-socket.send`: how much of `data` went (up to [`SEND_CHUNK`] per call).
+    pub(crate) async fn tls_send(
+        &mut self,
+        w: Waiter,
+        t: &Resource<TlsSocket>,
+        data: &[u8],
+    ) -> Result<u64> {
+        let intr = self.ctx.interrupt.clone();
+        let tls = self.table.get_mut(t)?;
+        let deadline = tls.os.mode().deadline();
+        // What rustls still holds from an earlier call goes first.
+        tls.flush(w, deadline, &intr).await?;
+        let chunk = &data[..data.len().min(SEND_CHUNK)];
+        let n = tls.conn.writer().write(chunk)?;
+        match tls.flush(w, deadline, &intr).await {
+            // The plaintext is rustls's now; what did not go yet goes with the next call.
+            Err(e) if n > 0 && e.errno_code() == Some(Errno::Again) => Ok(n as u64),
+            Err(e) => Err(e),
+            Ok(()) => Ok(n as u64),
+        }
+    }
+
+    /// `tls-socket.sendall`.
+    pub(crate) async fn tls_sendall(
+        &mut self,
+        w: Waiter,
+        t: &Resource<TlsSocket>,
+        mut data: &[u8],
+    ) -> Result<()> {
+        while !data.is_empty() {
+            let n = self.tls_send(w, t, data).await? as usize;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// `tls-socket.recv`: plaintext, empty after close_notify. The buffer is sized by what
+    /// rustls has decrypted, never by `bufsize` alone.
+    pub(crate) async fn tls_recv(
+        &mut self,
+        w: Waiter,
+        t: &Resource<TlsSocket>,
+        bufsize: u64,
+    ) -> Result<Vec<u8>> {
+        let max = usize::try_from(bufsize)
+            .unwrap_or(usize::MAX)
+            .min(self.ctx.limits.max_read);
+        let intr = self.ctx.interrupt.clone();
+        let tls = self.table.get_mut(t)?;
+        let deadline = tls.os.mode().deadline();
+        loop {
+            let state = tls.conn.process_new_packets().map_err(from_rustls)?;
+            let ready = state.plaintext_bytes_to_read();
+            if ready > 0 || max == 0 {
+                let mut buf = vec![0u8; ready.min(max)];
+                let n = tls.conn.reader().read(&mut buf)?;
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            if state.peer_has_closed() {
+                return Ok(Vec::new());
+            }
+            if !tls.fill(w, deadline, &intr).await? {
+                return Err(tls_error(
+                    TlsErrorCode::Eof,
+                    "EOF occurred in violation of protocol",
+                ));
+            }
+            // Key updates and the like want answers.
+            tls.flush(w, deadline, &intr).await?;
+        }
+    }
+
+    /// `tls-socket.unwrap`: close_notify both ways (ours, then the peer's, reading record by
+    /// record so that nothing sent in plain after it is taken), then the plain socket back in
+    /// the guest's table. Plaintext still arriving before the peer's close_notify is dropped.
+    pub(crate) async fn tls_unwrap(
+        &mut self,
+        w: Waiter,
+        t: Resource<TlsSocket>,
+    ) -> Result<Resource<Socket>> {
+        let intr = self.ctx.interrupt.clone();
+        let tls = self.table.get_mut(&t)?;
+        let deadline = tls.os.mode().deadline();
+        tls.conn.send_close_notify();
+        tls.flush(w, deadline, &intr).await?;
+        let mut scratch = [0u8; 4096];
+        loop {
+            match tls.conn.reader().read(&mut scratch) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    return Err(tls_error(
+                        TlsErrorCode::Eof,
+                        "EOF occurred in violation of protocol (no close_notify)",
+                    ));
+                }
+            }
+            let mut head = [0u8; 5];
+            let mut record = Vec::new();
+            let whole = tls.read_exact(w, &mut head, deadline, &intr).await? && {
+                record.extend_from_slice(&head);
+                record.resize(5 + usize::from(u16::from_be_bytes([head[3], head[4]])), 0);
+                tls.read_exact(w, &mut record[5..], deadline, &intr).await?
+            };
+            if !whole {
+                return Err(tls_error(
+                    TlsErrorCode::Eof,
+                    "EOF occurred in violation of protocol (no close_notify)",
+                ));
+            }
+            tls.conn.read_tls(&mut &record[..])?;
+            tls.conn.process_new_packets().map_err(from_rustls)?;
+        }
+        let tls = self.table.delete(t)?;
+        Ok(self.table.push(tls.sock)?)
+    }
+
+    /// `tls-socket.peer-certificate`.
+    pub(crate) fn tls_peer_certificate(&self, t: &Resource<TlsSocket>) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .table
+            .get(t)?
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec()))
+    }
+
+    /// `tls-socket.version`.
+    pub(crate) fn tls_version(&self, t: &Resource<TlsSocket>) -> Result<String> {
+        let v = self.table.get(t)?.conn.protocol_version();
+        Ok(match v {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
+            Some(other) => format!("{other:?}"),
+            None => String::new(),
+        })
+    }
+
+    /// `tls-socket.cipher`.
+    pub(crate) fn tls_cipher(&self, t: &Resource<TlsSocket>) -> Result<String> {
+        Ok(self
+            .table
+            .get(t)?
+            .conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// `tls-socket.alpn-protocol`.
+    pub(crate) fn tls_alpn_protocol(&self, t: &Resource<TlsSocket>) -> Result<Option<String>> {
+        Ok(self
+            .table
+            .get(t)?
+            .conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()))
+    }
+
+    /// Dropping a TLS socket closes its socket (no close_notify: as dropping an SSLSocket).
+    pub(crate) fn tls_drop(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<()> {
+        self.table.delete(t)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! TLS served by the host: a guest's `TlsStream` against a native rustls server whose
+//! certificate a test CA signed, on both hosts. Verification (full, chain-only, none and the
+//! host's switch for it), ALPN, the version, the peer certificate, close_notify both ways with
+//! `unwrap` handing back the plain socket, and the socket's timeout during a handshake.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sockbox_tests::{allowing_connect, case, silent_server};
+
+/// A test CA (its PEM) and a native TLS server on loopback with a certificate it signed for
+/// `localhost`, answering each connection: one line echoed, close_notify both ways, then a
+/// line in plain text and the end of the connection.
+struct Server {
+    port: u16,
+    ca_pem: String,
+    cert_len: usize,
+}
+
+fn tls_server() -> Server {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "sockbox test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let cert_der: CertificateDer<'static> = cert.der().clone();
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || serve(config, tcp));
+        }
+    });
+    Server {
+        port,
+        ca_pem: ca.pem(),
+        cert_len: cert_der.len(),
+    }
+}
+
+/// One connection of [`tls_server`]; any failure (a client that refused the certificate)
+/// just ends it.
+fn serve(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let mut conn = rustls::ServerConnection::new(config).ok()?;
+    let mut line = Vec::new();
+    {
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\n") {
+            tls.read_exact(&mut byte).ok()?;
+            line.push(byte[0]);
+        }
+        tls.write_all(&line).ok()?;
+    }
+    conn.send_close_notify();
+    while conn.wants_write() {
+        conn.write_tls(&mut tcp).ok()?;
+    }
+    // The client's close_notify, then plain text on the same connection.
+    let mut scratch = [0u8; 256];
+    loop {
+        match conn.reader().read(&mut scratch) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+        if conn.read_tls(&mut tcp).ok()? == 0 {
+            return None;
+        }
+        conn.process_new_packets().ok()?;
+    }
+    tcp.write_all(b"goodbye in plain text\n").ok()?;
+    tcp.shutdown(Shutdown::Write).ok()
+}
+
+/// Full verification against the test CA: the handshake, TLS 1.3, ALPN, the certificate, an
+/// echo, and `unwrap` giving back the socket with the plain text after close_notify.
+fn verified_connection_echoes_and_unwraps() {
+    let server = tls_server();
+    let port = server.port.to_string();
+    let out = case(
+        &["tls", &port, "localhost", "full", &server.ca_pem],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("connect"), "ok", "{out}");
+    assert_eq!(out.line("version"), "TLSv1.3");
+    assert_eq!(out.line("cipher"), "true");
+    assert_eq!(out.line("alpn"), "http/1.1");
+    assert_eq!(out.line("peer-cert"), server.cert_len.to_string());
+    assert_eq!(out.line("echo"), "hello over tls");
+    assert_eq!(out.line("plain"), "goodbye in plain text");
+}
+
+/// A certificate the roots do not vouch for, or for another name, is refused with
+/// `SSLCertVerificationError`; `chain-only` accepts another name, never another CA.
+fn certificates_are_verified() {
+    let server = tls_server();
+    let port = server.port.to_string();
+    let run = |name: &str, verify: &str, ca: &str| {
+        let out = case(
+            &["tls", &port, name, verify, ca],
+            allowing_connect(server.port),
+        );
+        out.assert_ok();
+        out.line("connect").to_string()
+    };
+    let refused = "err SSLCertVerificationError : certificate verify failed";
+    assert!(run("localhost", "full", "-").starts_with(refused));
+    assert!(run("other.example", "full", &server.ca_pem).starts_with(refused));
+    assert_eq!(run("other.example", "chain-only", &server.ca_pem), "ok");
+    assert!(run("localhost", "chain-only", "-").starts_with(refused));
+}
+
+/// Turning verification off is refused (EACCES) unless the embedder allows it.
+fn unverified_needs_the_hosts_consent() {
+    let server = tls_server();
+    let port = server.port.to_string();
+    let args = ["tls", &port, "anything", "none", "-"];
+    let out = case(&args, allowing_connect(server.port));
+    out.assert_ok();
+    assert!(
+        out.line("connect")
+            .starts_with("err PermissionError Access"),
+        "{out}"
+    );
+    let out = case(
+        &args,
+        allowing_connect(server.port).tls_allow_unverified(true),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("connect"), "ok", "{out}");
+    assert_eq!(out.line("echo"), "hello over tls");
+}
+
+/// A server that accepts and never speaks TLS: the handshake ends at the socket's timeout.
+fn handshake_honours_the_timeout() {
+    let silent = silent_server("127.0.0.1:0");
+    let start = std::time::Instant::now();
+    let out = case(
+        &["tls", &silent.port().to_string(), "localhost", "full", "-"],
+        allowing_connect(silent.port()),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("connect"), "err TimeoutError : timed out", "{out}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
+
+sockbox_tests::both_hosts!(
+    verified_connection_echoes_and_unwraps,
+    certificates_are_verified,
+    unverified_needs_the_hosts_consent,
+    handshake_honours_the_timeout,
+);
