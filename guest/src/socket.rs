@@ -73,17 +73,6 @@ impl Socket {
         }
     }
 
-    /// Gives the handle up to a call that takes the socket (`tls-socket.connect`).
-    pub(crate) fn into_raw(self) -> wit::Socket {
-        let h = self.raw.handle();
-        LIVE.with(|l| l.borrow_mut().remove(&h));
-        let h = self.raw.take_handle();
-        std::mem::forget(self);
-        // SAFETY: `h` was just taken out of the resource this object owned, and nothing else
-        // holds it.
-        unsafe { wit::Socket::from_handle(h) }
-    }
-
     pub(crate) fn raw(&self) -> &wit::Socket {
         &self.raw
     }

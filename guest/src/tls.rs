@@ -44,10 +44,12 @@ impl ClientOptions {
     }
 }
 
-/// A TLS client connection (`ssl.SSLSocket`); `Read` and `Write` move plaintext.
+/// A TLS client connection (`ssl.SSLSocket`); `Read` and `Write` move plaintext. It owns the
+/// socket it runs over ([`socket`](Self::socket) reaches it: its timeout is the session's).
 #[derive(Debug)]
 pub struct TlsStream {
     raw: wit::TlsSocket,
+    sock: Socket,
 }
 
 impl TlsStream {
@@ -65,8 +67,8 @@ impl TlsStream {
             verify: options.verify,
             extra_roots_pem: options.extra_roots_pem.clone(),
         };
-        let raw = wit::TlsSocket::connect(sock.into_raw(), &options)?;
-        Ok(TlsStream { raw })
+        let raw = wit::TlsSocket::connect(sock.raw(), &options)?;
+        Ok(TlsStream { raw, sock })
     }
 
     /// `send(data)`: how much of `data` went.
@@ -99,7 +101,14 @@ impl TlsStream {
     /// # Errors
     /// As [`send`](Self::send).
     pub fn unwrap(self) -> Result<Socket> {
-        Ok(Socket::from_raw(wit::TlsSocket::unwrap(self.raw)?))
+        wit::TlsSocket::unwrap(self.raw)?;
+        Ok(self.sock)
+    }
+
+    /// The socket the session runs over (`settimeout`, `getpeername`, ...); reading or writing
+    /// it around the session breaks the session.
+    pub fn socket(&self) -> &Socket {
+        &self.sock
     }
 
     /// `getpeercert(binary_form=True)`: the server's certificate, DER.

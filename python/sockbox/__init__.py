@@ -32,7 +32,7 @@ from wit_world.imports import sockbox_socket_preopens as _preopens
 from wit_world.imports import wasi_filesystem_preopens as _fs_preopens
 from wit_world.imports import wasi_filesystem_types as _fs
 
-from . import _select, _socket
+from . import _select, _socket, _ssl
 
 __all__ = ["command", "install", "open_file", "preopened_sockets", "sendfile", "start"]
 
@@ -59,12 +59,13 @@ def install():
     loaded again."""
     _sys.modules["_socket"] = _socket
     _sys.modules["select"] = _select
+    _sys.modules["_ssl"] = _ssl
     # socket.py's get_inheritable/set_inheritable go through os with the descriptor number.
     _os.get_inheritable = _get_inheritable
     _os.set_inheritable = _set_inheritable
     # Loaded now, on sockbox, so they are in componentize-py's snapshot (see above); loaded
     # again if something imported them on the platform's `_socket` first.
-    for name in ("selectors", "socket"):
+    for name in ("selectors", "socket", "ssl"):
         module = _sys.modules.get(name)
         if module is not None:
             _importlib.reload(module)

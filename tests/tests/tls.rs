@@ -21,6 +21,11 @@ struct Server {
 }
 
 fn tls_server() -> Server {
+    tls_server_with(serve)
+}
+
+/// [`tls_server`] with another way to answer each connection.
+fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()>) -> Server {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -49,7 +54,7 @@ fn tls_server() -> Server {
     std::thread::spawn(move || {
         for tcp in listener.incoming().flatten() {
             let config = Arc::clone(&config);
-            std::thread::spawn(move || serve(config, tcp));
+            std::thread::spawn(move || answer(config, tcp));
         }
     });
     Server {
@@ -95,6 +100,70 @@ fn serve(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
     }
     tcp.write_all(b"goodbye in plain text\n").ok()?;
     tcp.shutdown(Shutdown::Write).ok()
+}
+
+/// An HTTPS answer: the request head, then a fixed response.
+fn serve_https(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let mut conn = rustls::ServerConnection::new(config).ok()?;
+    let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tls.read_exact(&mut byte).ok()?;
+        head.push(byte[0]);
+    }
+    let body = "hello over https\n";
+    write!(
+        tls,
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    conn.send_close_notify();
+    conn.complete_io(&mut tcp).ok()?;
+    Some(())
+}
+
+/// CPython's own ssl.py over the host's TLS in a Python plugin: http.client and urllib GET
+/// over https, the session's version, ALPN, certificate and cipher; a certificate the roots do
+/// not vouch for and a wrong name are `SSLCertVerificationError`s; `check_hostname = False`
+/// accepts another name.
+fn python_speaks_https() {
+    let server = tls_server_with(serve_https);
+    let component = sockbox_tests::python_component("tests/python", "https_client");
+    let rules = [
+        "lookup localhost".to_string(),
+        format!("connect localhost:{}", server.port),
+    ];
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let out = sockbox_tests::run_component(
+        &component,
+        "https_client",
+        &[&server.port.to_string(), &server.ca_pem],
+        sockbox_tests::with_policy(sockbox_tests::policy(&rules))
+            .build()
+            .unwrap(),
+        &[],
+    );
+    out.assert_ok();
+    for (label, want) in [
+        ("status", "200 hello over https".to_string()),
+        ("version", "TLSv1.3".to_string()),
+        ("alpn", "http/1.1".to_string()),
+        ("cert", server.cert_len.to_string()),
+        ("cipher", "TLSv1.3".to_string()),
+        ("urllib", "200 hello over https".to_string()),
+        (
+            "untrusted",
+            "SSLCertVerificationError CERTIFICATE_VERIFY_FAILED".to_string(),
+        ),
+        ("wrong-name", "SSLCertVerificationError True".to_string()),
+        ("no-hostname-check", "HTTP/1.1 200".to_string()),
+    ] {
+        assert_eq!(out.line(label), want, "{label}: {out}");
+    }
 }
 
 /// Full verification against the test CA: the handshake, TLS 1.3, ALPN, the certificate, an
@@ -175,4 +244,5 @@ sockbox_tests::both_hosts!(
     certificates_are_verified,
     unverified_needs_the_hosts_consent,
     handshake_honours_the_timeout,
+    python_speaks_https,
 );

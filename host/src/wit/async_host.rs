@@ -548,7 +548,7 @@ impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
         sock: Resource<Socket>,
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
-        self.tls_connect(Waiter::Async, sock, options).await
+        self.tls_connect(Waiter::Async, &sock, options).await
     }
 
     async fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {
@@ -563,7 +563,7 @@ impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
         self.tls_recv(Waiter::Async, &t, bufsize).await
     }
 
-    async fn unwrap(&mut self, t: Resource<TlsSocket>) -> Result<Resource<Socket>> {
+    async fn unwrap(&mut self, t: Resource<TlsSocket>) -> Result<()> {
         self.tls_unwrap(Waiter::Async, t).await
     }
 

@@ -514,7 +514,7 @@ impl tls::HostTlsSocket for SocketCtxView<'_> {
         sock: Resource<Socket>,
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
-        run_sync(self.tls_connect(Waiter::Sync, sock, options))
+        run_sync(self.tls_connect(Waiter::Sync, &sock, options))
     }
 
     fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {
@@ -529,7 +529,7 @@ impl tls::HostTlsSocket for SocketCtxView<'_> {
         run_sync(self.tls_recv(Waiter::Sync, &t, bufsize))
     }
 
-    fn unwrap(&mut self, t: Resource<TlsSocket>) -> Result<Resource<Socket>> {
+    fn unwrap(&mut self, t: Resource<TlsSocket>) -> Result<()> {
         run_sync(self.tls_unwrap(Waiter::Sync, t))
     }
 

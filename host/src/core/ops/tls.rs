@@ -28,10 +28,9 @@ type Result<T, E = SocketError> = std::result::Result<T, E>;
 /// The most plaintext one `send` hands rustls before writing it out.
 const SEND_CHUNK: usize = 64 * 1024;
 
-/// A TLS client connection and the socket it runs over (taken from the guest's table; `unwrap`
-/// gives it back).
+/// A TLS client connection over a guest socket's OS socket (shared: the guest's socket object
+/// keeps its timeout and its other calls).
 pub struct TlsSocket {
-    sock: Socket,
     os: Arc<OsSocket>,
     conn: ClientConnection,
 }
@@ -323,10 +322,10 @@ impl SocketCtxView<'_> {
     pub(crate) async fn tls_connect(
         &mut self,
         w: Waiter,
-        s: Resource<Socket>,
+        s: &Resource<Socket>,
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
-        let sock = self.table.get(&s)?;
+        let sock = self.table.get(s)?;
         let os = Arc::clone(sock.os()?);
         if !matches!(sock.kind(), SocketKind::Stream) || os.os.peer_addr().is_err() {
             return Err(SocketError::value(
@@ -339,8 +338,7 @@ impl SocketCtxView<'_> {
             SocketError::value(format!("bad server name {:?}", options.server_name))
         })?;
         let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
-        let sock = self.table.delete(s)?;
-        let mut tls = TlsSocket { sock, os, conn };
+        let mut tls = TlsSocket { os, conn };
         let deadline = tls.os.mode().deadline();
         let intr = self.ctx.interrupt.clone();
         while tls.conn.is_handshaking() {
@@ -433,13 +431,9 @@ impl SocketCtxView<'_> {
     }
 
     /// `tls-socket.unwrap`: close_notify both ways (ours, then the peer's, reading record by
-    /// record so that nothing sent in plain after it is taken), then the plain socket back in
-    /// the guest's table. Plaintext still arriving before the peer's close_notify is dropped.
-    pub(crate) async fn tls_unwrap(
-        &mut self,
-        w: Waiter,
-        t: Resource<TlsSocket>,
-    ) -> Result<Resource<Socket>> {
+    /// record so that nothing sent in plain after it is taken); the socket goes on in plain.
+    /// Plaintext still arriving before the peer's close_notify is dropped.
+    pub(crate) async fn tls_unwrap(&mut self, w: Waiter, t: Resource<TlsSocket>) -> Result<()> {
         let intr = self.ctx.interrupt.clone();
         let tls = self.table.get_mut(&t)?;
         let deadline = tls.os.mode().deadline();
@@ -474,8 +468,8 @@ impl SocketCtxView<'_> {
             tls.conn.read_tls(&mut &record[..])?;
             tls.conn.process_new_packets().map_err(from_rustls)?;
         }
-        let tls = self.table.delete(t)?;
-        Ok(self.table.push(tls.sock)?)
+        self.table.delete(t)?;
+        Ok(())
     }
 
     /// `tls-socket.peer-certificate`.
