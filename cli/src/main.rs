@@ -111,6 +111,11 @@ struct RunArgs {
     /// Mozilla's roots. Repeatable.
     #[arg(long, value_name = "FILE")]
     tls_ca: Vec<PathBuf>,
+    /// A TLS server credential the guest may serve with by NAME, its key never entering the
+    /// guest: `NAME=CERT.pem,KEY.pem` (Python: `sockbox.use_tls_credential(context, NAME)`).
+    /// Repeatable.
+    #[arg(long, value_name = "NAME=CERT,KEY")]
+    tls_credential: Vec<String>,
     /// Let the guest make TLS connections that verify no certificate (`verify-mode.none`,
     /// Python's `CERT_NONE`); refused by default.
     #[arg(long)]
@@ -344,6 +349,18 @@ fn run(args: RunArgs) -> Result<i32> {
         .policy(policy)
         .limits(limits)
         .tls_allow_unverified(args.tls_allow_unverified);
+    for spec in &args.tls_credential {
+        let (name, files) = spec
+            .split_once('=')
+            .context("--tls-credential takes NAME=CERT.pem,KEY.pem")?;
+        let (cert, key) = files
+            .split_once(',')
+            .context("--tls-credential takes NAME=CERT.pem,KEY.pem")?;
+        let read = |f: &str| std::fs::read(f).with_context(|| format!("--tls-credential {f}"));
+        sockets = sockets
+            .tls_credential(name, &read(cert)?, &read(key)?)
+            .with_context(|| format!("--tls-credential {spec}"))?;
+    }
     for file in &args.tls_ca {
         let pem = std::fs::read(file).with_context(|| format!("--tls-ca {}", file.display()))?;
         sockets = sockets

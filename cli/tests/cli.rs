@@ -624,3 +624,36 @@ fn a_guest_that_ignores_the_signal_is_stopped() {
         );
     }
 }
+
+/// The TLS flags refuse what they cannot use, naming the flag: a credential without its
+/// files, PEM without a certificate, a CA file that is not there.
+#[test]
+fn run_rejects_bad_tls_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let junk = junk.to_str().unwrap();
+    for (flag, value, says) in [
+        (
+            "--tls-credential",
+            "site".to_string(),
+            "NAME=CERT.pem,KEY.pem",
+        ),
+        (
+            "--tls-credential",
+            format!("site={junk},{junk}"),
+            "no certificate",
+        ),
+        ("--tls-ca", junk.to_string(), "no certificate"),
+        ("--tls-ca", "/no/such/ca.pem".to_string(), "--tls-ca"),
+    ] {
+        let out = sockbox()
+            .args(["run", flag, &value])
+            .arg(example("echo-server"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}

@@ -16,7 +16,9 @@
 use std::io;
 
 use crate::bindings::sockbox::socket::tls as wit;
-pub use crate::bindings::sockbox::socket::types::{TlsErrorCode, VerifyMode};
+pub use crate::bindings::sockbox::socket::types::{
+    Credential, PemCredential, ServerOptions, TlsErrorCode, VerifyMode,
+};
 use crate::{Result, Socket};
 
 /// A TLS client's settings (`ssl.create_default_context()`, then `wrap_socket`'s).
@@ -71,6 +73,17 @@ impl TlsStream {
         Ok(TlsStream { raw, sock })
     }
 
+    /// `wrap_socket(sock, server_side=True)` on an accepted socket: the server's handshake,
+    /// within the socket's timeout, with the certificate and key of `options.credential` (PEM
+    /// the plugin holds, or a credential the host named, whose key the plugin never sees).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect); `ValueError` for bad PEM or an unknown credential name.
+    pub fn accept(sock: Socket, options: &ServerOptions) -> Result<TlsStream> {
+        let raw = wit::TlsSocket::accept(sock.raw(), options)?;
+        Ok(TlsStream { raw, sock })
+    }
+
     /// `send(data)`: how much of `data` went.
     ///
     /// # Errors
@@ -111,7 +124,7 @@ impl TlsStream {
         &self.sock
     }
 
-    /// `getpeercert(binary_form=True)`: the server's certificate, DER.
+    /// `getpeercert(binary_form=True)`: the peer's certificate, DER (none from a client).
     pub fn peer_certificate(&self) -> Option<Vec<u8>> {
         self.raw.peer_certificate()
     }

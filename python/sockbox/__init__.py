@@ -34,7 +34,10 @@ from wit_world.imports import wasi_filesystem_types as _fs
 
 from . import _select, _socket, _ssl
 
-__all__ = ["command", "install", "open_file", "preopened_sockets", "sendfile", "start"]
+__all__ = [
+    "command", "install", "open_file", "preopened_sockets", "sendfile", "start",
+    "use_tls_credential",
+]
 
 _platform_inheritable = (_os.get_inheritable, _os.set_inheritable)
 
@@ -193,3 +196,10 @@ def preopened_sockets():
 
 
 install()
+
+
+def use_tls_credential(context, name):
+    """Makes ``context`` (an ``ssl.SSLContext`` for a server) serve with the certificate and
+    key the host configured under ``name`` (``sockbox run --tls-credential NAME=CERT,KEY``):
+    the private key never enters the plugin."""
+    context._use_credential(name)

@@ -1,14 +1,16 @@
 """``_ssl`` for CPython's own ``ssl.py``, over the host's TLS (the WIT ``tls`` interface).
 
 The TLS stack and the trust roots are the host's (rustls, Mozilla's roots plus the
-embedder's), so a plugin ships neither. What works: client connections over blocking or timeout
-sockets (``SSLContext.wrap_socket`` with ``server_hostname``, ``create_default_context``,
+embedder's), so a plugin ships neither. What works, over blocking or timeout sockets: clients
+(``SSLContext.wrap_socket`` with ``server_hostname``, ``create_default_context``,
 ``load_verify_locations(cadata=/cafile=)``, ``check_hostname``, ``verify_mode``,
 ``set_alpn_protocols``, ``getpeercert(binary_form=True)``, ``version``, ``cipher``,
 ``selected_alpn_protocol``, ``unwrap``), so ``http.client.HTTPSConnection`` and
-``urllib.request`` speak https. What does not, raising ``NotImplementedError`` (never
-silently): the server side, client certificates, ``wrap_bio`` (TLS over memory, what asyncio
-uses), non-blocking handshakes. The constants are CPython's on Linux with OpenSSL 3.
+``urllib.request`` speak https; and servers (``wrap_socket(server_side=True)`` with
+``load_cert_chain`` files, or ``sockbox.use_tls_credential(context, name)`` for a credential
+the host holds). What does not, raising ``NotImplementedError`` (never silently): client
+certificates, ``wrap_bio`` (TLS over memory, what asyncio uses), non-blocking handshakes,
+parsed ``getpeercert()``. The constants are CPython's on Linux with OpenSSL 3.
 """
 
 import base64 as _base64
@@ -249,6 +251,8 @@ class _SSLContext:
         self._host_flags = HOSTFLAG_NO_PARTIAL_WILDCARDS
         self._cadata = b""
         self._alpn = []
+        # A server's certificate and key: ("pem", chain, key) or ("named", name).
+        self._credential = None
         self._callbacks = {"msg": None, "sni": None, "keylog": None}
         return self
 
@@ -353,7 +357,21 @@ class _SSLContext:
         """The host's roots are always trusted."""
 
     def load_cert_chain(self, certfile, keyfile=None, password=None):
-        raise NotImplementedError("client certificates are not in sockbox's TLS yet")
+        """A server's certificate chain and key, PEM files (the key may be in ``certfile``).
+        A client context keeps them unused: client certificates are not sent."""
+        if password is not None:
+            raise NotImplementedError("encrypted private keys: give the key unencrypted")
+        with open(certfile, "rb") as f:
+            chain = f.read()
+        key = chain
+        if keyfile is not None:
+            with open(keyfile, "rb") as f:
+                key = f.read()
+        self._credential = ("pem", chain, key)
+
+    def _use_credential(self, name):
+        """Serves with the credential the host named ``name`` (``sockbox.use_tls_credential``)."""
+        self._credential = ("named", str(name))
 
     def set_ciphers(self, cipherlist):
         # The host offers its own safe TLS 1.2/1.3 suites; OpenSSL cipher strings do not apply.
@@ -386,9 +404,9 @@ class _SSLContext:
                                "misses", "timeouts", "cache_full")}
 
     def _wrap_socket(self, sock, server_side, server_hostname=None, owner=None, session=None):
-        if server_side:
-            raise NotImplementedError("the TLS server side is not in sockbox's TLS yet")
-        return _SSLSocket(self, sock, server_hostname, owner)
+        if server_side and self._credential is None:
+            raise SSLError(SSL_ERROR_SSL, "a server needs a certificate: call load_cert_chain")
+        return _SSLSocket(self, sock, server_hostname, owner, bool(server_side))
 
     def _wrap_bio(self, incoming, outgoing, server_side, server_hostname=None, owner=None,
                   session=None):
@@ -398,18 +416,27 @@ class _SSLContext:
 class _SSLSocket:
     """``_ssl._SSLSocket``: the host's TLS session over the guest socket ``sock``."""
 
-    def __init__(self, context, sock, server_hostname, owner):
+    def __init__(self, context, sock, server_hostname, owner, server_side=False):
         self.context = context
         self._sock = sock
         self.server_hostname = server_hostname
         self.owner = owner
-        self.server_side = False
+        self.server_side = server_side
         self.session = None
         self.session_reused = False
         self._tls = None
 
     def do_handshake(self):
         ctx = self.context
+        if self.server_side:
+            kind, *rest = ctx._credential
+            if kind == "named":
+                credential = _t.Credential_Named(rest[0])
+            else:
+                credential = _t.Credential_Pem(_t.PemCredential(chain=rest[0], key=rest[1]))
+            options = _t.ServerOptions(credential=credential, alpn=list(ctx._alpn))
+            self._tls = _call(_tls.TlsSocket.accept, self._sock._handle(), options)
+            return
         if ctx._verify_mode == CERT_NONE:
             verify = _t.VerifyMode.NONE
         elif not ctx._check_hostname:

@@ -20,12 +20,17 @@ struct Server {
     cert_len: usize,
 }
 
-fn tls_server() -> Server {
-    tls_server_with(serve)
+/// A test CA and a certificate it signed for `localhost`: (CA PEM, leaf DER, leaf PEM, key
+/// PEM, key DER).
+struct Issued {
+    ca_pem: String,
+    cert_der: CertificateDer<'static>,
+    cert_pem: String,
+    key_pem: String,
+    key_der: Vec<u8>,
 }
 
-/// [`tls_server`] with another way to answer each connection.
-fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()>) -> Server {
+fn issue() -> Issued {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -38,8 +43,24 @@ fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()
         .unwrap()
         .signed_by(&key, &ca, &ca_key)
         .unwrap();
-    let cert_der: CertificateDer<'static> = cert.der().clone();
-    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    Issued {
+        ca_pem: ca.pem(),
+        cert_der: cert.der().clone(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+    }
+}
+
+fn tls_server() -> Server {
+    tls_server_with(serve)
+}
+
+/// [`tls_server`] with another way to answer each connection.
+fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()>) -> Server {
+    let issued = issue();
+    let cert_der = issued.cert_der.clone();
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -59,7 +80,7 @@ fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()
     });
     Server {
         port,
-        ca_pem: ca.pem(),
+        ca_pem: issued.ca_pem,
         cert_len: cert_der.len(),
     }
 }
@@ -166,6 +187,130 @@ fn python_speaks_https() {
     }
 }
 
+/// A native TLS client of the guest's server on `addr`, trusting `ca_pem`: sends a line and
+/// returns the echo, after close_notify both ways.
+fn native_tls_client(addr: std::net::SocketAddr, ca_pem: &str) -> String {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+    tls.write_all(b"hello, guest server\n").unwrap();
+    let mut echo = Vec::new();
+    let mut byte = [0u8; 1];
+    while !echo.ends_with(b"\n") {
+        tls.read_exact(&mut byte).unwrap();
+        echo.push(byte[0]);
+    }
+    conn.send_close_notify();
+    conn.complete_io(&mut tcp).unwrap();
+    String::from_utf8(echo).unwrap()
+}
+
+/// The guest serves TLS with a credential the host named (its key never enters the guest) or
+/// with PEM it holds; a native rustls client verifies it against the CA; an unknown name is a
+/// `ValueError`.
+fn guest_serves_tls() {
+    let issued = issue();
+    for named in [true, false] {
+        let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+        let mut ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
+            .preopen(addr.to_string(), listener);
+        let args: Vec<&str> = if named {
+            ctx = ctx
+                .tls_credential(
+                    "site",
+                    issued.cert_pem.as_bytes(),
+                    issued.key_pem.as_bytes(),
+                )
+                .unwrap();
+            vec!["tls-server", "site"]
+        } else {
+            vec!["tls-server", &issued.cert_pem, &issued.key_pem]
+        };
+        let ca = issued.ca_pem.clone();
+        let client = std::thread::spawn(move || native_tls_client(addr, &ca));
+        let out = case(&args, ctx);
+        let echo = client.join().unwrap();
+        out.assert_ok();
+        assert_eq!(out.line("accept"), "ok", "{out}");
+        assert_eq!(out.line("alpn"), "http/1.1");
+        assert_eq!(out.line("client-cert"), "false");
+        assert_eq!(out.line("got"), "hello, guest server");
+        assert_eq!(out.line("unwrap"), "ok", "{out}");
+        assert_eq!(echo, "hello, guest server\n");
+    }
+    let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+    let ctx =
+        sockbox_tests::with_policy(sockbox_tests::policy(&[])).preopen(addr.to_string(), listener);
+    let poke = std::thread::spawn(move || TcpStream::connect(addr).map(drop));
+    let out = case(&["tls-server", "nobody"], ctx);
+    let _ = poke.join();
+    out.assert_ok();
+    assert!(
+        out.line("accept")
+            .starts_with("err ValueError : no TLS credential named \"nobody\""),
+        "{out}"
+    );
+}
+
+/// CPython's own ssl.py serves TLS in a plugin: with the credential the host named (the key
+/// never enters the plugin) and with PEM files from a preopened directory; a native rustls
+/// client verifies it.
+fn python_serves_tls() {
+    let issued = issue();
+    let component = sockbox_tests::python_component("tests/python", "tls_server");
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("cert.pem"), &issued.cert_pem).unwrap();
+    std::fs::write(files.path().join("key.pem"), &issued.key_pem).unwrap();
+    for named in [true, false] {
+        let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+        let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
+            .preopen(addr.to_string(), listener)
+            .tls_credential(
+                "site",
+                issued.cert_pem.as_bytes(),
+                issued.key_pem.as_bytes(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let ca = issued.ca_pem.clone();
+        let client = std::thread::spawn(move || native_tls_client(addr, &ca));
+        let args: &[&str] = if named {
+            &[]
+        } else {
+            &["/certs/cert.pem", "/certs/key.pem"]
+        };
+        let out = sockbox_tests::run_component(
+            &component,
+            "tls_server",
+            args,
+            ctx,
+            &[(files.path(), "/certs")],
+        );
+        let echo = client.join().unwrap();
+        out.assert_ok();
+        assert_eq!(out.line("alpn"), "http/1.1", "{out}");
+        assert_eq!(out.line("version"), "TLSv1.3");
+        assert_eq!(out.line("got"), "hello, guest server");
+        assert_eq!(out.line("unwrapped"), "ok");
+        assert_eq!(echo, "hello, guest server\n");
+    }
+}
+
 /// Full verification against the test CA: the handshake, TLS 1.3, ALPN, the certificate, an
 /// echo, and `unwrap` giving back the socket with the plain text after close_notify.
 fn verified_connection_echoes_and_unwraps() {
@@ -245,4 +390,6 @@ sockbox_tests::both_hosts!(
     unverified_needs_the_hosts_consent,
     handshake_honours_the_timeout,
     python_speaks_https,
+    guest_serves_tls,
+    python_serves_tls,
 );

@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 
 use crate::core::error::SocketError;
 use crate::core::limits::{Limits, Slot, take};
-use crate::core::ops::tls::{TlsSettings, certificates_from_pem};
+use crate::core::ops::tls::{Credentials, ServerCredential, TlsSettings, certificates_from_pem};
 use crate::core::policy::{Gate, Policy};
 use crate::core::resolver::{Resolver, SystemResolver};
 use crate::core::share::ShareGroup;
@@ -37,6 +37,7 @@ pub struct SocketCtx {
     /// The embedder's extra trust roots and whether guests may turn verification off.
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     tls_allow_unverified: bool,
+    tls_credentials: Credentials,
     /// The TLS settings, made at the first TLS connection (the root store is not free).
     tls: std::sync::OnceLock<TlsSettings>,
 }
@@ -114,7 +115,13 @@ impl SocketCtx {
     /// The TLS settings (trust roots, the verification switch).
     pub(crate) fn tls_settings(&self) -> TlsSettings {
         self.tls
-            .get_or_init(|| TlsSettings::new(&self.tls_extra_roots, self.tls_allow_unverified))
+            .get_or_init(|| {
+                TlsSettings::new(
+                    &self.tls_extra_roots,
+                    self.tls_allow_unverified,
+                    Arc::clone(&self.tls_credentials),
+                )
+            })
             .clone()
     }
 }
@@ -129,6 +136,7 @@ pub struct SocketCtxBuilder {
     resolver: Arc<dyn Resolver>,
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     tls_allow_unverified: bool,
+    tls_credentials: std::collections::HashMap<String, Arc<ServerCredential>>,
 }
 
 impl std::fmt::Debug for SocketCtxBuilder {
@@ -154,6 +162,7 @@ impl SocketCtxBuilder {
             resolver: Arc::new(SystemResolver),
             tls_extra_roots: Vec::new(),
             tls_allow_unverified: false,
+            tls_credentials: std::collections::HashMap::new(),
         }
     }
 
@@ -252,6 +261,25 @@ impl SocketCtxBuilder {
         self
     }
 
+    /// A TLS server credential the guest may serve with by `name` (`credential.named`): the
+    /// certificate chain (PEM, leaf first) and its private key (PEM), which never enter the
+    /// guest.
+    ///
+    /// # Errors
+    /// `InvalidData` for PEM without a certificate or a key.
+    pub fn tls_credential(
+        mut self,
+        name: impl Into<String>,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+    ) -> io::Result<Self> {
+        let credential = ServerCredential::from_pem(chain_pem, key_pem)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        self.tls_credentials
+            .insert(name.into(), Arc::new(credential));
+        Ok(self)
+    }
+
     /// The context.
     ///
     /// # Errors
@@ -281,6 +309,7 @@ impl SocketCtxBuilder {
             preopens: self.preopens,
             tls_extra_roots: self.tls_extra_roots,
             tls_allow_unverified: self.tls_allow_unverified,
+            tls_credentials: Arc::new(self.tls_credentials),
             tls: std::sync::OnceLock::new(),
         })
     }

@@ -20,12 +20,12 @@ use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::socket::{Socket, connect_ex_result};
 use crate::core::ops::tls::TlsSocket;
-use crate::core::types::ClientOptions;
 use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, ConnectionFailure, Errno, HostEntry, Interest, Message,
     MsgFlags, NameInfoFlags, ShutdownHow, SockAddress, SocketKind, Sockopt, SockoptName,
     TimeoutSetting,
 };
+use crate::core::types::{ClientOptions, ServerOptions};
 use crate::core::wait::Waiter;
 use crate::wit::bindings::sockbox::socket::tls;
 
@@ -57,6 +57,7 @@ mod generated {
             "sockbox:socket/netdb.gethostbyaddr": async | trappable,
             "sockbox:socket/helpers.create-connection": async | trappable,
             "sockbox:socket/tls.[static]tls-socket.connect": async | trappable,
+            "sockbox:socket/tls.[static]tls-socket.accept": async | trappable,
             "sockbox:socket/tls.[method]tls-socket.send": async | trappable,
             "sockbox:socket/tls.[method]tls-socket.sendall": async | trappable,
             "sockbox:socket/tls.[method]tls-socket.recv": async | trappable,
@@ -549,6 +550,14 @@ impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
         self.tls_connect(Waiter::Async, &sock, options).await
+    }
+
+    async fn accept(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ServerOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        self.tls_accept(Waiter::Async, &sock, options).await
     }
 
     async fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {

@@ -517,6 +517,14 @@ impl tls::HostTlsSocket for SocketCtxView<'_> {
         run_sync(self.tls_connect(Waiter::Sync, &sock, options))
     }
 
+    fn accept(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ServerOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        run_sync(self.tls_accept(Waiter::Sync, &sock, options))
+    }
+
     fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {
         run_sync(self.tls_send(Waiter::Sync, &t, &data))
     }

@@ -42,6 +42,7 @@ fn main() -> Res {
         "large-reads" => large_reads(),
         "connect-self" => connect_self(port(&rest[0])),
         "tls" => tls(port(&rest[0]), &rest[1], &rest[2], &rest[3]),
+        "tls-server" => tls_server(&rest[0], rest.get(1).map(String::as_str)),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -656,5 +657,51 @@ fn tls(port: u16, name: &str, verify: &str, ca: &str) -> Res {
         bye.extend_from_slice(&chunk);
     }
     println!("plain: {}", String::from_utf8_lossy(&bye).trim_end());
+    Ok(())
+}
+
+/// A TLS server on the preopened listener: `tls-server NAME` serves with the credential the
+/// host named NAME; `tls-server CHAIN_PEM KEY_PEM` with PEM it holds. Echoes one line, then
+/// ends the session with close_notify both ways.
+fn tls_server(first: &str, key: Option<&str>) -> Res {
+    use sockbox::tls::{Credential, PemCredential, ServerOptions, TlsStream};
+    let (listener, _) = sockbox::preopened_sockets()?
+        .into_iter()
+        .next()
+        .ok_or("no preopened listener")?;
+    let (conn, _) = listener.accept()?;
+    conn.settimeout(Some(Duration::from_secs(10)));
+    let credential = match key {
+        Some(key) => Credential::Pem(PemCredential {
+            chain: first.as_bytes().to_vec(),
+            key: key.as_bytes().to_vec(),
+        }),
+        None => Credential::Named(first.to_string()),
+    };
+    let options = ServerOptions {
+        credential,
+        alpn: vec!["h2".into(), "http/1.1".into()],
+    };
+    let tls = match TlsStream::accept(conn, &options) {
+        Ok(tls) => tls,
+        Err(e) => {
+            report("accept", Err::<(), _>(e));
+            return Ok(());
+        }
+    };
+    println!("accept: ok");
+    println!("alpn: {}", tls.alpn_protocol().unwrap_or_default());
+    println!("client-cert: {}", tls.peer_certificate().is_some());
+    let mut line = Vec::new();
+    while !line.ends_with(b"\n") {
+        let chunk = tls.recv(1024)?;
+        if chunk.is_empty() {
+            break;
+        }
+        line.extend_from_slice(&chunk);
+    }
+    tls.sendall(&line)?;
+    println!("got: {}", String::from_utf8_lossy(&line).trim_end());
+    report("unwrap", tls.unwrap());
     Ok(())
 }

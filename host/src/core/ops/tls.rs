@@ -1,6 +1,6 @@
-//! `tls`: TLS client connections over the guest's connected stream sockets, with rustls in
-//! the host. The guest never holds the TLS stack or the trust roots; it holds a `tls-socket`
-//! made from one of its sockets. Every wait is the socket's: the same [`Waiter`], deadline and
+//! `tls`: TLS connections, client and server, over the guest's connected stream sockets, with
+//! rustls in the host. The guest never holds the TLS stack or the trust roots (nor, with a
+//! named credential, the server's key); it holds a `tls-socket` made from one of its sockets. Every wait is the socket's: the same [`Waiter`], deadline and
 //! interrupt as a `recv` or `send` on it.
 
 use std::io::{self, Read, Write};
@@ -9,9 +9,10 @@ use std::sync::Arc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    ClientConfig, ClientConnection, Connection, DigitallySignedStruct, RootCertStore, ServerConfig,
+    ServerConnection, SignatureScheme,
 };
 use wasmtime::component::Resource;
 
@@ -19,7 +20,8 @@ use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket};
 use crate::core::types::{
-    ClientOptions, Errno, Error, SocketKind, TlsError, TlsErrorCode, VerifyMode,
+    ClientOptions, Credential, Errno, Error, ServerOptions, SocketKind, TlsError, TlsErrorCode,
+    VerifyMode,
 };
 use crate::core::wait::{Deadline, Interest, Waiter};
 
@@ -28,11 +30,11 @@ type Result<T, E = SocketError> = std::result::Result<T, E>;
 /// The most plaintext one `send` hands rustls before writing it out.
 const SEND_CHUNK: usize = 64 * 1024;
 
-/// A TLS client connection over a guest socket's OS socket (shared: the guest's socket object
-/// keeps its timeout and its other calls).
+/// A TLS connection over a guest socket's OS socket (shared: the guest's socket object keeps
+/// its timeout and its other calls).
 pub struct TlsSocket {
     os: Arc<OsSocket>,
-    conn: ClientConnection,
+    conn: Connection,
 }
 
 impl std::fmt::Debug for TlsSocket {
@@ -41,23 +43,53 @@ impl std::fmt::Debug for TlsSocket {
     }
 }
 
-/// The embedder's TLS settings: the trust roots and whether guests may turn verification off.
+/// The server credentials an embedder named.
+pub(crate) type Credentials = Arc<std::collections::HashMap<String, Arc<ServerCredential>>>;
+
+/// The embedder's TLS settings: the trust roots, whether guests may turn verification off,
+/// and the server credentials it named.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSettings {
     /// Mozilla's roots (webpki-roots) and the embedder's own.
     pub(crate) roots: Arc<RootCertStore>,
     pub(crate) allow_unverified: bool,
+    pub(crate) credentials: Credentials,
+}
+
+/// A server's certificate chain and private key.
+#[derive(Debug)]
+pub(crate) struct ServerCredential {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl ServerCredential {
+    /// From PEM: the chain (leaf first) and the key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// # Errors
+    /// `value` for a chain without a certificate or PEM without a key.
+    pub(crate) fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self> {
+        let chain = certificates_from_pem(chain)?;
+        let key = PrivateKeyDer::from_pem_slice(key)
+            .map_err(|e| SocketError::value(format!("bad PEM private key: {e}")))?;
+        Ok(ServerCredential { chain, key })
+    }
 }
 
 impl TlsSettings {
-    /// Mozilla's roots, `extra` (PEM certificates) besides them, and the switch.
-    pub(crate) fn new(extra: &[CertificateDer<'static>], allow_unverified: bool) -> Self {
+    /// Mozilla's roots, `extra` (PEM certificates) besides them, the switch, the credentials.
+    pub(crate) fn new(
+        extra: &[CertificateDer<'static>],
+        allow_unverified: bool,
+        credentials: Credentials,
+    ) -> Self {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let _ = roots.add_parsable_certificates(extra.iter().cloned());
         TlsSettings {
             roots: Arc::new(roots),
             allow_unverified,
+            credentials,
         }
     }
 }
@@ -231,8 +263,13 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
                 .with_no_client_auth()
         }
     };
-    config.alpn_protocols = options
-        .alpn
+    config.alpn_protocols = alpn(&options.alpn)?;
+    Ok(config)
+}
+
+/// ALPN protocol names as rustls takes them.
+fn alpn(names: &[String]) -> Result<Vec<Vec<u8>>> {
+    names
         .iter()
         .map(|p| {
             if p.is_empty() || p.len() > 255 {
@@ -243,7 +280,33 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
                 Ok(p.clone().into_bytes())
             }
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+/// The server configuration for `options` under the embedder's `settings`.
+fn server_config(settings: &TlsSettings, options: &ServerOptions) -> Result<ServerConfig> {
+    let owned;
+    let credential = match &options.credential {
+        Credential::Pem(pem) => {
+            owned = ServerCredential::from_pem(&pem.chain, &pem.key)?;
+            &owned
+        }
+        Credential::Named(name) => settings.credentials.get(name).ok_or_else(|| {
+            SocketError::value(format!(
+                "no TLS credential named {name:?} (the embedder names them)"
+            ))
+        })?,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(from_rustls)?
+        .with_no_client_auth()
+        .with_single_cert(credential.chain.clone(), credential.key.clone_key())
+        .map_err(|e| {
+            SocketError::value(format!("the certificate and key do not go together: {e}"))
+        })?;
+    config.alpn_protocols = alpn(&options.alpn)?;
     Ok(config)
 }
 
@@ -318,26 +381,56 @@ impl TlsSocket {
 }
 
 impl SocketCtxView<'_> {
-    /// `tls-socket.connect`: takes `s` and completes the handshake within its timeout.
+    /// The OS socket of `s`, which must be a connected stream socket.
+    fn connected_stream(&self, s: &Resource<Socket>) -> Result<Arc<OsSocket>> {
+        let sock = self.table.get(s)?;
+        let os = Arc::clone(sock.os()?);
+        if !matches!(sock.kind(), SocketKind::Stream) || os.os.peer_addr().is_err() {
+            return Err(SocketError::value(
+                "TLS needs a connected stream socket (SOCK_STREAM, after connect or accept)",
+            ));
+        }
+        Ok(os)
+    }
+
+    /// `tls-socket.connect`: the client's handshake over `s`, within its timeout.
     pub(crate) async fn tls_connect(
         &mut self,
         w: Waiter,
         s: &Resource<Socket>,
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
-        let sock = self.table.get(s)?;
-        let os = Arc::clone(sock.os()?);
-        if !matches!(sock.kind(), SocketKind::Stream) || os.os.peer_addr().is_err() {
-            return Err(SocketError::value(
-                "TLS needs a connected stream socket (SOCK_STREAM, after connect)",
-            ));
-        }
+        let os = self.connected_stream(s)?;
         let settings = self.ctx.tls_settings();
         let config = client_config(&settings, &options)?;
         let name = ServerName::try_from(options.server_name.clone()).map_err(|_| {
             SocketError::value(format!("bad server name {:?}", options.server_name))
         })?;
         let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
+        self.tls_handshake(w, os, conn.into()).await
+    }
+
+    /// `tls-socket.accept`: the server's handshake over `s`, within its timeout.
+    pub(crate) async fn tls_accept(
+        &mut self,
+        w: Waiter,
+        s: &Resource<Socket>,
+        options: ServerOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        let os = self.connected_stream(s)?;
+        let settings = self.ctx.tls_settings();
+        let config = server_config(&settings, &options)?;
+        let conn = ServerConnection::new(Arc::new(config)).map_err(from_rustls)?;
+        self.tls_handshake(w, os, conn.into()).await
+    }
+
+    /// Runs `conn`'s handshake over `os` and keeps the session in the table.
+    async fn tls_handshake(
+        &mut self,
+        w: Waiter,
+        os: Arc<OsSocket>,
+        conn: Connection,
+    ) -> Result<Resource<TlsSocket>> {
         let mut tls = TlsSocket { os, conn };
         let deadline = tls.os.mode().deadline();
         let intr = self.ctx.interrupt.clone();
