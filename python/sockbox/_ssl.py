@@ -9,8 +9,8 @@ embedder's), so a plugin ships neither. What works, over blocking or timeout soc
 ``urllib.request`` speak https; and servers (``wrap_socket(server_side=True)`` with
 ``load_cert_chain`` files, or ``sockbox.use_tls_credential(context, name)`` for a credential
 the host holds). What does not, raising ``NotImplementedError`` (never silently): client
-certificates, ``wrap_bio`` (TLS over memory, what asyncio uses), non-blocking handshakes,
-parsed ``getpeercert()``. The constants are CPython's on Linux with OpenSSL 3.
+certificates, non-blocking handshakes on sockets (``wrap_bio``, what asyncio uses, works).
+The constants are CPython's on Linux with OpenSSL 3.
 """
 
 import base64 as _base64
@@ -229,6 +229,117 @@ def _pem(cadata):
     return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
 
 
+# Certificates, read as CPython's getpeercert() shows them (from the DER the host hands over).
+
+_NAMES = {
+    "2.5.4.3": "commonName", "2.5.4.4": "surname", "2.5.4.5": "serialNumber",
+    "2.5.4.6": "countryName", "2.5.4.7": "localityName", "2.5.4.8": "stateOrProvinceName",
+    "2.5.4.9": "streetAddress", "2.5.4.10": "organizationName",
+    "2.5.4.11": "organizationalUnitName", "2.5.4.12": "title", "2.5.4.42": "givenName",
+    "2.5.4.15": "businessCategory", "2.5.4.17": "postalCode",
+    "2.5.4.97": "organizationIdentifier",
+    "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionStateOrProvinceName",
+    "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionCountryName",
+    "0.9.2342.19200300.100.1.1": "userId",
+    "0.9.2342.19200300.100.1.25": "domainComponent",
+    "1.2.840.113549.1.9.1": "emailAddress",
+}
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _der(data, at=0):
+    """One DER element at ``at``: (tag, contents, the offset after it)."""
+    tag, n = data[at], data[at + 1]
+    at += 2
+    if n & 0x80:
+        size = n & 0x7F
+        n = int.from_bytes(data[at:at + size], "big")
+        at += size
+    return tag, data[at:at + n], at + n
+
+
+def _children(data):
+    at, out = 0, []
+    while at < len(data):
+        tag, body, at = _der(data, at)
+        out.append((tag, body))
+    return out
+
+
+def _oid(body):
+    first = body[0]
+    parts, value = [first // 40 if first < 80 else 2, first % 40 if first < 80 else first - 80], 0
+    for b in body[1:]:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(map(str, parts))
+
+
+def _name(body):
+    rdns = []
+    for _, rdn in _children(body):
+        rdns.append(tuple(
+            (_NAMES.get(_oid(_children(atv)[0][1]), _oid(_children(atv)[0][1])),
+             _children(atv)[1][1].decode("utf-8", "replace"))
+            for _, atv in _children(rdn)
+        ))
+    return tuple(rdns)
+
+
+def _time(tag, body):
+    text = body.decode("ascii")
+    if tag == 0x17:  # UTCTime: two-digit years, 1950-2049
+        year = int(text[:2])
+        text = str(1900 + year if year >= 50 else 2000 + year) + text[2:]
+    y, mo, d, h, mi, sec = text[:4], int(text[4:6]), int(text[6:8]), text[8:10], text[10:12], text[12:14]
+    return f"{_MONTHS[mo - 1]} {d:2d} {h}:{mi}:{sec} {y} GMT"
+
+
+def _decode_cert(der):
+    """``getpeercert()``'s dictionary for a certificate in DER."""
+    tbs = _children(_children(_children(der)[0][1])[0][1])
+    version = 1
+    if tbs[0][0] == 0xA0:
+        version = _children(tbs[0][1])[0][1][0] + 1
+        tbs = tbs[1:]
+    serial, _, issuer, validity, subject = tbs[:5]
+    not_before, not_after = _children(validity[1])
+    cert = {
+        "subject": _name(subject[1]),
+        "issuer": _name(issuer[1]),
+        "version": version,
+        "serialNumber": serial[1].lstrip(b"\x00").hex().upper() or "00",
+        "notBefore": _time(*not_before),
+        "notAfter": _time(*not_after),
+    }
+    for tag, body in tbs[5:]:
+        if tag != 0xA3:
+            continue
+        for _, ext in _children(_children(body)[0][1]):
+            parts = _children(ext)
+            if _oid(parts[0][1]) != "2.5.29.17":
+                continue
+            alt = []
+            for gtag, value in _children(_children(parts[-1][1])[0][1]):
+                if gtag == 0x82:
+                    alt.append(("DNS", value.decode("ascii")))
+                elif gtag == 0x81:
+                    alt.append(("email", value.decode("ascii")))
+                elif gtag == 0xA4:
+                    alt.append(("DirName", _name(_children(value)[0][1])))
+                elif gtag == 0x86:
+                    alt.append(("URI", value.decode("ascii")))
+                elif gtag == 0x87 and len(value) == 4:
+                    alt.append(("IP Address", ".".join(map(str, value))))
+                elif gtag == 0x87 and len(value) == 16:
+                    alt.append(("IP Address", ":".join(
+                        f"{int.from_bytes(value[i:i + 2], 'big'):X}" for i in range(0, 16, 2))))
+            cert["subjectAltName"] = tuple(alt)
+    return cert
+
+
 class _SSLContext:
     """``_ssl._SSLContext``: what ``ssl.SSLContext`` subclasses; client settings kept here and
     handed to the host at each handshake."""
@@ -410,7 +521,33 @@ class _SSLContext:
 
     def _wrap_bio(self, incoming, outgoing, server_side, server_hostname=None, owner=None,
                   session=None):
-        raise NotImplementedError("TLS over memory BIOs (asyncio's TLS) is not in sockbox yet")
+        if server_side and self._credential is None:
+            raise SSLError(SSL_ERROR_SSL, "a server needs a certificate: call load_cert_chain")
+        return _SSLObject(self, incoming, outgoing, bool(server_side), server_hostname, owner)
+
+    def _verify(self):
+        """The WIT's verify mode for this context's settings."""
+        if self._verify_mode == CERT_NONE:
+            return _t.VerifyMode.NONE
+        if not self._check_hostname:
+            return _t.VerifyMode.CHAIN_ONLY
+        return _t.VerifyMode.FULL
+
+    def _server_options(self):
+        kind, *rest = self._credential
+        if kind == "named":
+            credential = _t.Credential_Named(rest[0])
+        else:
+            credential = _t.Credential_Pem(_t.PemCredential(chain=rest[0], key=rest[1]))
+        return _t.ServerOptions(credential=credential, alpn=list(self._alpn))
+
+    def _client_options(self, name):
+        return _t.ClientOptions(
+            server_name=name,
+            alpn=list(self._alpn),
+            verify=self._verify(),
+            extra_roots_pem=self._cadata or None,
+        )
 
 
 class _SSLSocket:
@@ -429,29 +566,13 @@ class _SSLSocket:
     def do_handshake(self):
         ctx = self.context
         if self.server_side:
-            kind, *rest = ctx._credential
-            if kind == "named":
-                credential = _t.Credential_Named(rest[0])
-            else:
-                credential = _t.Credential_Pem(_t.PemCredential(chain=rest[0], key=rest[1]))
-            options = _t.ServerOptions(credential=credential, alpn=list(ctx._alpn))
+            options = ctx._server_options()
             self._tls = _call(_tls.TlsSocket.accept, self._sock._handle(), options)
             return
-        if ctx._verify_mode == CERT_NONE:
-            verify = _t.VerifyMode.NONE
-        elif not ctx._check_hostname:
-            verify = _t.VerifyMode.CHAIN_ONLY
-        else:
-            verify = _t.VerifyMode.FULL
         name = self.server_hostname
         if name is None:
             name = self._sock.getpeername()[0]
-        options = _t.ClientOptions(
-            server_name=name,
-            alpn=list(ctx._alpn),
-            verify=verify,
-            extra_roots_pem=ctx._cadata or None,
-        )
+        options = ctx._client_options(name)
         self._tls = _call(_tls.TlsSocket.connect, self._sock._handle(), options)
 
     def _session(self):
@@ -481,9 +602,11 @@ class _SSLSocket:
         der = self._tls.peer_certificate()
         if binary_form:
             return der
-        if der is None or self.context._verify_mode == CERT_NONE:
+        if der is None:
+            return None
+        if self.context._verify_mode == CERT_NONE:
             return {}
-        raise NotImplementedError("parsed certificates: use getpeercert(binary_form=True)")
+        return _decode_cert(der)
 
     def cipher(self):
         if self._tls is None:
@@ -516,6 +639,90 @@ class _SSLSocket:
         tls, self._tls = self._session(), None
         _call(_tls.TlsSocket.unwrap, tls)
         return self._sock
+
+
+class _SSLObject(_SSLSocket):
+    """``_ssl._SSLSocket`` over memory BIOs (``SSLContext.wrap_bio``, asyncio's TLS): the host's
+    ``tls-engine``; ciphertext moves between it and the BIOs around every call, and a call that
+    needs more of it raises ``SSLWantReadError``."""
+
+    def __init__(self, context, incoming, outgoing, server_side, server_hostname, owner):
+        super().__init__(context, None, server_hostname, owner, server_side)
+        self._incoming = incoming
+        self._outgoing = outgoing
+        self._fed_eof = False
+        if server_side:
+            self._engine = _call(_tls.TlsEngine.server, context._server_options())
+        else:
+            if server_hostname is None:
+                raise ValueError("server_hostname is needed for a client over memory BIOs")
+            self._engine = _call(_tls.TlsEngine.client, context._client_options(server_hostname))
+
+    def _pump(self):
+        """Feeds what arrived, then hands on what is to send (also when feeding failed: the
+        alert goes out)."""
+        data = self._incoming.read()
+        try:
+            if data:
+                _call(self._engine.feed, data)
+            if self._incoming.eof and not self._fed_eof:
+                self._fed_eof = True
+                self._engine.feed_eof()
+        finally:
+            self._flush()
+
+    def _flush(self):
+        out = self._engine.take()
+        if out:
+            self._outgoing.write(out)
+
+    def _want_read(self):
+        return SSLWantReadError(SSL_ERROR_WANT_READ, "The operation did not complete (read)")
+
+    def do_handshake(self):
+        self._pump()
+        if self._engine.handshaking():
+            if self._fed_eof:
+                raise SSLEOFError(SSL_ERROR_EOF, "EOF occurred in violation of protocol")
+            raise self._want_read()
+        self._tls = self._engine
+
+    def read(self, len=1024, buffer=None):
+        self._pump()
+        size = len
+        if buffer is not None:
+            view = memoryview(buffer).cast("B")
+            size = min(len or view.nbytes, view.nbytes)
+        try:
+            data = self._engine.read(size)
+        except _Err as e:
+            exc = _tls_exception(e.value)
+            if isinstance(exc, BlockingIOError):
+                exc = self._want_read()
+        else:
+            self._flush()
+            if buffer is not None:
+                view[:_len(data)] = data
+                return _len(data)
+            return data
+        self._flush()
+        raise exc
+
+    def write(self, data):
+        n = _call(self._engine.write, bytes(memoryview(data)))
+        self._flush()
+        return n
+
+    def shutdown(self):
+        self._engine.close()
+        self._pump()
+        if not self._engine.peer_closed():
+            raise self._want_read()
+        return None
+
+    def getpeercert(self, binary_form=False):
+        self._tls = self._engine
+        return super().getpeercert(binary_form)
 
 
 _len = len

@@ -27,6 +27,7 @@ def main():
     print("alpn:", conn.sock.selected_alpn_protocol())
     print("cert:", len(conn.sock.getpeercert(binary_form=True)))
     print("cipher:", conn.sock.cipher()[1])
+    print("peercert:", repr(conn.sock.getpeercert()))
     resp = conn.getresponse()
     print("status:", resp.status, resp.read().decode().strip())
     conn.close()

@@ -18,6 +18,7 @@ struct Server {
     port: u16,
     ca_pem: String,
     cert_len: usize,
+    cert_pem: String,
 }
 
 /// A test CA and a certificate it signed for `localhost`: (CA PEM, leaf DER, leaf PEM, key
@@ -82,6 +83,7 @@ fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()
         port,
         ca_pem: issued.ca_pem,
         cert_len: cert_der.len(),
+        cert_pem: issued.cert_pem,
     }
 }
 
@@ -185,6 +187,19 @@ fn python_speaks_https() {
     ] {
         assert_eq!(out.line(label), want, "{label}: {out}");
     }
+    // getpeercert() as the machine's CPython decodes the same certificate.
+    let pem = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pem.path(), &server.cert_pem).unwrap();
+    let native = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import ssl, sys; print(repr(ssl._ssl._test_decode_cert(sys.argv[1])))",
+        ])
+        .arg(pem.path())
+        .output()
+        .unwrap();
+    let native = String::from_utf8_lossy(&native.stdout);
+    assert_eq!(out.line("peercert"), native.trim_end(), "{out}");
 }
 
 /// A native TLS client of the guest's server on `addr`, trusting `ca_pem`: sends a line and
@@ -311,6 +326,47 @@ fn python_serves_tls() {
     }
 }
 
+/// asyncio's TLS (CPython's ssl.py over the host's tls-engine): `open_connection(ssl=...)` to
+/// a native HTTPS server, and `start_server(ssl=...)` with a named credential for a native
+/// rustls client.
+fn python_asyncio_speaks_tls() {
+    let component = sockbox_tests::python_component("tests/python", "asyncio_tls");
+    let server = tls_server_with(serve_https);
+    let out = sockbox_tests::run_component(
+        &component,
+        "asyncio_tls",
+        &["client", &server.port.to_string(), &server.ca_pem],
+        allowing_connect(server.port).build().unwrap(),
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.line("version"), "TLSv1.3", "{out}");
+    assert_eq!(out.line("alpn"), "http/1.1");
+    assert_eq!(out.line("response"), "HTTP/1.1 200 OK hello over https");
+
+    let issued = issue();
+    let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+    let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
+        .preopen(addr.to_string(), listener)
+        .tls_credential(
+            "site",
+            issued.cert_pem.as_bytes(),
+            issued.key_pem.as_bytes(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let ca = issued.ca_pem.clone();
+    let client = std::thread::spawn(move || native_tls_client(addr, &ca));
+    let out = sockbox_tests::run_component(&component, "asyncio_tls", &["server"], ctx, &[]);
+    let echo = client.join().unwrap();
+    out.assert_ok();
+    assert_eq!(out.line("got"), "hello, guest server", "{out}");
+    assert_eq!(out.line("alpn"), "http/1.1");
+    assert_eq!(out.line("served"), "ok");
+    assert_eq!(echo, "hello, guest server\n");
+}
+
 /// Full verification against the test CA: the handshake, TLS 1.3, ALPN, the certificate, an
 /// echo, and `unwrap` giving back the socket with the plain text after close_notify.
 fn verified_connection_echoes_and_unwraps() {
@@ -392,4 +448,5 @@ sockbox_tests::both_hosts!(
     python_speaks_https,
     guest_serves_tls,
     python_serves_tls,
+    python_asyncio_speaks_tls,
 );

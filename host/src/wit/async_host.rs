@@ -19,7 +19,7 @@ use crate::core::error::SocketError;
 use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::socket::{Socket, connect_ex_result};
-use crate::core::ops::tls::TlsSocket;
+use crate::core::ops::tls::{TlsEngine, TlsSocket};
 use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, ConnectionFailure, Errno, HostEntry, Interest, Message,
     MsgFlags, NameInfoFlags, ShutdownHow, SockAddress, SocketKind, Sockopt, SockoptName,
@@ -72,6 +72,7 @@ mod generated {
             "sockbox:socket/socket.socket-io": crate::core::ops::io::SocketIo,
             "sockbox:socket/socket.received-fd": crate::core::ops::fds::ReceivedFd,
             "sockbox:socket/tls.tls-socket": crate::core::ops::tls::TlsSocket,
+            "sockbox:socket/tls.tls-engine": crate::core::ops::tls::TlsEngine,
         },
         trappable_error_type: {
             "sockbox:socket/types.error" => crate::core::error::SocketError,
@@ -594,5 +595,68 @@ impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
 
     fn drop(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<()> {
         self.tls_drop(t)
+    }
+}
+
+/// The engine waits for nothing: the synchronous implementation serves both hosts.
+impl generated::sockbox::socket::tls::HostTlsEngine for SocketCtxView<'_> {
+    fn client(&mut self, options: ClientOptions) -> Result<Resource<TlsEngine>> {
+        tls::HostTlsEngine::client(self, options)
+    }
+
+    fn server(&mut self, options: ServerOptions) -> Result<Resource<TlsEngine>> {
+        tls::HostTlsEngine::server(self, options)
+    }
+
+    fn feed(&mut self, e: Resource<TlsEngine>, data: Vec<u8>) -> Result<()> {
+        tls::HostTlsEngine::feed(self, e, data)
+    }
+
+    fn feed_eof(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<()> {
+        tls::HostTlsEngine::feed_eof(self, e)
+    }
+
+    fn take(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<Vec<u8>> {
+        tls::HostTlsEngine::take(self, e)
+    }
+
+    fn handshaking(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<bool> {
+        tls::HostTlsEngine::handshaking(self, e)
+    }
+
+    fn read(&mut self, e: Resource<TlsEngine>, bufsize: u64) -> Result<Vec<u8>> {
+        tls::HostTlsEngine::read(self, e, bufsize)
+    }
+
+    fn write(&mut self, e: Resource<TlsEngine>, data: Vec<u8>) -> Result<u64> {
+        tls::HostTlsEngine::write(self, e, data)
+    }
+
+    fn close(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<()> {
+        tls::HostTlsEngine::close(self, e)
+    }
+
+    fn peer_closed(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<bool> {
+        tls::HostTlsEngine::peer_closed(self, e)
+    }
+
+    fn peer_certificate(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<Option<Vec<u8>>> {
+        tls::HostTlsEngine::peer_certificate(self, e)
+    }
+
+    fn version(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<String> {
+        tls::HostTlsEngine::version(self, e)
+    }
+
+    fn cipher(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<String> {
+        tls::HostTlsEngine::cipher(self, e)
+    }
+
+    fn alpn_protocol(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<Option<String>> {
+        tls::HostTlsEngine::alpn_protocol(self, e)
+    }
+
+    fn drop(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<()> {
+        tls::HostTlsEngine::drop(self, e)
     }
 }

@@ -24,6 +24,7 @@ pub mod bindings {
             "sockbox:socket/socket.socket-io": crate::core::ops::io::SocketIo,
             "sockbox:socket/socket.received-fd": crate::core::ops::fds::ReceivedFd,
             "sockbox:socket/tls.tls-socket": crate::core::ops::tls::TlsSocket,
+            "sockbox:socket/tls.tls-engine": crate::core::ops::tls::TlsEngine,
         },
         trappable_error_type: {
             "sockbox:socket/types.error" => crate::core::error::SocketError,

@@ -13,7 +13,7 @@ use crate::core::ops::fds::ReceivedFd;
 use crate::core::ops::io::SocketIo;
 use crate::core::ops::netdb as lookup;
 use crate::core::ops::socket::{BindError, Socket, connect_ex_result, duration_ns};
-use crate::core::ops::tls::TlsSocket;
+use crate::core::ops::tls::{TlsEngine, TlsSocket};
 use crate::core::policy::Use;
 use crate::core::types::*;
 use crate::core::wait::{Waiter, run_sync};
@@ -542,22 +542,85 @@ impl tls::HostTlsSocket for SocketCtxView<'_> {
     }
 
     fn peer_certificate(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.tls_peer_certificate(&t)?)
+        Ok(self.tls_facts(&t)?.peer_certificate)
     }
 
     fn version(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<String> {
-        Ok(self.tls_version(&t)?)
+        Ok(self.tls_facts(&t)?.version)
     }
 
     fn cipher(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<String> {
-        Ok(self.tls_cipher(&t)?)
+        Ok(self.tls_facts(&t)?.cipher)
     }
 
     fn alpn_protocol(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<String>> {
-        Ok(self.tls_alpn_protocol(&t)?)
+        Ok(self.tls_facts(&t)?.alpn)
     }
 
     fn drop(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<()> {
         self.tls_drop(t)
+    }
+}
+
+impl tls::HostTlsEngine for SocketCtxView<'_> {
+    fn client(&mut self, options: ClientOptions) -> Result<Resource<TlsEngine>> {
+        self.engine_client(options)
+    }
+
+    fn server(&mut self, options: ServerOptions) -> Result<Resource<TlsEngine>> {
+        self.engine_server(options)
+    }
+
+    fn feed(&mut self, e: Resource<TlsEngine>, data: Vec<u8>) -> Result<()> {
+        self.engine_feed(&e, &data)
+    }
+
+    fn feed_eof(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<()> {
+        Ok(self.engine_feed_eof(&e)?)
+    }
+
+    fn take(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<Vec<u8>> {
+        Ok(self.engine_take(&e)?)
+    }
+
+    fn handshaking(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<bool> {
+        Ok(self.engine_handshaking(&e)?)
+    }
+
+    fn read(&mut self, e: Resource<TlsEngine>, bufsize: u64) -> Result<Vec<u8>> {
+        self.engine_read(&e, bufsize)
+    }
+
+    fn write(&mut self, e: Resource<TlsEngine>, data: Vec<u8>) -> Result<u64> {
+        self.engine_write(&e, &data)
+    }
+
+    fn close(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<()> {
+        Ok(self.engine_close(&e)?)
+    }
+
+    fn peer_closed(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<bool> {
+        Ok(self.engine_peer_closed(&e)?)
+    }
+
+    fn peer_certificate(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.engine_facts(&e)?.peer_certificate)
+    }
+
+    fn version(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<String> {
+        Ok(self.engine_facts(&e)?.version)
+    }
+
+    fn cipher(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<String> {
+        Ok(self.engine_facts(&e)?.cipher)
+    }
+
+    fn alpn_protocol(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<Option<String>> {
+        Ok(self.engine_facts(&e)?.alpn)
+    }
+
+    fn drop(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<()> {
+        self.table.delete(e)?;
+        Ok(())
     }
 }

@@ -565,53 +565,196 @@ impl SocketCtxView<'_> {
         Ok(())
     }
 
-    /// `tls-socket.peer-certificate`.
-    pub(crate) fn tls_peer_certificate(&self, t: &Resource<TlsSocket>) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .table
-            .get(t)?
-            .conn
-            .peer_certificates()
-            .and_then(|c| c.first())
-            .map(|c| c.to_vec()))
-    }
-
-    /// `tls-socket.version`.
-    pub(crate) fn tls_version(&self, t: &Resource<TlsSocket>) -> Result<String> {
-        let v = self.table.get(t)?.conn.protocol_version();
-        Ok(match v {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
-            Some(other) => format!("{other:?}"),
-            None => String::new(),
-        })
-    }
-
-    /// `tls-socket.cipher`.
-    pub(crate) fn tls_cipher(&self, t: &Resource<TlsSocket>) -> Result<String> {
-        Ok(self
-            .table
-            .get(t)?
-            .conn
-            .negotiated_cipher_suite()
-            .and_then(|s| s.suite().as_str())
-            .unwrap_or_default()
-            .to_string())
-    }
-
-    /// `tls-socket.alpn-protocol`.
-    pub(crate) fn tls_alpn_protocol(&self, t: &Resource<TlsSocket>) -> Result<Option<String>> {
-        Ok(self
-            .table
-            .get(t)?
-            .conn
-            .alpn_protocol()
-            .map(|p| String::from_utf8_lossy(p).into_owned()))
+    /// `tls-socket.peer-certificate`, `version`, `cipher`, `alpn-protocol`.
+    pub(crate) fn tls_facts(&self, t: &Resource<TlsSocket>) -> Result<SessionFacts> {
+        Ok(SessionFacts::of(&self.table.get(t)?.conn))
     }
 
     /// Dropping a TLS socket closes its socket (no close_notify: as dropping an SSLSocket).
     pub(crate) fn tls_drop(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<()> {
         self.table.delete(t)?;
         Ok(())
+    }
+}
+
+/// The most ciphertext a `tls-engine` holds for its session to take.
+const MAX_INBOX: usize = 16 << 20;
+
+/// A TLS session over memory: the guest moves the ciphertext (`feed`, `take`).
+pub struct TlsEngine {
+    conn: Connection,
+    /// Ciphertext fed and not yet taken by the session (it takes more as plaintext is read).
+    inbox: Vec<u8>,
+    /// The transport ended.
+    eof: bool,
+}
+
+impl std::fmt::Debug for TlsEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsEngine").finish_non_exhaustive()
+    }
+}
+
+impl TlsEngine {
+    /// Hands the session what it can take of the inbox.
+    fn pump(&mut self) -> Result<()> {
+        while !self.inbox.is_empty() {
+            let n = match self.conn.read_tls(&mut &self.inbox[..]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                // Its plaintext buffer is full: the rest waits for a read.
+                Err(_) => break,
+            };
+            self.inbox.drain(..n);
+            self.conn.process_new_packets().map_err(from_rustls)?;
+        }
+        Ok(())
+    }
+}
+
+impl SocketCtxView<'_> {
+    /// `tls-engine.client`.
+    pub(crate) fn engine_client(&mut self, options: ClientOptions) -> Result<Resource<TlsEngine>> {
+        let config = client_config(&self.ctx.tls_settings(), &options)?;
+        let name = ServerName::try_from(options.server_name.clone()).map_err(|_| {
+            SocketError::value(format!("bad server name {:?}", options.server_name))
+        })?;
+        let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
+        self.push_engine(conn.into())
+    }
+
+    /// `tls-engine.server`.
+    pub(crate) fn engine_server(&mut self, options: ServerOptions) -> Result<Resource<TlsEngine>> {
+        let config = server_config(&self.ctx.tls_settings(), &options)?;
+        let conn = ServerConnection::new(Arc::new(config)).map_err(from_rustls)?;
+        self.push_engine(conn.into())
+    }
+
+    fn push_engine(&mut self, conn: Connection) -> Result<Resource<TlsEngine>> {
+        Ok(self.table.push(TlsEngine {
+            conn,
+            inbox: Vec::new(),
+            eof: false,
+        })?)
+    }
+
+    /// `tls-engine.feed`.
+    pub(crate) fn engine_feed(&mut self, e: &Resource<TlsEngine>, data: &[u8]) -> Result<()> {
+        let engine = self.table.get_mut(e)?;
+        if engine.inbox.len() + data.len() > MAX_INBOX {
+            return Err(SocketError::value(
+                "more than 16 MiB of ciphertext waiting: read the plaintext first",
+            ));
+        }
+        engine.inbox.extend_from_slice(data);
+        engine.pump()
+    }
+
+    /// `tls-engine.feed-eof`.
+    pub(crate) fn engine_feed_eof(&mut self, e: &Resource<TlsEngine>) -> Result<()> {
+        self.table.get_mut(e)?.eof = true;
+        Ok(())
+    }
+
+    /// `tls-engine.take`.
+    pub(crate) fn engine_take(&mut self, e: &Resource<TlsEngine>) -> Result<Vec<u8>> {
+        let engine = self.table.get_mut(e)?;
+        let mut out = Vec::new();
+        while engine.conn.wants_write() {
+            engine.conn.write_tls(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// `tls-engine.handshaking`.
+    pub(crate) fn engine_handshaking(&self, e: &Resource<TlsEngine>) -> Result<bool> {
+        Ok(self.table.get(e)?.conn.is_handshaking())
+    }
+
+    /// `tls-engine.read`: sized by what the session has decrypted, never by `bufsize` alone.
+    pub(crate) fn engine_read(&mut self, e: &Resource<TlsEngine>, bufsize: u64) -> Result<Vec<u8>> {
+        let max = usize::try_from(bufsize)
+            .unwrap_or(usize::MAX)
+            .min(self.ctx.limits.max_read);
+        let engine = self.table.get_mut(e)?;
+        engine.pump()?;
+        let state = engine.conn.process_new_packets().map_err(from_rustls)?;
+        let ready = state.plaintext_bytes_to_read();
+        if ready > 0 || max == 0 {
+            let mut buf = vec![0u8; ready.min(max)];
+            let n = engine.conn.reader().read(&mut buf)?;
+            buf.truncate(n);
+            // Room was made: the session may take more of the inbox.
+            engine.pump()?;
+            return Ok(buf);
+        }
+        if state.peer_has_closed() {
+            return Ok(Vec::new());
+        }
+        if engine.eof && engine.inbox.is_empty() {
+            return Err(tls_error(
+                TlsErrorCode::Eof,
+                "EOF occurred in violation of protocol",
+            ));
+        }
+        Err(SocketError::errno(Errno::Again))
+    }
+
+    /// `tls-engine.write`.
+    pub(crate) fn engine_write(&mut self, e: &Resource<TlsEngine>, data: &[u8]) -> Result<u64> {
+        let engine = self.table.get_mut(e)?;
+        Ok(engine.conn.writer().write(data)? as u64)
+    }
+
+    /// `tls-engine.close`.
+    pub(crate) fn engine_close(&mut self, e: &Resource<TlsEngine>) -> Result<()> {
+        self.table.get_mut(e)?.conn.send_close_notify();
+        Ok(())
+    }
+
+    /// `tls-engine.peer-closed`.
+    pub(crate) fn engine_peer_closed(&mut self, e: &Resource<TlsEngine>) -> Result<bool> {
+        let engine = self.table.get_mut(e)?;
+        engine.pump()?;
+        let state = engine.conn.process_new_packets().map_err(from_rustls)?;
+        Ok(state.peer_has_closed())
+    }
+
+    /// `tls-engine.peer-certificate`, `version`, `cipher`, `alpn-protocol`: as a socket's.
+    pub(crate) fn engine_facts(&self, e: &Resource<TlsEngine>) -> Result<SessionFacts> {
+        Ok(SessionFacts::of(&self.table.get(e)?.conn))
+    }
+}
+
+/// What a session says of itself.
+pub(crate) struct SessionFacts {
+    pub(crate) peer_certificate: Option<Vec<u8>>,
+    pub(crate) version: String,
+    pub(crate) cipher: String,
+    pub(crate) alpn: Option<String>,
+}
+
+impl SessionFacts {
+    pub(crate) fn of(conn: &Connection) -> Self {
+        SessionFacts {
+            peer_certificate: conn
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.to_vec()),
+            version: match conn.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
+                Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
+                Some(other) => format!("{other:?}"),
+                None => String::new(),
+            },
+            cipher: conn
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .unwrap_or_default()
+                .to_string(),
+            alpn: conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+        }
     }
 }

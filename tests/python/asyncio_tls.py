@@ -1,0 +1,69 @@
+"""asyncio's TLS (ssl.SSLContext.wrap_bio, over the host's tls-engine) from a plugin.
+
+`asyncio_tls client PORT CA_PEM`: open_connection(ssl=...) GETs from a native HTTPS server.
+`asyncio_tls server`: start_server(ssl=...) on the preopened listener, with the credential
+the host named `site`, echoes one line to one client.
+"""
+
+import sockbox  # first: socket.py and ssl.py on sockbox
+
+import asyncio
+import ssl
+import sys
+
+
+async def client(port, ca):
+    ctx = ssl.create_default_context(cadata=ca)
+    ctx.set_alpn_protocols(["http/1.1"])
+    # A numeric host: asyncio resolves names in a thread pool, and the guest has no threads.
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
+    )
+    tls = writer.get_extra_info("ssl_object")
+    print("version:", tls.version())
+    print("alpn:", tls.selected_alpn_protocol())
+    writer.write(b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    response = await reader.read()
+    print("response:", response.split(b"\r\n")[0].decode(), response.split(b"\r\n\r\n")[1].decode().strip())
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (ssl.SSLError, ConnectionError):
+        pass
+
+
+async def server():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sockbox.use_tls_credential(ctx, "site")
+    ctx.set_alpn_protocols(["http/1.1"])
+    listener, _ = sockbox.preopened_sockets()[0]
+    done = asyncio.Event()
+
+    async def handle(reader, writer):
+        line = await reader.readline()
+        print("got:", line.decode().strip())
+        print("alpn:", writer.get_extra_info("ssl_object").selected_alpn_protocol())
+        writer.write(line)
+        await writer.drain()
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ssl.SSLError, ConnectionError):
+            pass
+        done.set()
+
+    srv = await asyncio.start_server(handle, sock=listener, ssl=ctx)
+    async with srv:
+        await asyncio.wait_for(done.wait(), 20)
+    print("served: ok")
+
+
+def main():
+    if sys.argv[1] == "client":
+        asyncio.run(client(int(sys.argv[2]), sys.argv[3]))
+    else:
+        asyncio.run(server())
+
+
+Run = sockbox.command(main)
