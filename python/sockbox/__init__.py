@@ -112,6 +112,49 @@ def start():
     exports of its own calls it at the start of each. Before it (while componentize-py builds
     the plugin and runs its imports), socket calls fail with ENETDOWN, as with no network."""
     _socket._start()
+    _asyncio_without_threads()
+
+
+def _asyncio_without_threads():
+    """asyncio runs blocking work (name lookups: ``open_connection("example.com", ...)``,
+    ``loop.getaddrinfo``; ``run_in_executor(None, f)``) in a thread pool, and a guest has no
+    threads. With asyncio loaded, an event loop's default executor runs the function at once,
+    on the loop's thread: a lookup then waits as a blocking ``socket.getaddrinfo`` does (the
+    host still bounds it by the instance's interrupt)."""
+    base_events = _sys.modules.get("asyncio.base_events")
+    if base_events is None or getattr(base_events.BaseEventLoop, "_sockbox_inline", False):
+        return
+    import concurrent.futures as futures  # asyncio loaded it
+
+    class InlineExecutor(futures.Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            future = futures.Future()
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as e:
+                future.set_exception(e)
+            return future
+
+    run_in_executor = base_events.BaseEventLoop.run_in_executor
+
+    def inline_run_in_executor(self, executor, func, *args):
+        if executor is None and self._default_executor is None:
+            self._default_executor = InlineExecutor()
+        return run_in_executor(self, executor, func, *args)
+
+    shutdown_default_executor = base_events.BaseEventLoop.shutdown_default_executor
+
+    async def inline_shutdown_default_executor(self, *args, **kwargs):
+        # asyncio.run ends by shutting the pool down in a thread; this one has none.
+        if isinstance(self._default_executor, InlineExecutor):
+            self._executor_shutdown_called = True
+            self._default_executor = None
+            return
+        await shutdown_default_executor(self, *args, **kwargs)
+
+    base_events.BaseEventLoop.run_in_executor = inline_run_in_executor
+    base_events.BaseEventLoop.shutdown_default_executor = inline_shutdown_default_executor
+    base_events.BaseEventLoop._sockbox_inline = True
 
 
 def _flush():

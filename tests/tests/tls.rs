@@ -327,16 +327,23 @@ fn python_serves_tls() {
 }
 
 /// asyncio's TLS (CPython's ssl.py over the host's tls-engine): `open_connection(ssl=...)` to
-/// a native HTTPS server, and `start_server(ssl=...)` with a named credential for a native
+/// a native HTTPS server by name (asyncio's lookup in its executor, which runs inline), and `start_server(ssl=...)` with a named credential for a native
 /// rustls client.
 fn python_asyncio_speaks_tls() {
     let component = sockbox_tests::python_component("tests/python", "asyncio_tls");
     let server = tls_server_with(serve_https);
+    let rules = [
+        "lookup localhost".to_string(),
+        format!("connect localhost:{}", server.port),
+    ];
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let out = sockbox_tests::run_component(
         &component,
         "asyncio_tls",
         &["client", &server.port.to_string(), &server.ca_pem],
-        allowing_connect(server.port).build().unwrap(),
+        sockbox_tests::with_policy(sockbox_tests::policy(&rules))
+            .build()
+            .unwrap(),
         &[],
     );
     out.assert_ok();
