@@ -59,7 +59,7 @@ impl TlsStream {
     /// timeout. The socket lives on inside ([`unwrap`](Self::unwrap) gives it back).
     ///
     /// # Errors
-    /// [`Error::Tls`] (`SSLCertVerificationError` for a refused certificate), a timeout, OS
+    /// [`Error::Tls`](crate::Error::Tls) (`SSLCertVerificationError` for a refused certificate), a timeout, OS
     /// errors; `PermissionError` for [`VerifyMode::None`] unless the host allows it;
     /// `ValueError` for a socket that is not a connected stream.
     pub fn connect(sock: Socket, options: &ClientOptions) -> Result<TlsStream> {
@@ -87,7 +87,7 @@ impl TlsStream {
     /// `send(data)`: how much of `data` went.
     ///
     /// # Errors
-    /// As `Socket::send`, and [`Error::Tls`].
+    /// As `Socket::send`, and [`Error::Tls`](crate::Error::Tls).
     pub fn send(&self, data: &[u8]) -> Result<usize> {
         Ok(self.raw.send(data)? as usize)
     }
@@ -103,7 +103,7 @@ impl TlsStream {
     /// `recv(bufsize)`: plaintext; empty once the server ended the session (close_notify).
     ///
     /// # Errors
-    /// As `Socket::recv`; [`Error::Tls`] with `Eof` when the connection ended without
+    /// As `Socket::recv`; [`Error::Tls`](crate::Error::Tls) with `Eof` when the connection ended without
     /// close_notify.
     pub fn recv(&self, bufsize: usize) -> Result<Vec<u8>> {
         Ok(self.raw.recv(bufsize as u64)?)
