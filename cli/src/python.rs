@@ -95,6 +95,12 @@ impl Build {
             cache: absolute(&self.cache)?,
             ..self.clone()
         };
+        // One build at a time per cache, across processes: two installing componentize-py (or
+        // the same requirements) into one directory at once break each other.
+        let lock = std::fs::File::create(this.cache.join(".lock"))
+            .with_context(|| format!("locking the cache {}", this.cache.display()))?;
+        lock.lock()
+            .with_context(|| format!("locking the cache {}", this.cache.display()))?;
         this.run_in(&module, &app_dir, progress)
     }
 

@@ -582,16 +582,19 @@ class _SSLSocket:
 
     def read(self, len=1024, buffer=None):
         tls = self._session()
+        size = len
         if buffer is not None:
             view = memoryview(buffer).cast("B")
             size = min(len or view.nbytes, view.nbytes)
-            data = _call(tls.recv, size)
+        data = _nonblocking(tls.recv, size, SSLWantReadError, SSL_ERROR_WANT_READ)
+        if buffer is not None:
             view[:_len(data)] = data
             return _len(data)
-        return _call(tls.recv, len)
+        return data
 
     def write(self, data):
-        return _call(self._session().send, bytes(memoryview(data)))
+        data = bytes(memoryview(data))
+        return _nonblocking(self._session().send, data, SSLWantWriteError, SSL_ERROR_WANT_WRITE)
 
     def pending(self):
         return 0
@@ -639,6 +642,16 @@ class _SSLSocket:
         tls, self._tls = self._session(), None
         _call(_tls.TlsSocket.unwrap, tls)
         return self._sock
+
+
+def _nonblocking(fn, arg, want, code):
+    """``fn(arg)``; on a non-blocking socket with nothing to do now, the ``SSLWant*Error``
+    CPython raises there (a ``BlockingIOError`` from the socket)."""
+    try:
+        return _call(fn, arg)
+    except BlockingIOError:
+        pass
+    raise want(code, "The operation did not complete")
 
 
 class _SSLObject(_SSLSocket):

@@ -268,6 +268,12 @@ pub fn allowing_connect(port: u16) -> SocketCtxBuilder {
     with_policy(policy(&[&format!("connect 127.0.0.1:{port}")]))
 }
 
+/// A context builder whose policy has these rules (in [`policy`]'s form, owned strings).
+pub fn with_rules(rules: &[String]) -> SocketCtxBuilder {
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    with_policy(policy(&rules))
+}
+
 /// A policy from rules in flag form: `["connect 127.0.0.1:80", "lookup localhost",
 /// "unix /tmp/x/*", "fd-passing"]`.
 pub fn policy(rules: &[&str]) -> Policy {

@@ -593,14 +593,11 @@ fn paho_mqtt_talks_to_a_real_broker() {
         "connect self".to_string(),
         "bind 127.0.0.1:0".to_string(),
     ];
-    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let out = run_component(
         &component,
         "mqtt_client",
         &[&server.port.to_string()],
-        sockbox_tests::with_policy(sockbox_tests::policy(&rules))
-            .build()
-            .unwrap(),
+        sockbox_tests::with_rules(&rules).build().unwrap(),
         &[],
     );
     out.assert_ok();

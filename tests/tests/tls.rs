@@ -156,18 +156,11 @@ fn serve_https(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<
 fn python_speaks_https() {
     let server = tls_server_with(serve_https);
     let component = sockbox_tests::python_component("tests/python", "https_client");
-    let rules = [
-        "lookup localhost".to_string(),
-        format!("connect localhost:{}", server.port),
-    ];
-    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let out = sockbox_tests::run_component(
         &component,
         "https_client",
         &[&server.port.to_string(), &server.ca_pem],
-        sockbox_tests::with_policy(sockbox_tests::policy(&rules))
-            .build()
-            .unwrap(),
+        by_name(server.port),
         &[],
     );
     out.assert_ok();
@@ -200,6 +193,33 @@ fn python_speaks_https() {
         .unwrap();
     let native = String::from_utf8_lossy(&native.stdout);
     assert_eq!(out.line("peercert"), native.trim_end(), "{out}");
+}
+
+/// A context whose policy may look up `localhost` and reach it on `port`.
+fn by_name(port: u16) -> sockbox_host::SocketCtx {
+    sockbox_tests::with_rules(&[
+        "lookup localhost".to_string(),
+        format!("connect localhost:{port}"),
+    ])
+    .build()
+    .unwrap()
+}
+
+/// A context with a preopened loopback listener (its address) and `issued`'s certificate and
+/// key as the credential named `site`.
+fn serving_as_site(issued: &Issued) -> (sockbox_host::SocketCtx, std::net::SocketAddr) {
+    let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+    let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
+        .preopen(addr.to_string(), listener)
+        .tls_credential(
+            "site",
+            issued.cert_pem.as_bytes(),
+            issued.key_pem.as_bytes(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    (ctx, addr)
 }
 
 /// A native TLS client of the guest's server on `addr`, trusting `ca_pem`: sends a line and
@@ -291,17 +311,7 @@ fn python_serves_tls() {
     std::fs::write(files.path().join("cert.pem"), &issued.cert_pem).unwrap();
     std::fs::write(files.path().join("key.pem"), &issued.key_pem).unwrap();
     for named in [true, false] {
-        let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
-        let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
-            .preopen(addr.to_string(), listener)
-            .tls_credential(
-                "site",
-                issued.cert_pem.as_bytes(),
-                issued.key_pem.as_bytes(),
-            )
-            .unwrap()
-            .build()
-            .unwrap();
+        let (ctx, addr) = serving_as_site(&issued);
         let ca = issued.ca_pem.clone();
         let client = std::thread::spawn(move || native_tls_client(addr, &ca));
         let args: &[&str] = if named {
@@ -332,18 +342,11 @@ fn python_serves_tls() {
 fn python_asyncio_speaks_tls() {
     let component = sockbox_tests::python_component("tests/python", "asyncio_tls");
     let server = tls_server_with(serve_https);
-    let rules = [
-        "lookup localhost".to_string(),
-        format!("connect localhost:{}", server.port),
-    ];
-    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let out = sockbox_tests::run_component(
         &component,
         "asyncio_tls",
         &["client", &server.port.to_string(), &server.ca_pem],
-        sockbox_tests::with_policy(sockbox_tests::policy(&rules))
-            .build()
-            .unwrap(),
+        by_name(server.port),
         &[],
     );
     out.assert_ok();
@@ -352,17 +355,7 @@ fn python_asyncio_speaks_tls() {
     assert_eq!(out.line("response"), "HTTP/1.1 200 OK hello over https");
 
     let issued = issue();
-    let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
-    let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
-        .preopen(addr.to_string(), listener)
-        .tls_credential(
-            "site",
-            issued.cert_pem.as_bytes(),
-            issued.key_pem.as_bytes(),
-        )
-        .unwrap()
-        .build()
-        .unwrap();
+    let (ctx, addr) = serving_as_site(&issued);
     let ca = issued.ca_pem.clone();
     let client = std::thread::spawn(move || native_tls_client(addr, &ca));
     let out = sockbox_tests::run_component(&component, "asyncio_tls", &["server"], ctx, &[]);
@@ -434,6 +427,22 @@ fn unverified_needs_the_hosts_consent() {
     assert_eq!(out.line("echo"), "hello over tls");
 }
 
+/// TLS engines count against the instance's socket limit: past it, EMFILE; dropping one frees
+/// a place.
+fn engines_count_against_the_socket_limit() {
+    let out = case(
+        &["tls-engines"],
+        sockbox_tests::with_policy(sockbox_tests::policy(&[])).max_sockets(5),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("created"), "5", "{out}");
+    assert!(
+        out.line("next").starts_with("err OSError TooManyOpen"),
+        "{out}"
+    );
+    assert_eq!(out.line("after-drop"), "ok", "{out}");
+}
+
 /// A server that accepts and never speaks TLS: the handshake ends at the socket's timeout.
 fn handshake_honours_the_timeout() {
     let silent = silent_server("127.0.0.1:0");
@@ -456,4 +465,5 @@ sockbox_tests::both_hosts!(
     guest_serves_tls,
     python_serves_tls,
     python_asyncio_speaks_tls,
+    engines_count_against_the_socket_limit,
 );

@@ -43,6 +43,7 @@ fn main() -> Res {
         "connect-self" => connect_self(port(&rest[0])),
         "tls" => tls(port(&rest[0]), &rest[1], &rest[2], &rest[3]),
         "tls-server" => tls_server(&rest[0], rest.get(1).map(String::as_str)),
+        "tls-engines" => tls_engines(),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -704,4 +705,32 @@ fn tls_server(first: &str, key: Option<&str>) -> Res {
     println!("got: {}", String::from_utf8_lossy(&line).trim_end());
     report("unwrap", tls.unwrap());
     Ok(())
+}
+
+/// Makes TLS engines (over memory) until the host's socket limit refuses one.
+fn tls_engines() -> Res {
+    use sockbox::bindings::sockbox::socket::tls::TlsEngine;
+    use sockbox::bindings::sockbox::socket::types::{ClientOptions, VerifyMode};
+    let options = ClientOptions {
+        server_name: "localhost".into(),
+        alpn: Vec::new(),
+        verify: VerifyMode::Full,
+        extra_roots_pem: None,
+    };
+    let mut held = Vec::new();
+    loop {
+        match TlsEngine::client(&options) {
+            Ok(e) => held.push(e),
+            Err(e) => {
+                println!("created: {}", held.len());
+                report("next", Err::<(), _>(sockbox::Error::from(e)));
+                held.pop();
+                report(
+                    "after-drop",
+                    TlsEngine::client(&options).map_err(sockbox::Error::from),
+                );
+                return Ok(());
+            }
+        }
+    }
 }

@@ -587,6 +587,8 @@ pub struct TlsEngine {
     inbox: Vec<u8>,
     /// The transport ended.
     eof: bool,
+    /// An engine counts against the instance's socket limit (it holds a session's state).
+    _slot: crate::core::limits::Slot,
 }
 
 impl std::fmt::Debug for TlsEngine {
@@ -631,10 +633,12 @@ impl SocketCtxView<'_> {
     }
 
     fn push_engine(&mut self, conn: Connection) -> Result<Resource<TlsEngine>> {
+        let slot = self.ctx.slot()?;
         Ok(self.table.push(TlsEngine {
             conn,
             inbox: Vec::new(),
             eof: false,
+            _slot: slot,
         })?)
     }
 
