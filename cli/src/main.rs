@@ -11,7 +11,7 @@ use sockbox_cli::python;
 
 mod compiled;
 use sockbox_host::run::{AsyncRunner, Runner};
-use sockbox_host::{Limits, Policy, PolicyFile, SocketCtx};
+use sockbox_host::{Limits, Policy, PolicyFile, SocketCtx, TlsFile};
 use socket2::{Domain, Socket, Type};
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
@@ -187,8 +187,8 @@ struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    /// The policy and limits the flags (and the policy file, if named) give.
-    fn build(&self) -> Result<(Policy, Limits)> {
+    /// The policy, limits and TLS files the flags (and the policy file, if named) give.
+    fn build(&self) -> Result<(Policy, Limits, TlsFile)> {
         let mut b = Policy::builder();
         if self.allow_all {
             eprintln!(
@@ -214,12 +214,12 @@ impl PolicyArgs {
         if self.allow_fd_passing {
             b = b.allow_fd_passing();
         }
-        let (policy, mut limits) = match &self.policy {
+        let (policy, mut limits, tls) = match &self.policy {
             Some(path) => {
                 let f = PolicyFile::load_onto(b, path)?;
-                (f.policy, f.limits)
+                (f.policy, f.limits, f.tls)
             }
-            None => (b.build(), Limits::default()),
+            None => (b.build(), Limits::default(), TlsFile::default()),
         };
         let set = |to: &mut usize, from: Option<usize>| *to = from.unwrap_or(*to);
         set(&mut limits.max_sockets, self.max_sockets);
@@ -228,7 +228,7 @@ impl PolicyArgs {
         set(&mut limits.max_pending_lookups, self.max_pending_lookups);
         set(&mut limits.max_parked, self.max_parked);
         limits.max_backlog = self.max_backlog.unwrap_or(limits.max_backlog);
-        Ok((policy, limits))
+        Ok((policy, limits, tls))
     }
 }
 
@@ -326,11 +326,27 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
         println!("  {line}{note}");
     }
     println!("everything else is denied");
+    if f.tls != TlsFile::default() {
+        println!("tls:");
+        for ca in &f.tls.ca {
+            println!("  trust the roots in {}", ca.display());
+        }
+        for (name, cert, key) in &f.tls.credentials {
+            println!(
+                "  serve as {name:?} with {} and {} (the key stays in the host)",
+                cert.display(),
+                key.display()
+            );
+        }
+        if f.tls.allow_unverified {
+            println!("  the guest may turn certificate verification off");
+        }
+    }
     Ok(0)
 }
 
 fn run(args: RunArgs) -> Result<i32> {
-    let (policy, limits) = args.policy.build()?;
+    let (policy, limits, mut tls) = args.policy.build()?;
     // A guest that may write a directory could link or rename sockets into paths a Unix rule
     // allows: refuse the combination.
     for d in &args.dir {
@@ -345,10 +361,9 @@ fn run(args: RunArgs) -> Result<i32> {
             );
         }
     }
-    let mut sockets = SocketCtx::builder()
-        .policy(policy)
-        .limits(limits)
-        .tls_allow_unverified(args.tls_allow_unverified);
+    // The flags add to the policy file's [tls] table.
+    tls.allow_unverified |= args.tls_allow_unverified;
+    tls.ca.extend(args.tls_ca.iter().cloned());
     for spec in &args.tls_credential {
         let (name, files) = spec
             .split_once('=')
@@ -356,16 +371,25 @@ fn run(args: RunArgs) -> Result<i32> {
         let (cert, key) = files
             .split_once(',')
             .context("--tls-credential takes NAME=CERT.pem,KEY.pem")?;
-        let read = |f: &str| std::fs::read(f).with_context(|| format!("--tls-credential {f}"));
+        tls.credentials
+            .push((name.to_string(), PathBuf::from(cert), PathBuf::from(key)));
+    }
+    let mut sockets = SocketCtx::builder()
+        .policy(policy)
+        .limits(limits)
+        .tls_allow_unverified(tls.allow_unverified);
+    let read = |f: &std::path::Path| {
+        std::fs::read(f).with_context(|| format!("TLS file {} (--tls-*, [tls])", f.display()))
+    };
+    for (name, cert, key) in &tls.credentials {
         sockets = sockets
             .tls_credential(name, &read(cert)?, &read(key)?)
-            .with_context(|| format!("--tls-credential {spec}"))?;
+            .with_context(|| format!("TLS credential {name} ({})", cert.display()))?;
     }
-    for file in &args.tls_ca {
-        let pem = std::fs::read(file).with_context(|| format!("--tls-ca {}", file.display()))?;
+    for file in &tls.ca {
         sockets = sockets
-            .tls_roots_pem(&pem)
-            .with_context(|| format!("--tls-ca {}", file.display()))?;
+            .tls_roots_pem(&read(file)?)
+            .with_context(|| format!("TLS roots {} (--tls-ca, [tls] ca)", file.display()))?;
     }
     if let Some(secs) = args.default_timeout {
         let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;

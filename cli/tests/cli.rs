@@ -625,14 +625,17 @@ fn a_guest_that_ignores_the_signal_is_stopped() {
     }
 }
 
-/// The TLS flags refuse what they cannot use, naming the flag: a credential without its
-/// files, PEM without a certificate, a CA file that is not there.
+/// The TLS flags (and a policy file's `[tls]`) refuse what they cannot use, naming it: a
+/// credential without its files, PEM without a certificate, a CA file that is not there.
 #[test]
 fn run_rejects_bad_tls_flags() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
     let junk = junk.to_str().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "[tls]\nca = [\"junk.pem\"]\n").unwrap();
+    let policy = policy.to_str().unwrap().to_string();
     for (flag, value, says) in [
         (
             "--tls-credential",
@@ -645,7 +648,9 @@ fn run_rejects_bad_tls_flags() {
             "no certificate",
         ),
         ("--tls-ca", junk.to_string(), "no certificate"),
-        ("--tls-ca", "/no/such/ca.pem".to_string(), "--tls-ca"),
+        ("--tls-ca", "/no/such/ca.pem".to_string(), "/no/such/ca.pem"),
+        // A policy file's [tls] names its files relative to itself.
+        ("--policy", policy, "junk.pem (--tls-ca, [tls] ca)"),
     ] {
         let out = sockbox()
             .args(["run", flag, &value])

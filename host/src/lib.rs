@@ -46,7 +46,7 @@ pub use core::ops::socket::Socket;
 pub use core::ops::tls::{TlsEngine, TlsSocket};
 pub use core::policy;
 pub use core::policy::file as policy_file;
-pub use core::policy::file::PolicyFile;
+pub use core::policy::file::{PolicyFile, TlsFile};
 pub use core::policy::{Policy, PolicyBuilder};
 pub use core::resolver;
 pub use core::share::ShareGroup;

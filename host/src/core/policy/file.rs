@@ -14,13 +14,20 @@
 //! max_backlog = 32
 //! max_fds_per_call = 4
 //! max_pending_lookups = 2
+//!
+//! [tls]
+//! ca = ["internal-ca.pem"]          # trusted besides Mozilla's roots
+//! allow_unverified = false
+//! credentials.site = { cert = "site.pem", key = "site.key" }   # the key stays in the host
 //! ```
 //!
 //! Every key is optional; a missing rule list allows nothing and a missing limit keeps its
 //! default. Unknown keys are errors, so a misspelt rule cannot silently allow less (or more)
 //! than its author meant. Rules use the syntax of the `--allow-*` flags (see [`crate::core::policy`]).
+//! The `[tls]` files are named relative to the policy file's directory.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -35,6 +42,20 @@ pub struct PolicyFile {
     pub policy: Policy,
     /// Its `[limits]`, with the defaults for those it leaves out.
     pub limits: Limits,
+    /// Its `[tls]` table (files named, not read: `SocketCtxBuilder` reads them).
+    pub tls: TlsFile,
+}
+
+/// A policy file's `[tls]` table: what `sockbox run`'s `--tls-ca`, `--tls-credential` and
+/// `--tls-allow-unverified` set.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TlsFile {
+    /// PEM files of trust roots besides Mozilla's.
+    pub ca: Vec<PathBuf>,
+    /// Named server credentials: name, certificate chain (PEM), private key (PEM).
+    pub credentials: Vec<(String, PathBuf, PathBuf)>,
+    /// Whether the guest may make TLS connections that verify no certificate.
+    pub allow_unverified: bool,
 }
 
 /// A policy file that cannot be read or does not parse, with the line at fault.
@@ -63,6 +84,26 @@ struct Raw {
     fd_passing: bool,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    tls: RawTls,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default)]
+    ca: Vec<String>,
+    #[serde(default)]
+    allow_unverified: bool,
+    #[serde(default)]
+    credentials: BTreeMap<String, RawCredential>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredential {
+    cert: String,
+    key: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -98,7 +139,7 @@ impl PolicyFile {
             line: None,
             message: e.to_string(),
         })?;
-        Self::parse_onto(builder, &text, &name)
+        Self::parse_in(builder, &text, &name, path.parent())
     }
 
     /// Parses policy-file `text`; `name` is what denials and errors call the file.
@@ -118,6 +159,16 @@ impl PolicyFile {
         builder: PolicyBuilder,
         text: &str,
         name: &str,
+    ) -> Result<PolicyFile, PolicyFileError> {
+        Self::parse_in(builder, text, name, None)
+    }
+
+    /// [`parse_onto`](Self::parse_onto), with the `[tls]` files relative to `dir`.
+    fn parse_in(
+        builder: PolicyBuilder,
+        text: &str,
+        name: &str,
+        dir: Option<&Path>,
     ) -> Result<PolicyFile, PolicyFileError> {
         let error = |span: Option<std::ops::Range<usize>>, message: String| PolicyFileError {
             file: name.to_string(),
@@ -154,9 +205,24 @@ impl PolicyFile {
             max_parked: l.max_parked.unwrap_or(d.max_parked),
         };
         limits.validate().map_err(|e| error(None, e))?;
+        let file = |f: &str| match dir {
+            Some(dir) if Path::new(f).is_relative() => dir.join(f),
+            _ => PathBuf::from(f),
+        };
+        let tls = TlsFile {
+            ca: raw.tls.ca.iter().map(|f| file(f)).collect(),
+            credentials: raw
+                .tls
+                .credentials
+                .iter()
+                .map(|(name, c)| (name.clone(), file(&c.cert), file(&c.key)))
+                .collect(),
+            allow_unverified: raw.tls.allow_unverified,
+        };
         Ok(PolicyFile {
             policy: b.build(),
             limits,
+            tls,
         })
     }
 }
@@ -174,6 +240,37 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_tls_table_relative_to_the_file() {
+        let text = r#"
+[tls]
+ca = ["ca.pem", "/etc/other.pem"]
+allow_unverified = true
+credentials.site = { cert = "site.pem", key = "keys/site.key" }
+"#;
+        let f = PolicyFile::parse_in(Policy::builder(), text, "p.toml", Some(Path::new("/cfg")))
+            .unwrap();
+        assert_eq!(
+            f.tls,
+            TlsFile {
+                ca: vec![
+                    PathBuf::from("/cfg/ca.pem"),
+                    PathBuf::from("/etc/other.pem")
+                ],
+                credentials: vec![(
+                    "site".to_string(),
+                    PathBuf::from("/cfg/site.pem"),
+                    PathBuf::from("/cfg/keys/site.key")
+                )],
+                allow_unverified: true,
+            }
+        );
+        let bad = PolicyFile::parse("[tls]\nkeys = []\n", "p.toml").unwrap_err();
+        assert!(bad.to_string().starts_with("p.toml:2:"), "{bad}");
+        let none = PolicyFile::parse("", "p.toml").unwrap();
+        assert_eq!(none.tls, TlsFile::default());
+    }
 
     #[test]
     fn parses_rules_and_limits() {
