@@ -161,10 +161,9 @@ impl Build {
             .arg("-d")
             .arg(sdk.join("wit"))
             .args(["-w", WORLD, "componentize", "-p"])
-            .arg(sdk.join("python"))
-            .arg("-p")
-            .arg(app_dir);
-        for dir in roots.iter().skip(1) {
+            .arg(sdk.join("python"));
+        // The plugin's directory, the `-p` ones, the vendored packages: the roots read above.
+        for dir in &roots {
             cmd.arg("-p").arg(dir);
         }
         cmd.arg("-p")

@@ -254,7 +254,13 @@ def _exception(e):
         return exc
     if isinstance(e, _t.Error_Value):
         return ValueError(e.value)
+    if isinstance(e, _t.Error_Tls) and _tls_exception is not None:
+        return _tls_exception(e.value)
     return OSError(str(e))
+
+
+# The exception for a TLS error (``ssl``'s classes): ``_ssl`` sets it when it is imported.
+_tls_exception = None
 
 
 # componentize-py runs a plugin's imports at build time and snapshots the result; there is no
@@ -748,14 +754,15 @@ class socket(metaclass=_SocketType):
 
     def __del__(self):
         fd = self._fd
-        if fd != -1 and fd in _fds:
+        if fd == -1:
+            return
+        if fd in _fds:
             # As CPython: the warning names the socket while it is still open.
             _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
-        if fd != -1:
-            self._fd = -1
-            handle = _fds.pop(fd, None)
-            if handle is not None:
-                _drop(handle)
+        self._fd = -1
+        handle = _fds.pop(fd, None)
+        if handle is not None:
+            _drop(handle)
 
     def __repr__(self):
         return f"<socket object, fd={self._fd}, family={self._family}, type={self._type}, proto={self._proto}>"

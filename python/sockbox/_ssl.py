@@ -16,7 +16,6 @@ The constants are CPython's on Linux with OpenSSL 3.
 import base64 as _base64
 import os as _os
 
-from componentize_py_types import Err as _Err
 from wit_world.imports import sockbox_socket_types as _t
 from wit_world.imports import tls as _tls
 
@@ -120,10 +119,8 @@ for _cls in (SSLError, SSLZeroReturnError, SSLWantReadError, SSLWantWriteError,
 
 
 def _tls_exception(e):
-    """The ``ssl`` exception for a sockbox ``error`` value (others as ``_socket`` gives them)."""
-    if not isinstance(e, _t.Error_Tls):
-        return _socket._exception(e)
-    code, message = e.value.code, e.value.message
+    """The ``ssl`` exception for the WIT's ``tls-error`` (``_socket._call`` raises it)."""
+    code, message = e.code, e.message
     if code == _t.TlsErrorCode.CERT_VERIFICATION:
         exc = SSLCertVerificationError(SSL_ERROR_SSL, message)
         exc.reason = "CERTIFICATE_VERIFY_FAILED"
@@ -136,14 +133,28 @@ def _tls_exception(e):
     return SSLError(SSL_ERROR_SSL, message)
 
 
-def _call(fn, *args):
-    """Calls into the bindings; a sockbox error becomes its Python exception."""
+_socket._tls_exception = _tls_exception
+# Every call into the bindings goes through ``_socket``'s, so TLS errors come out as ``ssl``'s
+# and nothing reaches the host while componentize-py builds the plugin.
+_call = _socket._call
+
+
+def _want_read():
+    return SSLWantReadError(SSL_ERROR_WANT_READ, "The operation did not complete (read)")
+
+
+def _want_write():
+    return SSLWantWriteError(SSL_ERROR_WANT_WRITE, "The operation did not complete (write)")
+
+
+def _nonblocking(fn, arg, want):
+    """``fn(arg)``; when the socket (or the session) has nothing to do now, the
+    ``SSLWant*Error`` CPython raises there (``want()``) instead of ``BlockingIOError``."""
     try:
-        return fn(*args)
-    except _Err as e:
-        exc = _tls_exception(e.value)
-    # Raised outside the handler: C's exceptions carry no context.
-    raise exc
+        return _call(fn, arg)
+    except BlockingIOError:
+        pass
+    raise want()
 
 
 # Object identifiers ssl.py asks for by number or name (ssl.Purpose).
@@ -581,20 +592,21 @@ class _SSLSocket:
         return self._tls
 
     def read(self, len=1024, buffer=None):
-        tls = self._session()
         size = len
         if buffer is not None:
             view = memoryview(buffer).cast("B")
             size = min(len or view.nbytes, view.nbytes)
-        data = _nonblocking(tls.recv, size, SSLWantReadError, SSL_ERROR_WANT_READ)
+        data = self._recv(size)
         if buffer is not None:
             view[:_len(data)] = data
             return _len(data)
         return data
 
+    def _recv(self, size):
+        return _nonblocking(self._session().recv, size, _want_read)
+
     def write(self, data):
-        data = bytes(memoryview(data))
-        return _nonblocking(self._session().send, data, SSLWantWriteError, SSL_ERROR_WANT_WRITE)
+        return _nonblocking(self._session().send, bytes(memoryview(data)), _want_write)
 
     def pending(self):
         return 0
@@ -644,16 +656,6 @@ class _SSLSocket:
         return self._sock
 
 
-def _nonblocking(fn, arg, want, code):
-    """``fn(arg)``; on a non-blocking socket with nothing to do now, the ``SSLWant*Error``
-    CPython raises there (a ``BlockingIOError`` from the socket)."""
-    try:
-        return _call(fn, arg)
-    except BlockingIOError:
-        pass
-    raise want(code, "The operation did not complete")
-
-
 class _SSLObject(_SSLSocket):
     """``_ssl._SSLSocket`` over memory BIOs (``SSLContext.wrap_bio``, asyncio's TLS): the host's
     ``tls-engine``; ciphertext moves between it and the BIOs around every call, and a call that
@@ -689,37 +691,20 @@ class _SSLObject(_SSLSocket):
         if out:
             self._outgoing.write(out)
 
-    def _want_read(self):
-        return SSLWantReadError(SSL_ERROR_WANT_READ, "The operation did not complete (read)")
-
     def do_handshake(self):
         self._pump()
         if self._engine.handshaking():
             if self._fed_eof:
                 raise SSLEOFError(SSL_ERROR_EOF, "EOF occurred in violation of protocol")
-            raise self._want_read()
+            raise _want_read()
         self._tls = self._engine
 
-    def read(self, len=1024, buffer=None):
+    def _recv(self, size):
         self._pump()
-        size = len
-        if buffer is not None:
-            view = memoryview(buffer).cast("B")
-            size = min(len or view.nbytes, view.nbytes)
         try:
-            data = self._engine.read(size)
-        except _Err as e:
-            exc = _tls_exception(e.value)
-            if isinstance(exc, BlockingIOError):
-                exc = self._want_read()
-        else:
+            return _nonblocking(self._engine.read, size, _want_read)
+        finally:
             self._flush()
-            if buffer is not None:
-                view[:_len(data)] = data
-                return _len(data)
-            return data
-        self._flush()
-        raise exc
 
     def write(self, data):
         n = _call(self._engine.write, bytes(memoryview(data)))
@@ -730,12 +715,8 @@ class _SSLObject(_SSLSocket):
         self._engine.close()
         self._pump()
         if not self._engine.peer_closed():
-            raise self._want_read()
+            raise _want_read()
         return None
-
-    def getpeercert(self, binary_form=False):
-        self._tls = self._engine
-        return super().getpeercert(binary_form)
 
 
 _len = len

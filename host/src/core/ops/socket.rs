@@ -690,7 +690,7 @@ impl OsSocket {
     /// Receives what is queued into `buf`, without waiting: the second half of a
     /// [`RecvPlan::Direct`].
     pub(crate) fn recv_queued(&self, buf: &mut [u8]) -> rustix::io::Result<usize> {
-        rustix::net::recv(&*self.os, buf, rustix::net::RecvFlags::DONTWAIT).map(|(n, _)| n)
+        recv_now(&self.os, buf)
     }
 
     /// Whether a datagram from `from` may reach the guest: on an IP datagram socket, only
@@ -873,6 +873,12 @@ pub(crate) fn read_size(ctx: &SocketCtx, bufsize: u64) -> usize {
     usize::try_from(bufsize)
         .unwrap_or(usize::MAX)
         .min(ctx.limits.max_read)
+}
+
+/// Receives what is queued on `sock` into `buf`, never waiting (MSG_DONTWAIT, see
+/// [`recv_flags`]).
+pub(crate) fn recv_now(sock: &socket2::Socket, buf: &mut [u8]) -> rustix::io::Result<usize> {
+    rustix::net::recv(sock, buf, rustix::net::RecvFlags::DONTWAIT).map(|(n, _)| n)
 }
 
 /// Raw receive flags, always with MSG_DONTWAIT: O_NONBLOCK lives in the open file description,

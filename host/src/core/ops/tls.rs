@@ -1,7 +1,8 @@
 //! `tls`: TLS connections, client and server, over the guest's connected stream sockets, with
 //! rustls in the host. The guest never holds the TLS stack or the trust roots (nor, with a
-//! named credential, the server's key); it holds a `tls-socket` made from one of its sockets. Every wait is the socket's: the same [`Waiter`], deadline and
-//! interrupt as a `recv` or `send` on it.
+//! named credential, the server's key); it holds a `tls-socket` made from one of its sockets.
+//! Every wait is the socket's: the same [`Waiter`], deadline and interrupt as a `recv` or `send`
+//! on it.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -18,10 +19,10 @@ use wasmtime::component::Resource;
 
 use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
-use crate::core::ops::socket::{OsSocket, Socket};
+use crate::core::ops::socket::{OsSocket, Socket, read_size, recv_now, send_flags};
 use crate::core::types::{
-    ClientOptions, Credential, Errno, Error, ServerOptions, SocketKind, TlsError, TlsErrorCode,
-    VerifyMode,
+    ClientOptions, Credential, Errno, Error, MsgFlags, ServerOptions, SocketKind, TlsError,
+    TlsErrorCode, VerifyMode,
 };
 use crate::core::wait::{Deadline, Interest, Waiter};
 
@@ -131,22 +132,19 @@ fn from_rustls(e: rustls::Error) -> SocketError {
     tls_error(code, message)
 }
 
-/// The socket under rustls: reads and writes that never block (MSG_DONTWAIT: the open file
-/// description's O_NONBLOCK may belong to someone else) and raise no SIGPIPE.
+/// The socket under rustls, read and written as every socket call does: never blocking
+/// (MSG_DONTWAIT) and raising no SIGPIPE.
 struct Wire<'a>(&'a socket2::Socket);
 
 impl Read for Wire<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        rustix::net::recv(self.0, buf, rustix::net::RecvFlags::DONTWAIT)
-            .map(|(n, _)| n)
-            .map_err(io::Error::from)
+        recv_now(self.0, buf).map_err(io::Error::from)
     }
 }
 
 impl Write for Wire<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
-        rustix::net::send(self.0, buf, flags).map_err(io::Error::from)
+        self.0.send_with_flags(buf, send_flags(MsgFlags::empty()))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -267,6 +265,44 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
     Ok(config)
 }
 
+/// A client session for `options`, before its handshake.
+fn client_connection(settings: &TlsSettings, options: &ClientOptions) -> Result<Connection> {
+    let config = client_config(settings, options)?;
+    let name = ServerName::try_from(options.server_name.clone())
+        .map_err(|_| SocketError::value(format!("bad server name {:?}", options.server_name)))?;
+    let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
+    Ok(conn.into())
+}
+
+/// A server session for `options`, before its handshake.
+fn server_connection(settings: &TlsSettings, options: &ServerOptions) -> Result<Connection> {
+    let config = server_config(settings, options)?;
+    let conn = ServerConnection::new(Arc::new(config)).map_err(from_rustls)?;
+    Ok(conn.into())
+}
+
+/// The plaintext `conn` has decrypted, at most `max` bytes, sized by what is there: `None` while
+/// it needs more ciphertext, empty once the peer's close_notify arrived.
+fn plaintext(conn: &mut Connection, max: usize) -> Result<Option<Vec<u8>>> {
+    let state = conn.process_new_packets().map_err(from_rustls)?;
+    let ready = state.plaintext_bytes_to_read();
+    if ready > 0 || max == 0 {
+        let mut buf = vec![0u8; ready.min(max)];
+        let n = conn.reader().read(&mut buf)?;
+        buf.truncate(n);
+        return Ok(Some(buf));
+    }
+    Ok(state.peer_has_closed().then(Vec::new))
+}
+
+/// The connection ended without close_notify.
+fn unexpected_eof(why: &str) -> SocketError {
+    tls_error(
+        TlsErrorCode::Eof,
+        format!("EOF occurred in violation of protocol{why}"),
+    )
+}
+
 /// ALPN protocol names as rustls takes them.
 fn alpn(names: &[String]) -> Result<Vec<Vec<u8>>> {
     names
@@ -352,9 +388,7 @@ impl TlsSocket {
         }
         Ok(true)
     }
-}
 
-impl TlsSocket {
     /// Fills `buf` from the socket, taking no byte more; `false` if the connection ended first.
     async fn read_exact(
         &self,
@@ -401,13 +435,8 @@ impl SocketCtxView<'_> {
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
         let os = self.connected_stream(s)?;
-        let settings = self.ctx.tls_settings();
-        let config = client_config(&settings, &options)?;
-        let name = ServerName::try_from(options.server_name.clone()).map_err(|_| {
-            SocketError::value(format!("bad server name {:?}", options.server_name))
-        })?;
-        let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
-        self.tls_handshake(w, os, conn.into()).await
+        let conn = client_connection(&self.ctx.tls_settings(), &options)?;
+        self.tls_handshake(w, os, conn).await
     }
 
     /// `tls-socket.accept`: the server's handshake over `s`, within its timeout.
@@ -418,10 +447,8 @@ impl SocketCtxView<'_> {
         options: ServerOptions,
     ) -> Result<Resource<TlsSocket>> {
         let os = self.connected_stream(s)?;
-        let settings = self.ctx.tls_settings();
-        let config = server_config(&settings, &options)?;
-        let conn = ServerConnection::new(Arc::new(config)).map_err(from_rustls)?;
-        self.tls_handshake(w, os, conn.into()).await
+        let conn = server_connection(&self.ctx.tls_settings(), &options)?;
+        self.tls_handshake(w, os, conn).await
     }
 
     /// Runs `conn`'s handshake over `os` and keeps the session in the table.
@@ -440,10 +467,7 @@ impl SocketCtxView<'_> {
                 && tls.conn.wants_read()
                 && !tls.fill(w, deadline, &intr).await?
             {
-                return Err(tls_error(
-                    TlsErrorCode::Eof,
-                    "EOF occurred in violation of protocol (the peer closed during the handshake)",
-                ));
+                return Err(unexpected_eof(" (the peer closed during the handshake)"));
             }
         }
         tls.flush(w, deadline, &intr).await?;
@@ -494,29 +518,16 @@ impl SocketCtxView<'_> {
         t: &Resource<TlsSocket>,
         bufsize: u64,
     ) -> Result<Vec<u8>> {
-        let max = usize::try_from(bufsize)
-            .unwrap_or(usize::MAX)
-            .min(self.ctx.limits.max_read);
+        let max = read_size(self.ctx, bufsize);
         let intr = self.ctx.interrupt.clone();
         let tls = self.table.get_mut(t)?;
         let deadline = tls.os.mode().deadline();
         loop {
-            let state = tls.conn.process_new_packets().map_err(from_rustls)?;
-            let ready = state.plaintext_bytes_to_read();
-            if ready > 0 || max == 0 {
-                let mut buf = vec![0u8; ready.min(max)];
-                let n = tls.conn.reader().read(&mut buf)?;
-                buf.truncate(n);
-                return Ok(buf);
-            }
-            if state.peer_has_closed() {
-                return Ok(Vec::new());
+            if let Some(data) = plaintext(&mut tls.conn, max)? {
+                return Ok(data);
             }
             if !tls.fill(w, deadline, &intr).await? {
-                return Err(tls_error(
-                    TlsErrorCode::Eof,
-                    "EOF occurred in violation of protocol",
-                ));
+                return Err(unexpected_eof(""));
             }
             // Key updates and the like want answers.
             tls.flush(w, deadline, &intr).await?;
@@ -538,12 +549,7 @@ impl SocketCtxView<'_> {
                 Ok(0) => break,
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => {
-                    return Err(tls_error(
-                        TlsErrorCode::Eof,
-                        "EOF occurred in violation of protocol (no close_notify)",
-                    ));
-                }
+                Err(_) => return Err(unexpected_eof(" (no close_notify)")),
             }
             let mut head = [0u8; 5];
             let mut record = Vec::new();
@@ -553,10 +559,7 @@ impl SocketCtxView<'_> {
                 tls.read_exact(w, &mut record[5..], deadline, &intr).await?
             };
             if !whole {
-                return Err(tls_error(
-                    TlsErrorCode::Eof,
-                    "EOF occurred in violation of protocol (no close_notify)",
-                ));
+                return Err(unexpected_eof(" (no close_notify)"));
             }
             tls.conn.read_tls(&mut &record[..])?;
             tls.conn.process_new_packets().map_err(from_rustls)?;
@@ -617,19 +620,14 @@ impl TlsEngine {
 impl SocketCtxView<'_> {
     /// `tls-engine.client`.
     pub(crate) fn engine_client(&mut self, options: ClientOptions) -> Result<Resource<TlsEngine>> {
-        let config = client_config(&self.ctx.tls_settings(), &options)?;
-        let name = ServerName::try_from(options.server_name.clone()).map_err(|_| {
-            SocketError::value(format!("bad server name {:?}", options.server_name))
-        })?;
-        let conn = ClientConnection::new(Arc::new(config), name).map_err(from_rustls)?;
-        self.push_engine(conn.into())
+        let conn = client_connection(&self.ctx.tls_settings(), &options)?;
+        self.push_engine(conn)
     }
 
     /// `tls-engine.server`.
     pub(crate) fn engine_server(&mut self, options: ServerOptions) -> Result<Resource<TlsEngine>> {
-        let config = server_config(&self.ctx.tls_settings(), &options)?;
-        let conn = ServerConnection::new(Arc::new(config)).map_err(from_rustls)?;
-        self.push_engine(conn.into())
+        let conn = server_connection(&self.ctx.tls_settings(), &options)?;
+        self.push_engine(conn)
     }
 
     fn push_engine(&mut self, conn: Connection) -> Result<Resource<TlsEngine>> {
@@ -677,29 +675,16 @@ impl SocketCtxView<'_> {
 
     /// `tls-engine.read`: sized by what the session has decrypted, never by `bufsize` alone.
     pub(crate) fn engine_read(&mut self, e: &Resource<TlsEngine>, bufsize: u64) -> Result<Vec<u8>> {
-        let max = usize::try_from(bufsize)
-            .unwrap_or(usize::MAX)
-            .min(self.ctx.limits.max_read);
+        let max = read_size(self.ctx, bufsize);
         let engine = self.table.get_mut(e)?;
         engine.pump()?;
-        let state = engine.conn.process_new_packets().map_err(from_rustls)?;
-        let ready = state.plaintext_bytes_to_read();
-        if ready > 0 || max == 0 {
-            let mut buf = vec![0u8; ready.min(max)];
-            let n = engine.conn.reader().read(&mut buf)?;
-            buf.truncate(n);
+        if let Some(data) = plaintext(&mut engine.conn, max)? {
             // Room was made: the session may take more of the inbox.
             engine.pump()?;
-            return Ok(buf);
-        }
-        if state.peer_has_closed() {
-            return Ok(Vec::new());
+            return Ok(data);
         }
         if engine.eof && engine.inbox.is_empty() {
-            return Err(tls_error(
-                TlsErrorCode::Eof,
-                "EOF occurred in violation of protocol",
-            ));
+            return Err(unexpected_eof(""));
         }
         Err(SocketError::errno(Errno::Again))
     }
