@@ -53,4 +53,14 @@ pub use core::share::ShareGroup;
 pub use core::types;
 pub use core::wait::InterruptHandle;
 pub use wit::async_host::add_to_linker_async;
+pub use wit::wasi::add_wasi_sockets_to_linker;
+
+/// `wasi:sockets` served by sockbox (see [`add_wasi_sockets_to_linker`]): its bindings and
+/// resource types, for embedders that name them in bindings of their own.
+pub mod wasi_sockets {
+    pub use crate::wit::wasi::{
+        IncomingDatagramStream, Network, OutgoingDatagramStream, ResolveAddressStream, TcpSocket,
+        UdpSocket, WasiError, bindings,
+    };
+}
 pub use wit::{add_to_linker_sync, bindings};

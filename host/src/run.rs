@@ -48,6 +48,17 @@ impl SocketView for State {
     }
 }
 
+/// Who serves a guest's `wasi:sockets` imports (Rust std, wasi-libc, CPython's WASI `_socket`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WasiSockets {
+    /// sockbox's core, under the instance's [`SocketCtx`] (policy, limits, interrupt): the
+    /// default.
+    #[default]
+    Sockbox,
+    /// wasmtime-wasi, under the `WasiCtx`'s own network switches (for comparisons).
+    WasmtimeWasi,
+}
+
 /// An engine and a linker with wasi and sockbox, made once and used for many runs.
 pub struct Runner {
     engine: Engine,
@@ -86,8 +97,16 @@ impl Runner {
 
     /// A runner on `engine` (say, one with epoch interruption configured).
     pub fn with_engine(engine: Engine) -> wasmtime::Result<Self> {
+        Self::with_wasi_sockets(engine, WasiSockets::Sockbox)
+    }
+
+    /// A runner on `engine` whose guests' `wasi:sockets` imports are served by `sockets`.
+    pub fn with_wasi_sockets(engine: Engine, sockets: WasiSockets) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        if sockets == WasiSockets::Sockbox {
+            crate::add_wasi_sockets_to_linker(&mut linker)?;
+        }
         crate::add_to_linker_sync(&mut linker)?;
         Ok(Runner {
             engine,
@@ -277,8 +296,16 @@ impl AsyncRunner {
     /// A runner on `engine`: one engine can serve a [`Runner`] and an `AsyncRunner`, so a
     /// component compiled once runs on both hosts.
     pub fn with_engine(engine: Engine) -> wasmtime::Result<Self> {
+        Self::with_wasi_sockets(engine, WasiSockets::Sockbox)
+    }
+
+    /// A runner on `engine` whose guests' `wasi:sockets` imports are served by `sockets`.
+    pub fn with_wasi_sockets(engine: Engine, sockets: WasiSockets) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        if sockets == WasiSockets::Sockbox {
+            crate::add_wasi_sockets_to_linker(&mut linker)?;
+        }
         crate::add_to_linker_async(&mut linker)?;
         Ok(AsyncRunner {
             engine,

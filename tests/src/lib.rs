@@ -204,6 +204,16 @@ impl Captured {
 /// The WASI context of program `name` with `args` and host directories preopened for it
 /// (`(host path, guest path)`), its stdout and stderr captured.
 pub fn captured_wasi(name: &str, args: &[&str], dirs: &[(&Path, &str)]) -> (WasiCtx, Captured) {
+    let (mut wasi, captured) = captured_wasi_builder(name, args, dirs);
+    (wasi.build(), captured)
+}
+
+/// [`captured_wasi`], not built yet.
+pub fn captured_wasi_builder(
+    name: &str,
+    args: &[&str],
+    dirs: &[(&Path, &str)],
+) -> (wasmtime_wasi::WasiCtxBuilder, Captured) {
     let captured = Captured {
         stdout: MemoryOutputPipe::new(1 << 20),
         stderr: MemoryOutputPipe::new(1 << 20),
@@ -217,7 +227,33 @@ pub fn captured_wasi(name: &str, args: &[&str], dirs: &[(&Path, &str)]) -> (Wasi
         wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite)
             .expect("preopened dir");
     }
-    (wasi.build(), captured)
+    (wasi, captured)
+}
+
+/// Runs guest program `name` on wasmtime-wasi's own `wasi:sockets`, with the whole network
+/// open to it (the reference the tests compare sockbox's `wasi:sockets` with).
+pub fn run_on_wasmtime_sockets(name: &str, args: &[&str]) -> Outcome {
+    static RUNNER: OnceLock<Runner> = OnceLock::new();
+    let runner = RUNNER.get_or_init(|| {
+        Runner::with_wasi_sockets(
+            runner().engine().clone(),
+            sockbox_host::run::WasiSockets::WasmtimeWasi,
+        )
+        .expect("runner")
+    });
+    let (mut wasi, captured) = captured_wasi_builder(name, args, &[]);
+    wasi.inherit_network()
+        .allow_tcp(true)
+        .allow_udp(true)
+        .allow_ip_name_lookup(true);
+    let ctx = SocketCtx::builder().build().expect("socket ctx");
+    match runner.run(&component(name), wasi.build(), ctx) {
+        Ok(code) => captured.outcome(code),
+        Err(e) => panic!(
+            "guest {name} {args:?} trapped on wasmtime-wasi: {e:?}\n{}",
+            captured.outcome(-1)
+        ),
+    }
 }
 
 /// Runs `component` as program `name` with `args`, the sockbox state `ctx`, and host

@@ -70,21 +70,57 @@ impl Resolver for SystemResolver {
     }
 }
 
-/// Runs `query` on a thread of its own and waits for its answer as `w` waits, woken early by
-/// the instance's interrupt (`canceled`). The thread holds `slot` until `query` returns, so an
-/// abandoned query still counts against the instance's pending lookups.
-pub(crate) async fn off_thread<T: Send + 'static>(
-    w: Waiter,
-    intr: &InterruptHandle,
+/// A query running on a thread of its own (see [`spawn`]): its answer, once there, and a way
+/// to wait for it.
+pub(crate) struct Pending<T> {
+    /// The eventfd's registration; declared before `answer`, so dropped (deregistered) before
+    /// the eventfd can close.
+    reactor: Reactor,
+    answer: Arc<Answer<T>>,
+}
+
+impl<T> Pending<T> {
+    /// The answer, if the query has answered (once: later calls give `None`).
+    pub(crate) fn take(&self) -> Option<T> {
+        self.answer
+            .value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Whether the query has answered (and the answer was not taken yet).
+    pub(crate) fn answered(&self) -> bool {
+        self.answer
+            .value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Resolves once the query has answered (on the tokio reactor: pollables, the async host).
+    pub(crate) async fn answered_async(&self) {
+        while !self.answered() {
+            // SAFETY: `reactor` is dropped before `answer`, which keeps the eventfd open.
+            unsafe {
+                self.reactor
+                    .ready(self.answer.done.as_fd(), PollFlags::IN)
+                    .await;
+            }
+        }
+    }
+}
+
+/// Starts `query` on a thread of its own. The thread holds `slot` until `query` returns, so
+/// an abandoned query still counts against the instance's pending lookups.
+pub(crate) fn spawn<T: Send + 'static>(
     slot: Slot,
     query: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, SocketError> {
+) -> Result<Pending<T>, SocketError> {
     let answer = Arc::new(Answer {
         done: rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
         value: Mutex::new(None),
     });
-    // Declared after `answer`, so dropped (deregistered) before the eventfd can close.
-    let reactor = Reactor::default();
     let theirs = Arc::clone(&answer);
     std::thread::Builder::new()
         .name("sockbox-lookup".into())
@@ -101,19 +137,29 @@ pub(crate) async fn off_thread<T: Send + 'static>(
                 format!("Temporary failure in name resolution (no thread for the lookup: {e})"),
             )
         })?;
+    Ok(Pending {
+        reactor: Reactor::default(),
+        answer,
+    })
+}
+
+/// Runs `query` on a thread of its own (see [`spawn`]) and waits for its answer as `w` waits,
+/// woken early by the instance's interrupt (`canceled`).
+pub(crate) async fn off_thread<T: Send + 'static>(
+    w: Waiter,
+    intr: &InterruptHandle,
+    slot: Slot,
+    query: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SocketError> {
+    let pending = spawn(slot, query)?;
     loop {
-        if let Some(value) = answer
-            .value
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(value) = pending.take() {
             return Ok(value);
         }
         match w {
             Waiter::Sync => {
                 poll_wait(
-                    &answer.done,
+                    &pending.answer.done,
                     Interest::Read,
                     PollFlags::empty(),
                     Deadline::Never,
@@ -124,10 +170,8 @@ pub(crate) async fn off_thread<T: Send + 'static>(
                 if intr.is_interrupted() {
                     return Err(canceled());
                 }
-                // SAFETY: `reactor` is dropped before `answer`, which keeps the eventfd open.
-                let ready = unsafe { reactor.ready(answer.done.as_fd(), PollFlags::IN) };
                 tokio::select! {
-                    () = ready => {}
+                    () = pending.answered_async() => {}
                     () = intr.interrupted() => return Err(canceled()),
                 }
             }

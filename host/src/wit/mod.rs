@@ -8,6 +8,7 @@
 pub(crate) mod async_host;
 pub(crate) mod fast;
 mod sync;
+pub(crate) mod wasi;
 
 /// Host bindings generated from `wit/` (world `sockbox:socket/imports`); the WIT documents
 /// each item.

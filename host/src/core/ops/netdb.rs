@@ -13,7 +13,7 @@ use crate::core::addr::{family_of, from_std, kind_of, socket_type, to_std};
 use crate::core::ctx::{SocketCtx, SocketCtxView};
 use crate::core::error::SocketError;
 use crate::core::policy::Use;
-use crate::core::resolver::{Resolver, off_thread};
+use crate::core::resolver::{Pending, Resolver, off_thread, spawn};
 use crate::core::types::{
     AddrInfo, AddrInfoFlags, AddressFamily, Errno, GaiCode, HCode, HostEntry, NameInfoFlags,
     SockAddress, SocketKind,
@@ -165,6 +165,75 @@ async fn getaddrinfo(
     lookup.finish(ctx, answers?)
 }
 
+/// A forward lookup that the guest polls instead of waiting for (wasi:sockets'
+/// `resolve-addresses`): checked by the lookup policy as it starts, resolved on a thread of
+/// its own, its answers pinned as they are taken.
+pub(crate) enum AddressLookup {
+    /// A name being resolved.
+    Running(Pending<(Lookup, Result<Vec<dns_lookup::AddrInfo>, SocketError>)>),
+    /// The answer (a numeric host answers at once).
+    Answered(Option<Result<Vec<IpAddr>, SocketError>>),
+}
+
+impl AddressLookup {
+    /// Starts the lookup of `host` (a name or a numeric address) under the policy.
+    pub(crate) fn start(ctx: &SocketCtx, host: &str) -> Result<AddressLookup, SocketError> {
+        let kind = Some(SocketKind::Stream);
+        let lookup = Lookup::new(
+            ctx,
+            Some(host),
+            None,
+            AddressFamily::Unspec,
+            kind,
+            0,
+            AddrInfoFlags::empty(),
+        )?;
+        if lookup.name.is_none() {
+            let answers = lookup.resolve(&*ctx.resolver);
+            let answer = answers.and_then(|a| lookup.finish(ctx, a)).map(addresses);
+            return Ok(AddressLookup::Answered(Some(answer)));
+        }
+        let slot = ctx.lookup_slot()?;
+        let resolver = Arc::clone(&ctx.resolver);
+        Ok(AddressLookup::Running(spawn(slot, move || {
+            let answers = lookup.resolve(&*resolver);
+            (lookup, answers)
+        })?))
+    }
+
+    /// The answer, once there (taken once; `None` while the lookup runs, and after).
+    pub(crate) fn take(&mut self, ctx: &SocketCtx) -> Option<Result<Vec<IpAddr>, SocketError>> {
+        match self {
+            AddressLookup::Running(pending) => {
+                let (lookup, answers) = pending.take()?;
+                *self = AddressLookup::Answered(None);
+                Some(answers.and_then(|a| lookup.finish(ctx, a)).map(addresses))
+            }
+            AddressLookup::Answered(answer) => answer.take(),
+        }
+    }
+
+    /// Resolves once the answer is there.
+    pub(crate) async fn answered(&self) {
+        if let AddressLookup::Running(pending) = self {
+            pending.answered_async().await;
+        }
+    }
+}
+
+/// The distinct IP addresses of `answers`, in the resolver's order.
+fn addresses(answers: Vec<AddrInfo>) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = Vec::with_capacity(answers.len());
+    for a in answers {
+        if let Ok(sa) = to_std(&a.address)
+            && !ips.contains(&sa.ip())
+        {
+            ips.push(sa.ip());
+        }
+    }
+    ips
+}
+
 /// `getnameinfo` of `sa` under the policy (a lookup rule covering the address, unless only
 /// numbers are asked for): the resolver's own answer, for the caller to word its errors.
 async fn nameinfo(
@@ -190,7 +259,7 @@ async fn nameinfo(
 /// One `getaddrinfo`, checked by the policy, in three steps: [`Lookup::new`] (validation and
 /// policy, on the instance), [`Lookup::resolve`] (the resolver call, which may block: it runs
 /// on a thread of its own), [`Lookup::finish`] (pinning, on the instance).
-struct Lookup {
+pub(crate) struct Lookup {
     host: Option<String>,
     port: Option<String>,
     hints: AddrInfoHints,
