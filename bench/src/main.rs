@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde::Serialize;
-use sockbox_host::run::{AsyncRunner, Runner};
+use sockbox_host::run::{AsyncRunner, Runner, WasiSockets};
 use sockbox_host::{Policy, SocketCtx};
 use wasmtime::component::Component;
 use wasmtime_wasi::{FsPerms, WasiCtx};
@@ -68,12 +68,36 @@ enum Way {
     SockboxAsync,
     /// The `wasi:sockets` guest on wasmtime-wasi's async host (same runtime).
     WasiAsync,
+    /// The same `wasi:sockets` guest served by sockbox's `wasi:sockets` (the synchronous host,
+    /// under a policy that allows the peer).
+    WasiOnSockbox,
 }
 
 impl Way {
     /// Runs on the async host.
     fn is_async(self) -> bool {
         matches!(self, Way::SockboxAsync | Way::WasiAsync)
+    }
+
+    /// The synchronous runner this way runs on.
+    fn runner(self) -> &'static Runner {
+        match self {
+            Way::Wasi => wasmtime_runner(),
+            _ => runner(),
+        }
+    }
+
+    /// The async runner this way runs on.
+    fn async_runner(self) -> &'static AsyncRunner {
+        match self {
+            Way::WasiAsync => wasmtime_async_runner(),
+            _ => async_runner(),
+        }
+    }
+
+    /// The `wasi:sockets` guest, whoever serves it.
+    fn is_wasi_guest(self) -> bool {
+        matches!(self, Way::Wasi | Way::WasiAsync | Way::WasiOnSockbox)
     }
 
     /// The sockbox guest, on either host.
@@ -176,6 +200,8 @@ struct RowResult {
     /// The async host's targets: CPU per op ≤1.10× the synchronous host's, and (where the
     /// wasi:sockets guest runs the row) no slower than it on the async host.
     async_met: Option<bool>,
+    /// The wasi:sockets guest served by sockbox / by wasmtime-wasi, wall (target ≤1).
+    wasi_sockbox_vs_wasmtime: Option<f64>,
 }
 
 const CLIENT_CPU: usize = 0;
@@ -231,6 +257,7 @@ fn main() -> Result<()> {
         .collect();
     print_table(&results, args.quick);
     print_async_table(&results, args.quick);
+    print_wasi_table(&results, args.quick);
     if let Some(dir) = args.json.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -272,6 +299,7 @@ fn rows(quick: bool) -> Vec<Row> {
         Way::Wasi,
         Way::SockboxAsync,
         Way::WasiAsync,
+        Way::WasiOnSockbox,
     ];
     let two = vec![Way::Native, Way::Sockbox, Way::SockboxAsync];
     let row = |name: &str, work, nodelay, ways: &Vec<Way>, target| Row {
@@ -508,6 +536,24 @@ fn async_runner() -> &'static AsyncRunner {
     R.get_or_init(|| AsyncRunner::with_engine(runner().engine().clone()).expect("runner"))
 }
 
+/// The synchronous host with wasmtime-wasi's own `wasi:sockets` (the reference).
+fn wasmtime_runner() -> &'static Runner {
+    static R: OnceLock<Runner> = OnceLock::new();
+    R.get_or_init(|| {
+        Runner::with_wasi_sockets(runner().engine().clone(), WasiSockets::WasmtimeWasi)
+            .expect("runner")
+    })
+}
+
+/// The async host with wasmtime-wasi's own `wasi:sockets`.
+fn wasmtime_async_runner() -> &'static AsyncRunner {
+    static R: OnceLock<AsyncRunner> = OnceLock::new();
+    R.get_or_init(|| {
+        AsyncRunner::with_wasi_sockets(runner().engine().clone(), WasiSockets::WasmtimeWasi)
+            .expect("runner")
+    })
+}
+
 fn component(name: &str) -> Result<Component> {
     static C: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Component>>> =
         OnceLock::new();
@@ -545,8 +591,8 @@ fn guest_args(
 
 /// A guest ready to run: the component and its contexts.
 struct GuestRun {
-    /// On the async host.
-    on_async: bool,
+    /// How it runs.
+    way: Way,
     component: Component,
     wasi: WasiCtx,
     sockets: SocketCtx,
@@ -558,7 +604,7 @@ fn guest(
     dir: Option<&Path>,
     preopen: Option<(String, socket2::Socket)>,
 ) -> Result<GuestRun> {
-    let wasi_guest = matches!(way, Way::Wasi | Way::WasiAsync);
+    let wasi_guest = way.is_wasi_guest();
     let name = if wasi_guest {
         "bench-wasi"
     } else {
@@ -566,7 +612,7 @@ fn guest(
     };
     let mut wasi = WasiCtx::builder();
     wasi.args(&args);
-    if wasi_guest {
+    if matches!(way, Way::Wasi | Way::WasiAsync) {
         wasi.inherit_network()
             .allow_tcp(true)
             .allow_ip_name_lookup(false);
@@ -575,17 +621,19 @@ fn guest(
         wasi.preopened_dir(dir, "/bench", FsPerms::ReadOnly)
             .map_err(anyhow::Error::from)?;
     }
-    let mut sockets = SocketCtx::builder().policy(
-        Policy::builder()
-            .allow_connect("127.0.0.1")
-            .map_err(anyhow::Error::msg)?
-            .build(),
-    );
+    let mut policy = Policy::builder()
+        .allow_connect("127.0.0.1")
+        .map_err(anyhow::Error::msg)?;
+    if way == Way::WasiOnSockbox {
+        // The std::net guest binds its own listener (the accept row).
+        policy = policy.allow_bind("127.0.0.1").map_err(anyhow::Error::msg)?;
+    }
+    let mut sockets = SocketCtx::builder().policy(policy.build());
     if let Some((n, s)) = preopen {
         sockets = sockets.preopen(n, s);
     }
     Ok(GuestRun {
-        on_async: way.is_async(),
+        way,
         component: component(name)?,
         wasi: wasi.build(),
         sockets: sockets.build()?,
@@ -594,23 +642,25 @@ fn guest(
 
 /// Instantiates (untimed) and runs (timed) a guest on the client CPU.
 fn run_guest(g: GuestRun) -> Result<Sample> {
-    if g.on_async {
+    if g.way.is_async() {
+        let runner = g.way.async_runner();
         return on_client(
             move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
                 let inst = rt
-                    .block_on(async_runner().instantiate(&g.component, g.wasi, g.sockets))
+                    .block_on(runner.instantiate(&g.component, g.wasi, g.sockets))
                     .map_err(anyhow::Error::from)?;
                 Ok((rt, inst))
             },
             |(rt, inst)| exited(rt.block_on(inst.run())),
         );
     }
+    let runner = g.way.runner();
     on_client(
         move || {
-            runner()
+            runner
                 .instantiate(&g.component, g.wasi, g.sockets)
                 .map_err(anyhow::Error::from)
         },
@@ -932,12 +982,15 @@ fn startup(way: Way) -> Result<Sample> {
                     Ok((rt, g))
                 },
                 |(rt, g)| {
-                    if g.on_async {
+                    if g.way.is_async() {
                         exited(rt.block_on(async {
-                            async_runner().run(&g.component, g.wasi, g.sockets).await
+                            g.way
+                                .async_runner()
+                                .run(&g.component, g.wasi, g.sockets)
+                                .await
                         }))
                     } else {
-                        exited(runner().run(&g.component, g.wasi, g.sockets))
+                        exited(g.way.runner().run(&g.component, g.wasi, g.sockets))
                     }
                 },
             )?
@@ -1010,6 +1063,9 @@ fn summarize(row: &Row, samples: Vec<Vec<Sample>>) -> RowResult {
     let async_vs_wasi_async = get(Way::WasiAsync)
         .zip(sockbox_async)
         .map(|(w, a)| a.wall_median_s / w.wall_median_s);
+    let wasi_sockbox_vs_wasmtime = get(Way::Wasi)
+        .zip(get(Way::WasiOnSockbox))
+        .map(|(w, s)| s.wall_median_s / w.wall_median_s);
     let async_met = async_vs_sync_cpu
         .map(|c| c <= ASYNC_CPU_TARGET && async_vs_wasi_async.is_none_or(|v| v <= 1.0));
     let met = match row.target {
@@ -1038,6 +1094,7 @@ fn summarize(row: &Row, samples: Vec<Vec<Sample>>) -> RowResult {
         async_vs_sync_cpu,
         async_vs_wasi_async,
         async_met,
+        wasi_sockbox_vs_wasmtime,
     }
 }
 
@@ -1139,6 +1196,44 @@ fn print_async_table(results: &[RowResult], quick: bool) {
             ratio(r.async_vs_sync_cpu),
             ratio(r.async_vs_wasi_async),
             target,
+            met
+        );
+    }
+}
+
+/// The `wasi:sockets` guest (Rust std::net, no sockbox in it) served by sockbox's
+/// `wasi:sockets` against the same guest on wasmtime-wasi's, both on the synchronous host.
+fn print_wasi_table(results: &[RowResult], quick: bool) {
+    println!();
+    println!(
+        "| workload (std::net guest) | on wasmtime-wasi wall | on sockbox wall | sockbox/wasmtime-wasi | target | met |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in results
+        .iter()
+        .filter(|r| r.wasi_sockbox_vs_wasmtime.is_some())
+    {
+        let wall = |w: Way| {
+            r.ways
+                .iter()
+                .find(|x| x.way == w)
+                .map_or("–".to_string(), |x| fmt_time(x.wall_median_s))
+        };
+        let ratio = r
+            .wasi_sockbox_vs_wasmtime
+            .map_or("–".to_string(), |v| format!("{v:.3}×"));
+        let met = match (quick, r.wasi_sockbox_vs_wasmtime) {
+            (true, _) => "(quick)",
+            (_, Some(v)) if v <= 1.0 => "yes",
+            (_, Some(_)) => "NO",
+            (_, None) => "–",
+        };
+        println!(
+            "| {} | {} | {} | {} | ≤1× | {} |",
+            r.name,
+            wall(Way::Wasi),
+            wall(Way::WasiOnSockbox),
+            ratio,
             met
         );
     }
