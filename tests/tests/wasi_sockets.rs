@@ -2,8 +2,11 @@
 //! std::net, on sockbox's two hosts and on wasmtime-wasi's implementation, with the same
 //! answers; then the sockbox policy, limits and interrupt on the wasi side.
 
+use std::time::{Duration, Instant};
+
 use sockbox_tests::{
-    Outcome, both_hosts, closed_port, echo_server, run_on_wasmtime_sockets, run_with, with_rules,
+    Outcome, SilentResolver, both_hosts, closed_port, echo_server, run_on_wasmtime_sockets,
+    run_with, silent_server, with_rules,
 };
 
 /// Every loopback address and port, and localhost: what wasmtime-wasi's run is given.
@@ -111,7 +114,123 @@ fn std_net() {
     assert_eq!(out.line("udp"), "\"dgram\" from b true");
 }
 
+/// Every denial of the sockbox interface is `access-denied` on the wasi side, at the call that
+/// names the address; what the policy allows still works.
+fn policy_denials() {
+    let peer = echo_server("127.0.0.1:0");
+    let allow = format!("connect 127.0.0.1:{}", peer.port());
+    let out = on_sockbox(&["denied", &peer.port().to_string()], &[&allow]);
+    for denied in [
+        "tcp bind",
+        "tcp connect other port",
+        "tcp connect v6",
+        "tcp listen any:0",
+        "udp bind 127.0.0.1",
+        "udp stream to other port",
+        "udp send to other port",
+        "lookup localhost",
+    ] {
+        assert_eq!(out.line(denied), "err access-denied", "{denied}: {out}");
+    }
+    // The any-address, port 0 needs no rule (connect binds so); listening on it does.
+    assert_eq!(out.line("tcp bind any:0"), "ok");
+    assert_eq!(out.line("udp bind any:0"), "ok");
+    assert_eq!(out.line("udp stream open"), "ok");
+    assert_eq!(out.line("lookup numeric"), "ok");
+    assert_eq!(out.line("tcp connect allowed"), "ok");
+    // A plain std::net program: the denial is PermissionDenied.
+    let std_out = on_sockbox(
+        &["connect", "127.0.0.1", &(peer.port() + 1).to_string()],
+        &[&allow],
+    );
+    assert_eq!(std_out.line("connect"), "err PermissionDenied", "{std_out}");
+    let std_ok = on_sockbox(
+        &["connect", "127.0.0.1", &peer.port().to_string()],
+        &[&allow],
+    );
+    assert_eq!(std_ok.line("connect"), "ok \"hi\"", "{std_ok}");
+}
+
+/// Accept rules close connections from other peers unseen; an open UDP stream hears only peers
+/// the guest may send to.
+fn policy_filters() {
+    let out = on_sockbox(
+        &["filters"],
+        &[
+            "bind 127.0.0.1",
+            "bind 127.0.0.2",
+            "connect 127.0.0.1",
+            "accept 127.0.0.2",
+        ],
+    );
+    assert_eq!(
+        out.line("accept from 127.0.0.1"),
+        "err would-block",
+        "{out}"
+    );
+    assert_eq!(out.line("accepted from"), "(127, 0, 0, 2)", "{out}");
+    assert_eq!(out.line("udp from 127.0.0.2"), "0 datagrams", "{out}");
+    assert_eq!(out.line("udp from 127.0.0.1"), "1 datagrams", "{out}");
+}
+
+/// wasi:sockets sockets count against the instance's socket limit.
+fn socket_limit() {
+    let ctx = with_rules(&[]).max_sockets(3).build().unwrap();
+    let out = run_with("wasi-sockets", &["limit"], ctx);
+    assert_eq!(out.line("made 3 then"), "new-socket-limit", "{out}");
+    assert_eq!(out.line("after one closed"), "ok");
+    assert_eq!(out.line("udp at the limit"), "Err(\"new-socket-limit\")");
+}
+
+/// A wasi:sockets guest blocked in poll wakes when the host interrupts the instance, and its
+/// call fails instead of spinning on `would-block`.
+fn interrupt() {
+    let silent = silent_server("127.0.0.1:0");
+    let port = silent.port().to_string();
+    for (args, label, expected) in [
+        (vec!["block", "accept"], "accept", "err timeout"),
+        (vec!["block", "read", &port], "read", "failed"),
+        (
+            vec!["block", "lookup", "never.test"],
+            "lookup",
+            "err timeout",
+        ),
+        (vec!["block", "std-accept"], "std accept", "Err(TimedOut)"),
+        (
+            vec!["block", "std-read", &port],
+            "std read",
+            "Err(Uncategorized)",
+        ),
+    ] {
+        let ctx = with_rules(&[
+            "bind 127.0.0.1".to_string(),
+            format!("connect 127.0.0.1:{port}"),
+            "lookup *.test".to_string(),
+        ])
+        .resolver(SilentResolver)
+        .build()
+        .unwrap();
+        let handle = ctx.interrupt_handle();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            handle.interrupt();
+            Instant::now()
+        });
+        let out = run_with("wasi-sockets", &args, ctx);
+        let woke = waker.join().unwrap().elapsed();
+        assert_eq!(out.line(label), expected, "{args:?}: {out}");
+        assert!(
+            woke < Duration::from_secs(2),
+            "{args:?} woke {woke:?} after the interrupt"
+        );
+    }
+}
+
 both_hosts!(
+    policy_denials,
+    policy_filters,
+    socket_limit,
+    interrupt,
     tcp_states,
     tcp_v6,
     tcp_options,

@@ -33,6 +33,10 @@ fn main() -> Res {
         "lookup" => lookup(rest),
         "std" => std_net(rest[0].parse()?),
         "connect" => connect(&rest[0], rest[1].parse()?),
+        "denied" => denied(rest[0].parse()?),
+        "filters" => filters(),
+        "limit" => limit(),
+        "block" => block(&rest[0], rest.get(1).map(String::as_str)),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -623,6 +627,183 @@ fn connect(host: &str, port: u16) -> Res {
             println!("connect: ok {:?}", String::from_utf8_lossy(&buf));
         }
         Err(e) => println!("connect: err {:?}", e.kind()),
+    }
+    Ok(())
+}
+
+/// What a policy that allows nothing but `connect 127.0.0.1:PORT` refuses, as wasi:sockets
+/// error codes.
+fn denied(port: u16) -> Res {
+    let net = instance_network();
+    let t = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    show("tcp bind", t.start_bind(&net, v4(127, 0, 0, 1, 0)));
+    show(
+        "tcp connect other port",
+        t.start_connect(&net, v4(127, 0, 0, 1, port + 1)),
+    );
+    show(
+        "tcp connect v6",
+        create_tcp_socket(IpAddressFamily::Ipv6)
+            .map_err(code)?
+            .start_connect(&net, v6([0, 0, 0, 0, 0, 0, 0, 1], port)),
+    );
+    let any = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    show("tcp bind any:0", bind(&any, &net, v4(0, 0, 0, 0, 0)));
+    show("tcp listen any:0", any.start_listen());
+    let u = create_udp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    show(
+        "udp bind 127.0.0.1",
+        u.start_bind(&net, v4(127, 0, 0, 1, 0)),
+    );
+    show(
+        "udp bind any:0",
+        u.start_bind(&net, v4(0, 0, 0, 0, 0))
+            .and_then(|()| u.finish_bind()),
+    );
+    show(
+        "udp stream to other port",
+        u.stream(Some(v4(127, 0, 0, 1, port + 1))).map(drop),
+    );
+    if let Some((_in, out)) = show("udp stream open", u.stream(None)) {
+        out.check_send().map_err(code)?;
+        let d = OutgoingDatagram {
+            data: b"x".to_vec(),
+            remote_address: Some(v4(127, 0, 0, 1, port + 1)),
+        };
+        show("udp send to other port", out.send(&[d]));
+    }
+    show(
+        "lookup localhost",
+        resolve_addresses(&net, "localhost").map(drop),
+    );
+    show(
+        "lookup numeric",
+        resolve_addresses(&net, "127.0.0.1").map(drop),
+    );
+    let ok = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    show(
+        "tcp connect allowed",
+        connect_tcp(&ok, &net, v4(127, 0, 0, 1, port)).map(drop),
+    );
+    Ok(())
+}
+
+/// Accept rules and the sender filter of an open UDP stream, inside one guest: peers on
+/// 127.0.0.2 may not reach it.
+fn filters() -> Res {
+    let net = instance_network();
+    let l = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    bind(&l, &net, v4(127, 0, 0, 1, 0)).map_err(code)?;
+    listen(&l).map_err(code)?;
+    let at = l.local_address().map_err(code)?;
+    let from_1 = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    let streams = connect_tcp(&from_1, &net, at).map_err(code)?;
+    // The host accepts the connection from 127.0.0.1 and closes it unseen.
+    let deadline = wasi::clocks::monotonic_clock::subscribe_duration(200_000_000);
+    wasi::io::poll::poll(&[&deadline, &l.subscribe()]);
+    show("accept from 127.0.0.1", l.accept().map(drop));
+    let (got, end) = read_n(&streams.0, 1);
+    println!("filtered client reads: {} {end:?}", got.len());
+    let from_2 = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    bind(&from_2, &net, v4(127, 0, 0, 2, 0)).map_err(code)?;
+    let _kept = connect_tcp(&from_2, &net, at).map_err(code)?;
+    let accepted = accept(&l).map_err(code)?;
+    let peer = accepted.0.remote_address().map_err(code)?;
+    println!("accepted from: {}", host_of(&peer));
+
+    let a = create_udp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    a.start_bind(&net, v4(127, 0, 0, 1, 0)).map_err(code)?;
+    a.finish_bind().map_err(code)?;
+    let a_at = a.local_address().map_err(code)?;
+    let (a_in, _a_out) = a.stream(None).map_err(code)?;
+    for (label, (w, x, y, z)) in [
+        ("from 127.0.0.2", (127, 0, 0, 2)),
+        ("from 127.0.0.1", (127, 0, 0, 1)),
+    ] {
+        let b = create_udp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+        b.start_bind(&net, v4(w, x, y, z, 0)).map_err(code)?;
+        b.finish_bind().map_err(code)?;
+        let (_b_in, b_out) = b.stream(Some(a_at)).map_err(code)?;
+        b_out.check_send().map_err(code)?;
+        let d = OutgoingDatagram {
+            data: label.as_bytes().to_vec(),
+            remote_address: None,
+        };
+        b_out.send(&[d]).map_err(code)?;
+        let deadline = wasi::clocks::monotonic_clock::subscribe_duration(200_000_000);
+        wasi::io::poll::poll(&[&deadline, &a_in.subscribe()]);
+        let got = a_in.receive(10).map_err(code)?;
+        println!("udp {label}: {} datagrams", got.len());
+    }
+    Ok(())
+}
+
+/// Sockets until the instance's limit.
+fn limit() -> Res {
+    let mut held = Vec::new();
+    loop {
+        match create_tcp_socket(IpAddressFamily::Ipv4) {
+            Ok(s) => held.push(s),
+            Err(e) => {
+                println!("made {} then: {}", held.len(), code(e));
+                break;
+            }
+        }
+    }
+    println!(
+        "udp at the limit: {:?}",
+        create_udp_socket(IpAddressFamily::Ipv4)
+            .map(drop)
+            .map_err(code)
+    );
+    held.pop();
+    show(
+        "after one closed",
+        create_tcp_socket(IpAddressFamily::Ipv4).map(drop),
+    );
+    Ok(())
+}
+
+/// Blocks in one wait until the host interrupts the instance; prints how the call ended.
+fn block(what: &str, arg: Option<&str>) -> Res {
+    let net = instance_network();
+    match what {
+        "accept" => {
+            let l = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+            bind(&l, &net, v4(127, 0, 0, 1, 0)).map_err(code)?;
+            listen(&l).map_err(code)?;
+            show("accept", accept(&l).map(drop));
+        }
+        "read" => {
+            let port: u16 = arg.ok_or("port")?.parse()?;
+            let s = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+            let (input, _output) = connect_tcp(&s, &net, v4(127, 0, 0, 1, port)).map_err(code)?;
+            show_stream("read", input.blocking_read(1));
+        }
+        "lookup" => {
+            let stream = resolve_addresses(&net, arg.ok_or("name")?).map_err(code)?;
+            let r = loop {
+                match stream.resolve_next_address() {
+                    Err(ErrorCode::WouldBlock) => stream.subscribe().block(),
+                    done => break done,
+                }
+            };
+            show("lookup", r.map(drop));
+        }
+        "std-accept" => {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            println!(
+                "std accept: {:?}",
+                l.accept().map(drop).map_err(|e| e.kind())
+            );
+        }
+        "std-read" => {
+            let port: u16 = arg.ok_or("port")?.parse()?;
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            let mut buf = [0u8; 1];
+            println!("std read: {:?}", s.read(&mut buf).map_err(|e| e.kind()));
+        }
+        other => return Err(format!("unknown call {other}").into()),
     }
     Ok(())
 }
