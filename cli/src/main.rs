@@ -120,6 +120,10 @@ struct RunArgs {
     /// Python's `CERT_NONE`); refused by default.
     #[arg(long)]
     tls_allow_unverified: bool,
+    /// Turn TCP_NODELAY on for the guest's wasi:sockets connections (Rust std::net, wasi-libc,
+    /// CPython's WASI `_socket`), which cannot set it themselves.
+    #[arg(long)]
+    wasi_tcp_nodelay: bool,
     /// After SIGINT or SIGTERM, how long the guest has to stop on its own (its blocked socket
     /// calls fail with ECANCELED at once) before it is stopped; a second signal stops it at
     /// once. Either way sockbox then exits with 128 + the signal's number.
@@ -395,6 +399,7 @@ fn run(args: RunArgs) -> Result<i32> {
         let t = Duration::try_from_secs_f64(secs).context("--default-timeout")?;
         sockets = sockets.default_timeout(Some(t));
     }
+    sockets = sockets.wasi_tcp_nodelay(args.wasi_tcp_nodelay);
     for addr in &args.listen {
         let (socket, name) = match addr.strip_prefix("unix:") {
             Some(path) => (listen_unix(path)?, format!("unix:{path}")),

@@ -57,7 +57,7 @@ pub use netdb::{
 };
 pub use poll::{Poller, select};
 pub use socket::{
-    Socket, close, dup, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout,
+    Socket, WasiTcp, close, dup, fromfd, getdefaulttimeout, preopened_sockets, setdefaulttimeout,
     timeout_from_secs,
 };
 pub use unix::{Ancillary, Fd, FdsMessage, ReceivedFd, fromshare, recv_fds, send_fds};
@@ -73,13 +73,13 @@ pub use bindings::sockbox::socket::types::{
     UnixAddress,
 };
 
-/// Guest bindings generated from `wit/` (world `sockbox:socket/imports`).
+/// Guest bindings generated from `wit/` (world `sockbox:socket/guest`).
 #[allow(missing_docs)]
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "sockbox:socket/imports",
+        world: "sockbox:socket/guest",
         // wasi types are the `wasi` crate's, so a `wasi::filesystem` descriptor can be handed
         // to sendfile and send_fds as it is.
         with: {
@@ -88,6 +88,10 @@ pub mod bindings {
             "wasi:io/streams@0.2.12": wasi::io::streams,
             "wasi:clocks/wall-clock@0.2.12": wasi::clocks::wall_clock,
             "wasi:filesystem/types@0.2.12": wasi::filesystem::types,
+            "wasi:clocks/monotonic-clock@0.2.12": wasi::clocks::monotonic_clock,
+            "wasi:sockets/network@0.2.12": wasi::sockets::network,
+            "wasi:sockets/tcp@0.2.12": wasi::sockets::tcp,
+            "wasi:sockets/udp@0.2.12": wasi::sockets::udp,
         },
     });
 }

@@ -786,6 +786,53 @@ pub fn preopened_sockets() -> Result<Vec<(Socket, String)>> {
         .collect())
 }
 
+/// A `wasi:sockets` TCP socket and, when connected, its streams (see [`Socket::to_wasi_tcp`]).
+pub type WasiTcp = (
+    wasi::sockets::tcp::TcpSocket,
+    Option<(
+        wasi::io::streams::InputStream,
+        wasi::io::streams::OutputStream,
+    )>,
+);
+
+impl Socket {
+    /// A sockbox socket on the OS socket of a `wasi:sockets` TCP socket (made by wasi:sockets
+    /// code, a runtime or a library), in the state it is in: options, `send_fds`, `sendfile`
+    /// and the rest of this API on a socket the WASI code still uses. A new handle (a
+    /// duplicate descriptor): it has its own timeout (the default) and closes on its own.
+    ///
+    /// # Errors
+    /// `bad-descriptor` for a socket whose connect failed; `too-many-open` past the socket
+    /// limit. Only hosts that serve wasi:sockets themselves (`sockbox run`) have this call.
+    pub fn from_wasi_tcp(s: &wasi::sockets::tcp::TcpSocket) -> Result<Socket> {
+        Ok(Socket::from_raw(
+            crate::bindings::sockbox::socket::wasi_bridge::from_wasi_tcp(s)?,
+        ))
+    }
+
+    /// [`from_wasi_tcp`](Self::from_wasi_tcp) for a `wasi:sockets` UDP socket.
+    ///
+    /// # Errors
+    /// As [`from_wasi_tcp`](Self::from_wasi_tcp).
+    pub fn from_wasi_udp(s: &wasi::sockets::udp::UdpSocket) -> Result<Socket> {
+        Ok(Socket::from_raw(
+            crate::bindings::sockbox::socket::wasi_bridge::from_wasi_udp(s)?,
+        ))
+    }
+
+    /// A `wasi:sockets` TCP socket on this socket's OS socket, in the state it is in (a
+    /// preopened listener handed to code written for wasi:sockets, say); a connected one
+    /// comes with its streams.
+    ///
+    /// # Errors
+    /// `invalid` for a socket that is not TCP over IP; `too-many-open` past the socket limit.
+    pub fn to_wasi_tcp(&self) -> Result<WasiTcp> {
+        Ok(crate::bindings::sockbox::socket::wasi_bridge::to_wasi_tcp(
+            self.raw(),
+        )?)
+    }
+}
+
 /// The C name: `AF_INET`; an unnamed family shows its number.
 impl fmt::Display for AddressFamily {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -226,7 +226,41 @@ fn interrupt() {
     }
 }
 
+/// `wasi-bridge`: a wasi:sockets connection used through sockbox calls (and the embedder's
+/// TCP_NODELAY default seen there), a sockbox listener handed to wasi:sockets code.
+fn bridge() {
+    let peer = echo_server("127.0.0.1:0");
+    for nodelay in [false, true] {
+        let ctx = with_rules(&[
+            format!("connect 127.0.0.1:{}", peer.port()),
+            "connect self".to_string(),
+            "bind 127.0.0.1".to_string(),
+        ])
+        .wasi_tcp_nodelay(nodelay)
+        .build()
+        .unwrap();
+        let out = run_with("cases", &["bridge", &peer.port().to_string()], ctx);
+        assert_eq!(out.code, 0, "{out}");
+        assert_eq!(out.line("bridged nodelay"), nodelay.to_string(), "{out}");
+        assert_eq!(out.line("bridged peer"), peer.to_string());
+        assert_eq!(out.line("bridged timeout"), "None");
+        assert_eq!(out.line("echo on the wasi stream"), "\"via sockbox\"");
+        assert_eq!(out.line("echo on the sockbox socket"), "\"via wasi\"");
+        assert_eq!(out.line("wasi after sockbox close"), "\"still\"");
+        assert_eq!(out.line("to-wasi listening"), "true streams: false");
+        assert_eq!(out.line("wasi accepted"), "\"hi wasi\"");
+        assert_eq!(out.line("sockbox got"), "\"hi sockbox\"");
+        assert_eq!(out.line("to-wasi connected streams"), "true");
+        assert!(
+            out.line("to-wasi udp").starts_with("err OSError Invalid"),
+            "{out}"
+        );
+        assert_eq!(out.line("from-wasi udp kind"), "SOCK_DGRAM");
+    }
+}
+
 both_hosts!(
+    bridge,
     policy_denials,
     policy_filters,
     socket_limit,

@@ -34,6 +34,8 @@ pub struct SocketCtx {
     pub(crate) resolver: Arc<dyn Resolver>,
     pub(crate) share_group: Option<ShareGroup>,
     pub(crate) preopens: Vec<(String, socket2::Socket)>,
+    /// TCP_NODELAY on every `wasi:sockets` connection (connected or accepted).
+    pub(crate) wasi_tcp_nodelay: bool,
     /// The embedder's extra trust roots and whether guests may turn verification off.
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     tls_allow_unverified: bool,
@@ -134,6 +136,7 @@ pub struct SocketCtxBuilder {
     share_group: Option<ShareGroup>,
     preopens: Vec<(String, socket2::Socket)>,
     resolver: Arc<dyn Resolver>,
+    wasi_tcp_nodelay: bool,
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     tls_allow_unverified: bool,
     tls_credentials: std::collections::HashMap<String, Arc<ServerCredential>>,
@@ -160,10 +163,20 @@ impl SocketCtxBuilder {
             share_group: None,
             preopens: Vec::new(),
             resolver: Arc::new(SystemResolver),
+            wasi_tcp_nodelay: false,
             tls_extra_roots: Vec::new(),
             tls_allow_unverified: false,
             tls_credentials: std::collections::HashMap::new(),
         }
+    }
+
+    /// Turns TCP_NODELAY on for every `wasi:sockets` TCP connection the guest makes or accepts
+    /// (default off, as the OS has it). wasi:sockets has no such option, and Rust std's
+    /// `set_nodelay` on `wasm32-wasip2` does nothing: request/response programs written for it
+    /// otherwise run with Nagle's algorithm.
+    pub fn wasi_tcp_nodelay(mut self, on: bool) -> Self {
+        self.wasi_tcp_nodelay = on;
+        self
     }
 
     /// Who answers the lookups the policy allows (default [`SystemResolver`]).
@@ -307,6 +320,7 @@ impl SocketCtxBuilder {
             resolver: self.resolver,
             share_group: self.share_group,
             preopens: self.preopens,
+            wasi_tcp_nodelay: self.wasi_tcp_nodelay,
             tls_extra_roots: self.tls_extra_roots,
             tls_allow_unverified: self.tls_allow_unverified,
             tls_credentials: Arc::new(self.tls_credentials),

@@ -44,6 +44,7 @@ fn main() -> Res {
         "tls" => tls(port(&rest[0]), &rest[1], &rest[2], &rest[3]),
         "tls-server" => tls_server(&rest[0], rest.get(1).map(String::as_str)),
         "tls-engines" => tls_engines(),
+        "bridge" => bridge(port(&rest[0])),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -733,4 +734,84 @@ fn tls_engines() -> Res {
             }
         }
     }
+}
+
+/// `wasi-bridge`: a connection made with wasi:sockets used through sockbox and the other way.
+fn bridge(port: u16) -> Res {
+    use wasi::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    let net = wasi::sockets::instance_network::instance_network();
+    let tcp = wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)?;
+    let to = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+        port,
+        address: (127, 0, 0, 1),
+    });
+    tcp.start_connect(&net, to)?;
+    let (input, output) = loop {
+        match tcp.finish_connect() {
+            Err(wasi::sockets::network::ErrorCode::WouldBlock) => tcp.subscribe().block(),
+            done => break done?,
+        }
+    };
+    let s = Socket::from_wasi_tcp(&tcp)?;
+    println!("bridged nodelay: {}", s.tcp_nodelay()?);
+    s.set_tcp_nodelay(true)?;
+    println!("bridged peer: {}", s.getpeername()?);
+    println!("bridged timeout: {:?}", s.gettimeout());
+    s.sendall(b"via sockbox")?;
+    let mut got = Vec::new();
+    while got.len() < 11 {
+        got.extend(input.blocking_read(64)?);
+    }
+    println!(
+        "echo on the wasi stream: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    output.blocking_write_and_flush(b"via wasi")?;
+    println!(
+        "echo on the sockbox socket: {:?}",
+        String::from_utf8_lossy(&s.recv(64)?)
+    );
+    s.close()?;
+    output.blocking_write_and_flush(b"still")?;
+    println!(
+        "wasi after sockbox close: {:?}",
+        String::from_utf8_lossy(&input.blocking_read(64)?)
+    );
+    drop((input, output));
+
+    let server = sockbox::create_server(("127.0.0.1", 0)).listen()?;
+    let at = server.getsockname()?;
+    let (listener, streams) = server.to_wasi_tcp()?;
+    println!(
+        "to-wasi listening: {} streams: {}",
+        listener.is_listening(),
+        streams.is_some()
+    );
+    let client = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+    client.connect(at)?;
+    let (conn, cin, cout) = loop {
+        match listener.accept() {
+            Err(wasi::sockets::network::ErrorCode::WouldBlock) => listener.subscribe().block(),
+            done => break done?,
+        }
+    };
+    client.sendall(b"hi wasi")?;
+    println!(
+        "wasi accepted: {:?}",
+        String::from_utf8_lossy(&cin.blocking_read(64)?)
+    );
+    cout.blocking_write_and_flush(b"hi sockbox")?;
+    println!(
+        "sockbox got: {:?}",
+        String::from_utf8_lossy(&client.recv(64)?)
+    );
+    let (_again, again_streams) = client.to_wasi_tcp()?;
+    println!("to-wasi connected streams: {}", again_streams.is_some());
+    drop((cin, cout, conn));
+    let udp = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
+    report("to-wasi udp", udp.to_wasi_tcp().map(drop));
+    let wudp = wasi::sockets::udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4)?;
+    let from_udp = Socket::from_wasi_udp(&wudp)?;
+    println!("from-wasi udp kind: {}", from_udp.socket_type()?);
+    Ok(())
 }

@@ -227,7 +227,7 @@ impl Socket {
     }
 
     /// `dup()`: a duplicate OS socket (the same description) with its own copy of the mode.
-    fn dup(&self, slot: Slot) -> Result<Socket> {
+    pub(crate) fn dup(&self, slot: Slot) -> Result<Socket> {
         let os = self.os()?;
         let dup = Socket::wrap_shared(
             os.os.try_clone()?,

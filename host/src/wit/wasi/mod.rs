@@ -19,6 +19,7 @@
 //!   `timeout` (wasi:sockets has no `canceled`), stream reads and writes with an error, instead of
 //!   `would-block` and a guest that spins on it.
 
+mod bridge;
 mod lookup;
 mod streams;
 mod tcp;
@@ -37,8 +38,8 @@ pub use lookup::ResolveAddressStream;
 pub use tcp::TcpSocket;
 pub use udp::{IncomingDatagramStream, OutgoingDatagramStream, UdpSocket};
 
-/// Host bindings of world `sockbox:socket/wasi-sockets` (wasi:sockets 0.2.12); the WIT
-/// documents each item.
+/// Host bindings of world `sockbox:socket/wasi-sockets` (wasi:sockets 0.2.12 and the
+/// `wasi-bridge` to sockbox sockets); the WIT documents each item.
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
@@ -48,6 +49,9 @@ pub mod bindings {
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::sync::filesystem,
+            "sockbox:socket/types": crate::core::types,
+            "sockbox:socket/socket": crate::bindings::sockbox::socket::socket,
             "wasi:sockets/network.network": super::Network,
             "wasi:sockets/tcp.tcp-socket": super::TcpSocket,
             "wasi:sockets/udp.udp-socket": super::UdpSocket,
@@ -57,6 +61,7 @@ pub mod bindings {
         },
         trappable_error_type: {
             "wasi:sockets/network.error-code" => super::WasiError,
+            "sockbox:socket/types.error" => crate::core::error::SocketError,
         },
         require_store_data_send: true,
     });
@@ -320,7 +325,8 @@ impl bindings::wasi::sockets::instance_network::Host for SocketCtxView<'_> {
 /// limits, resolver and interrupt. wasmtime-wasi's own network switches
 /// (`WasiCtxBuilder::inherit_network`, `allow_tcp`, ...) no longer matter.
 ///
-/// This replaces definitions already in the linker: it turns shadowing on for its own
+/// It also links `sockbox:socket/wasi-bridge`, which turns sockets of one interface into the
+/// other's. This replaces definitions already in the linker: it turns shadowing on for its own
 /// definitions and off again after.
 pub fn add_wasi_sockets_to_linker<T: SocketView + 'static>(
     linker: &mut Linker<T>,
@@ -337,6 +343,7 @@ pub fn add_wasi_sockets_to_linker<T: SocketView + 'static>(
         w::udp::add_to_linker::<T, HasSockets>(l, T::socket_ctx)?;
         w::udp_create_socket::add_to_linker::<T, HasSockets>(l, T::socket_ctx)?;
         w::ip_name_lookup::add_to_linker::<T, HasSockets>(l, T::socket_ctx)?;
+        bindings::sockbox::socket::wasi_bridge::add_to_linker::<T, HasSockets>(l, T::socket_ctx)?;
         wasmtime::Result::<()>::Ok(())
     })();
     linker.allow_shadowing(false);

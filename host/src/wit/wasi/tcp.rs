@@ -18,6 +18,7 @@ use super::streams::{TcpReader, TcpWriter};
 use super::{Family, WasiResult, bound_address, from_std, is_unicast, to_std};
 use crate::core::addr;
 use crate::core::ctx::SocketCtxView;
+use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket};
 use crate::core::policy::Use;
 use crate::core::types::{Errno, Interest, ShutdownHow, SocketKind};
@@ -71,6 +72,36 @@ impl std::fmt::Debug for TcpSocket {
 }
 
 impl TcpSocket {
+    /// A WASI TCP socket on `sock` (a handle of its own: see `wasi-bridge`), in the state its
+    /// OS socket is in; whether it is connected.
+    pub(crate) fn adopt(sock: Socket, family: Family) -> Result<(TcpSocket, bool), SocketError> {
+        let os = &sock.os()?.os;
+        let state = if rustix::net::sockopt::socket_acceptconn(&**os)? {
+            State::Listening
+        } else if os.peer_addr().is_ok() {
+            State::Connected
+        } else if bound_address(os).is_ok() {
+            State::Bound
+        } else {
+            State::Unbound
+        };
+        let connected = state == State::Connected;
+        let tcp = TcpSocket {
+            sock,
+            family,
+            state,
+            pending: None,
+            backlog: DEFAULT_BACKLOG,
+            connect_error: None,
+        };
+        Ok((tcp, connected))
+    }
+
+    /// The core socket (`wasi-bridge`).
+    pub(crate) fn core(&self) -> &Socket {
+        &self.sock
+    }
+
     fn os(&self) -> WasiResult<&socket2::Socket> {
         match self.sock.os() {
             Ok(os) if self.state != State::Closed => Ok(&os.os),
@@ -129,11 +160,15 @@ impl SocketCtxView<'_> {
         })
     }
 
-    /// The streams of a connected socket, pushed to the table.
-    fn tcp_streams(
+    /// The streams of a connected socket, pushed to the table (and TCP_NODELAY set, if the
+    /// embedder asked for it).
+    pub(crate) fn tcp_streams(
         &mut self,
         os: Arc<OsSocket>,
-    ) -> WasiResult<(Resource<DynInputStream>, Resource<DynOutputStream>)> {
+    ) -> Result<(Resource<DynInputStream>, Resource<DynOutputStream>), SocketError> {
+        if self.ctx.wasi_tcp_nodelay {
+            os.os.set_tcp_nodelay(true)?;
+        }
         let reader = TcpReader::new(
             os.clone(),
             self.ctx.interrupt.clone(),
@@ -277,7 +312,7 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
         }
         sock.state = State::Connected;
         let os = Arc::clone(sock.sock.os()?);
-        self.tcp_streams(os)
+        Ok(self.tcp_streams(os)?)
     }
 
     fn start_listen(&mut self, this: Resource<TcpSocket>) -> WasiResult<()> {

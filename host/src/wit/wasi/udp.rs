@@ -49,6 +49,11 @@ impl std::fmt::Debug for UdpSocket {
 }
 
 impl UdpSocket {
+    /// The core socket (`wasi-bridge`).
+    pub(crate) fn core(&self) -> &Socket {
+        &self.sock
+    }
+
     fn os(&self) -> WasiResult<&Arc<OsSocket>> {
         self.sock.os().map_err(|_| ErrorCode::InvalidState.into())
     }
