@@ -129,11 +129,19 @@ impl Build {
             }
         }
 
-        // The entry: sockbox first (the plugin's socket module), the plugin, then the rest.
+        // The entry: sockbox first (the plugin's socket module) if the plugin uses it, the
+        // plugin, then the rest. A plugin that never imports sockbox runs on CPython's own
+        // `_socket` (wasi:sockets, which the host serves under the same policy).
         let entry_dir = self.cache.join(format!("entry-{}", std::process::id()));
         std::fs::create_dir_all(&entry_dir)?;
+        let first = if preimported.iter().any(|m| m == "sockbox") {
+            "import sockbox\n"
+        } else {
+            ""
+        };
         let names: Vec<String> = preimported
             .iter()
+            .filter(|m| *m != "sockbox")
             .map(|m| format!("    {m:?},\n"))
             .collect();
         std::fs::write(
@@ -141,7 +149,7 @@ impl Build {
             format!(
                 "\"\"\"Made by `sockbox python build`: plugin {module:?}, then the modules its \
                  code imports (lazily too), so they are in the snapshot.\"\"\"\n\n\
-                 import sockbox\n\
+                 {first}\
                  from {module} import Run\n\n\
                  import importlib as _importlib\n\n\
                  for _name in [\n{}]:\n    \
@@ -174,6 +182,7 @@ impl Build {
         let result = run(&mut cmd);
         let _ = std::fs::remove_dir_all(&entry_dir);
         result?;
+        preimported.retain(|m| m != "sockbox");
         Ok(Built { preimported })
     }
 

@@ -662,3 +662,67 @@ fn run_rejects_bad_tls_flags() {
         assert!(stderr.contains(says), "{flag} {value}: {stderr}");
     }
 }
+
+/// Plain std::net programs (no sockbox in them) under `sockbox run`: their wasi:sockets calls
+/// pass the policy flags. The server serves a native client and the std client; the client is
+/// refused an address no flag allows.
+#[test]
+fn std_net_programs_run_under_the_policy() {
+    let mut server = sockbox()
+        .args(["run", "--allow-bind", "127.0.0.1:0", "--wasi-tcp-nodelay"])
+        .arg(example("std-http-server"))
+        .args(["127.0.0.1:0", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    let port = addr.rsplit_once(':').unwrap().1.to_string();
+
+    let mut native = TcpStream::connect(&addr).unwrap();
+    native
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    native
+        .write_all(b"GET /native HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    native.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(
+        reply.contains("request 1 for /native from 127.0.0.1:"),
+        "{reply}"
+    );
+
+    let url = format!("http://127.0.0.1:{port}/from-std");
+    let client = sockbox()
+        .args(["run", "--allow-connect", &format!("127.0.0.1:{port}")])
+        .arg(example("std-http-get"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&client.stdout);
+    assert!(
+        client.status.success() && body.contains("request 2 for /from-std"),
+        "{body}\n{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(server.wait().unwrap().success());
+
+    let denied = sockbox()
+        .args(["run", "--allow-connect", "127.0.0.1:1"])
+        .arg(example("std-http-get"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        !denied.status.success() && stderr.contains("PermissionDenied"),
+        "{stderr}"
+    );
+}

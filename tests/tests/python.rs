@@ -369,6 +369,36 @@ fn example_fetch_by_name() {
     assert_eq!(out.stdout, "200 OK\nfetched by urllib\n", "{out}");
 }
 
+/// The example plugin `examples/python/plain_socket.py` uses CPython's own WASI `_socket` (no
+/// `import sockbox`): its wasi:sockets calls are served by sockbox, under the policy.
+fn plain_cpython_socket_under_the_policy() {
+    let peer = sockbox_tests::echo_server("127.0.0.1:0");
+    let port = peer.port().to_string();
+    let component = python_component("examples/python", "plain_socket");
+    let allowed = with_policy(policy(&[&format!("connect localhost:{port}")]))
+        .build()
+        .unwrap();
+    let out = run_component(
+        &component,
+        "plain_socket",
+        &["localhost", &port],
+        allowed,
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.line("got"), "hello from CPython's own _socket", "{out}");
+    assert_eq!(out.line("peer"), "True", "{out}");
+    let denied = with_policy(policy(&[])).build().unwrap();
+    let out = run_component(
+        &component,
+        "plain_socket",
+        &["127.0.0.1", &port],
+        denied,
+        &[],
+    );
+    assert_eq!(out.line("error"), "PermissionError EACCES", "{out}");
+}
+
 /// An uncaught exception ends a Python plugin with status 1 and its traceback, not a trap.
 fn uncaught_exception_exits_1() {
     let ctx = with_policy(policy(&[])).build().unwrap();
@@ -713,5 +743,6 @@ sockbox_tests::both_hosts!(
     udp_round_trip,
     the_socket_module_surface,
     example_fetch_by_name,
+    plain_cpython_socket_under_the_policy,
     uncaught_exception_exits_1,
 );
