@@ -87,4 +87,30 @@ fn huge_reads_reserve_what_arrives() {
     assert!(largest < 4 << 20, "an allocation of {largest} bytes");
 }
 
-sockbox_tests::both_hosts!(huge_reads_reserve_what_arrives);
+/// The same for a wasi:sockets guest: a TCP stream read, and a UDP receive, asking for
+/// `u64::MAX` get what arrived, with no large host allocation.
+fn huge_wasi_reads_reserve_what_arrives() {
+    component("wasi-sockets");
+    let ctx = with_policy(policy(&["bind 127.0.0.1", "connect 127.0.0.1"]))
+        .max_read(sockbox_host::Limits::MAX_READ_CEILING)
+        .build()
+        .unwrap();
+    LARGEST.store(0, Ordering::Relaxed);
+    WATCH.store(true, Ordering::Relaxed);
+    let out = run_with("wasi-sockets", &["huge-reads"], ctx);
+    WATCH.store(false, Ordering::Relaxed);
+    out.assert_ok();
+    assert_eq!(out.line("read none"), "ok 0", "{out}");
+    assert_eq!(out.line("read 100"), "ok 100", "{out}");
+    assert_eq!(out.line("read 150000"), "150000", "{out}");
+    assert_eq!(out.line("skip none"), "ok 0", "{out}");
+    assert_eq!(out.line("receive all"), "1 datagrams of [100]", "{out}");
+    let largest = LARGEST.load(Ordering::Relaxed);
+    println!("largest allocation during the run: {largest} bytes");
+    assert!(largest < 4 << 20, "an allocation of {largest} bytes");
+}
+
+sockbox_tests::both_hosts!(
+    huge_reads_reserve_what_arrives,
+    huge_wasi_reads_reserve_what_arrives
+);

@@ -37,6 +37,9 @@ fn main() -> Res {
         "filters" => filters(),
         "limit" => limit(),
         "block" => block(&rest[0], rest.get(1).map(String::as_str)),
+        "huge-reads" => huge_reads(),
+        "peer-reset" => peer_reset(rest[0].parse()?),
+        "lookup-flood" => lookup_flood(rest[0].parse()?),
         other => Err(format!("unknown case {other}").into()),
     }
 }
@@ -805,5 +808,94 @@ fn block(what: &str, arg: Option<&str>) -> Res {
         }
         other => return Err(format!("unknown call {other}").into()),
     }
+    Ok(())
+}
+
+/// Reads asking for all the bytes there are (`u64::MAX`) of a few: each gets what arrived.
+fn huge_reads() -> Res {
+    let net = instance_network();
+    let l = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    bind(&l, &net, v4(127, 0, 0, 1, 0)).map_err(code)?;
+    listen(&l).map_err(code)?;
+    let c = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    let (cin, cout) = connect_tcp(&c, &net, l.local_address().map_err(code)?).map_err(code)?;
+    let (conn, sin, sout) = accept(&l).map_err(code)?;
+    show_stream("read none", sin.read(u64::MAX).map(|b| b.len()));
+    cout.blocking_write_and_flush(&[7u8; 100])
+        .map_err(|e| format!("{e:?}"))?;
+    show_stream("read 100", sin.blocking_read(u64::MAX).map(|b| b.len()));
+    // blocking-write-and-flush takes at most 4096 bytes a call.
+    for chunk in vec![9u8; 150_000].chunks(4096) {
+        sout.blocking_write_and_flush(chunk)
+            .map_err(|e| format!("{e:?}"))?;
+    }
+    let (got, _) = read_n(&cin, 150_000);
+    println!("read 150000: {}", got.len());
+    show_stream("skip none", cin.skip(u64::MAX));
+    drop((cin, cout, sin, sout, conn));
+
+    let a = create_udp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    a.start_bind(&net, v4(127, 0, 0, 1, 0)).map_err(code)?;
+    a.finish_bind().map_err(code)?;
+    let (a_in, _a_out) = a.stream(None).map_err(code)?;
+    let b = create_udp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    b.start_bind(&net, v4(127, 0, 0, 1, 0)).map_err(code)?;
+    b.finish_bind().map_err(code)?;
+    let (_b_in, b_out) = b
+        .stream(Some(a.local_address().map_err(code)?))
+        .map_err(code)?;
+    b_out.check_send().map_err(code)?;
+    let d = OutgoingDatagram {
+        data: vec![1u8; 100],
+        remote_address: None,
+    };
+    b_out.send(&[d]).map_err(code)?;
+    a_in.subscribe().block();
+    let got = a_in.receive(u64::MAX).map_err(code)?;
+    println!(
+        "receive all: {} datagrams of {:?}",
+        got.len(),
+        got.iter().map(|d| d.data.len()).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// Starts N lookups at once and keeps them all pending; prints how many started and how the
+/// first refusal read.
+fn lookup_flood(n: usize) -> Res {
+    let net = instance_network();
+    let mut pending = Vec::new();
+    for i in 0..n {
+        match resolve_addresses(&net, &format!("flood{i}.test")) {
+            Ok(stream) => pending.push(stream),
+            Err(e) => {
+                println!("started {} then: {}", pending.len(), code(e));
+                return Ok(());
+            }
+        }
+    }
+    // The refusal may come at the first resolve-next-address instead.
+    let refused = pending
+        .iter()
+        .filter_map(|s| s.resolve_next_address().err())
+        .find(|e| *e != ErrorCode::WouldBlock);
+    println!("started {} then: {:?}", pending.len(), refused.map(code));
+    Ok(())
+}
+
+/// A peer that sends a greeting and then resets the connection.
+fn peer_reset(port: u16) -> Res {
+    let net = instance_network();
+    let s = create_tcp_socket(IpAddressFamily::Ipv4).map_err(code)?;
+    let (input, output) = connect_tcp(&s, &net, v4(127, 0, 0, 1, port)).map_err(code)?;
+    let (got, end) = read_n(&input, 5);
+    println!("greeting: {:?} {end:?}", String::from_utf8_lossy(&got));
+    show_stream("read after reset", input.blocking_read(10).map(|b| b.len()));
+    show_stream("read again", input.read(10).map(|b| b.len()));
+    show_stream(
+        "write after reset",
+        output.blocking_write_and_flush(b"late"),
+    );
+    show_stream("write again", output.check_write());
     Ok(())
 }

@@ -53,7 +53,7 @@ impl wasi_bridge::Host for SocketCtxView<'_> {
         let mut dup = sock.dup(slot)?;
         // wasi:sockets never waits in a call: the guest waits in poll.
         dup.set_mode(Mode::NonBlocking);
-        let (tcp, connected) = TcpSocket::adopt(dup, family)?;
+        let (tcp, connected) = TcpSocket::adopt(dup, family, self.ctx.interrupt.clone())?;
         let streams = match connected {
             true => Some(self.tcp_streams(Arc::clone(tcp.core().os()?))?),
             false => None,

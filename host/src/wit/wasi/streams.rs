@@ -35,6 +35,9 @@ pub(crate) struct TcpReader {
     max_read: usize,
     /// The stream ended or failed: every later read says closed.
     closed: bool,
+    /// The last read found nothing queued: a wait need not check first (wasi-libc reads,
+    /// then waits on the pollable when the read was empty).
+    drained: bool,
 }
 
 impl TcpReader {
@@ -44,6 +47,7 @@ impl TcpReader {
             interrupt,
             max_read,
             closed: false,
+            drained: false,
         }
     }
 }
@@ -74,9 +78,11 @@ impl InputStream for TcpReader {
             Ok(n) => {
                 // SAFETY: recv(2) initialised the first `n` bytes of the spare capacity.
                 unsafe { buf.set_len(n) };
+                self.drained = false;
                 Ok(Bytes::from(buf))
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.drained = true;
                 if self.interrupt.is_interrupted() {
                     self.closed = true;
                     return Err(interrupted());
@@ -94,7 +100,10 @@ impl InputStream for TcpReader {
 #[async_trait::async_trait]
 impl Pollable for TcpReader {
     async fn ready(&mut self) {
-        if self.closed || self.interrupt.is_interrupted() || self.os.ready_now(PollFlags::IN) {
+        if self.closed
+            || self.interrupt.is_interrupted()
+            || (!self.drained && self.os.ready_now(PollFlags::IN))
+        {
             return;
         }
         tokio::select! {

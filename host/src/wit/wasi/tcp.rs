@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rustix::event::PollFlags;
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, Pollable};
 
 use super::bindings::wasi::sockets::network::{
     ErrorCode, IpAddressFamily, IpSocketAddress, Network,
@@ -21,8 +21,8 @@ use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket};
 use crate::core::policy::Use;
-use crate::core::types::{Errno, Interest, ShutdownHow, SocketKind};
-use crate::core::wait::{Waiter, run_sync};
+use crate::core::types::{Errno, ShutdownHow, SocketKind};
+use crate::core::wait::{InterruptHandle, Waiter, run_sync};
 
 /// Where a TCP socket is in WASI's state machine (`bind-in-progress` and the like are a
 /// state plus [`Op`]).
@@ -59,6 +59,8 @@ pub struct TcpSocket {
     backlog: u32,
     /// A connect(2) that failed at once: `finish-connect` reports it.
     connect_error: Option<ErrorCode>,
+    /// Wakes the socket's pollables when the instance is interrupted.
+    interrupt: InterruptHandle,
 }
 
 impl std::fmt::Debug for TcpSocket {
@@ -74,7 +76,11 @@ impl std::fmt::Debug for TcpSocket {
 impl TcpSocket {
     /// A WASI TCP socket on `sock` (a handle of its own: see `wasi-bridge`), in the state its
     /// OS socket is in; whether it is connected.
-    pub(crate) fn adopt(sock: Socket, family: Family) -> Result<(TcpSocket, bool), SocketError> {
+    pub(crate) fn adopt(
+        sock: Socket,
+        family: Family,
+        interrupt: InterruptHandle,
+    ) -> Result<(TcpSocket, bool), SocketError> {
         let os = &sock.os()?.os;
         let state = if rustix::net::sockopt::socket_acceptconn(&**os)? {
             State::Listening
@@ -93,6 +99,7 @@ impl TcpSocket {
             pending: None,
             backlog: DEFAULT_BACKLOG,
             connect_error: None,
+            interrupt,
         };
         Ok((tcp, connected))
     }
@@ -157,6 +164,7 @@ impl SocketCtxView<'_> {
             pending: None,
             backlog: DEFAULT_BACKLOG,
             connect_error: None,
+            interrupt: self.ctx.interrupt.clone(),
         })
     }
 
@@ -365,7 +373,7 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
             Some(Duration::ZERO),
             slot,
         );
-        let (input, output) = self.tcp_streams(Arc::clone(sock.os()?))?;
+        let os = Arc::clone(sock.os()?);
         let accepted = self.table.push(TcpSocket {
             sock,
             family,
@@ -373,7 +381,9 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
             pending: None,
             backlog,
             connect_error: None,
+            interrupt: self.ctx.interrupt.clone(),
         })?;
+        let (input, output) = self.tcp_streams(os)?;
         Ok((accepted, input, output))
     }
 
@@ -512,17 +522,9 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
-        let sock = self.table.get(&this)?;
-        // Connecting: ready when the connect ends; listening: when a connection waits to be
-        // accepted; otherwise nothing is awaited.
-        let (os, interest) = match sock.state {
-            State::Connecting if sock.connect_error.is_none() => {
-                (sock.sock.os_shared(), Interest::WRITABLE)
-            }
-            State::Listening => (sock.sock.os_shared(), Interest::READABLE),
-            _ => (None, Interest::empty()),
-        };
-        crate::core::ops::poll::subscribe(self.table, os, interest, self.ctx.interrupt.clone())
+        // Readiness is decided when the guest polls, by the state then (wasi-libc subscribes
+        // once, when it makes the socket).
+        wasmtime_wasi::p2::subscribe(self.table, this)
     }
 
     fn shutdown(
@@ -545,6 +547,29 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
     fn drop(&mut self, rep: Resource<TcpSocket>) -> wasmtime::Result<()> {
         self.table.delete(rep)?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for TcpSocket {
+    /// Connecting: ready when the connect ends; listening: when a connection waits to be
+    /// accepted; otherwise at once. The interrupt makes it ready too.
+    async fn ready(&mut self) {
+        let events = match self.state {
+            State::Connecting if self.connect_error.is_none() => PollFlags::OUT,
+            State::Listening => PollFlags::IN,
+            _ => return,
+        };
+        let Some(os) = self.sock.os_shared() else {
+            return;
+        };
+        if self.interrupt.is_interrupted() || os.ready_now(events) {
+            return;
+        }
+        tokio::select! {
+            () = os.ready(events) => {}
+            () = self.interrupt.interrupted() => {}
+        }
     }
 }
 
