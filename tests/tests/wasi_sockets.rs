@@ -85,6 +85,7 @@ fn tcp_refused() {
 fn tcp_self() {
     let out = same_as_wasmtime(&["tcp-self"]);
     assert_eq!(out.line("server got"), "\"ping\"");
+    assert_eq!(out.line("spliced back"), "\"splice me\"");
 }
 
 fn udp() {

@@ -423,6 +423,17 @@ fn tcp_self() -> Res {
     show_stream("server write", sout.blocking_write_and_flush(b"pong"));
     let (got, _) = read_n(&cin, 4);
     println!("client got: {:?}", String::from_utf8_lossy(&got));
+    // splice: the server sends back what it receives, stream to stream in the host.
+    show_stream("client write splice", cout.blocking_write_and_flush(b"splice me"));
+    let mut moved = 0;
+    while moved < 9 {
+        match sout.blocking_splice(&sin, 9 - moved) {
+            Ok(n) => moved += n,
+            Err(e) => return Err(format!("splice: {}", stream_result::<()>(Err(e))).into()),
+        }
+    }
+    let (got, _) = read_n(&cin, 9);
+    println!("spliced back: {:?}", String::from_utf8_lossy(&got));
     drop((sin, sout));
     drop(conn);
     let (rest, end) = read_n(&cin, 1);
