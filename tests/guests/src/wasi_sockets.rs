@@ -424,7 +424,10 @@ fn tcp_self() -> Res {
     let (got, _) = read_n(&cin, 4);
     println!("client got: {:?}", String::from_utf8_lossy(&got));
     // splice: the server sends back what it receives, stream to stream in the host.
-    show_stream("client write splice", cout.blocking_write_and_flush(b"splice me"));
+    show_stream(
+        "client write splice",
+        cout.blocking_write_and_flush(b"splice me"),
+    );
     let mut moved = 0;
     while moved < 9 {
         match sout.blocking_splice(&sin, 9 - moved) {

@@ -217,6 +217,26 @@ impl Family {
     }
 }
 
+/// A core socket for a wasi:sockets one: non-blocking (a guest waits in `poll`), IPv6-only
+/// when IPv6 (as WASI's are), counted against the socket limit.
+fn new_socket(
+    ctx: &crate::SocketCtx,
+    family: Family,
+    kind: crate::core::types::SocketKind,
+) -> Result<crate::core::ops::socket::Socket, SocketError> {
+    let sock = crate::core::ops::socket::Socket::create(
+        family.core(),
+        kind,
+        0,
+        Some(std::time::Duration::ZERO),
+        ctx.slot()?,
+    )?;
+    if family == Family::V6 {
+        sock.os()?.os.set_only_v6(true)?;
+    }
+    Ok(sock)
+}
+
 /// A unicast address (not multicast, not IPv4 broadcast).
 fn is_unicast(ip: IpAddr) -> bool {
     match ip {

@@ -144,19 +144,7 @@ impl TcpSocket {
 impl SocketCtxView<'_> {
     /// A new WASI TCP socket of `family` over a core socket, counted against the limit.
     fn wasi_tcp(&mut self, family: Family) -> WasiResult<TcpSocket> {
-        let slot = self.ctx.slot()?;
-        let sock = Socket::create(
-            family.core(),
-            SocketKind::Stream,
-            0,
-            Some(Duration::ZERO),
-            slot,
-        )?;
-        let os = &sock.os()?.os;
-        if family == Family::V6 {
-            // WASI's IPv6 sockets are IPv6-only.
-            os.set_only_v6(true)?;
-        }
+        let sock = super::new_socket(self.ctx, family, SocketKind::Stream)?;
         Ok(TcpSocket {
             sock,
             family,
@@ -233,10 +221,7 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
         // As WASI asks: a bind to a port is not held up by a recently closed socket's
         // TIME_WAIT.
         os.set_reuse_address(true)?;
-        sock.sock
-            .os()?
-            .bind(to)
-            .map_err(crate::core::error::SocketError::from)?;
+        sock.sock.os()?.bind(to).map_err(SocketError::from)?;
         let sock = self.table.get_mut(&this)?;
         sock.state = State::Bound;
         sock.pending = Some(Op::Bind);

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustix::event::PollFlags;
 use wasmtime::component::Resource;
@@ -98,18 +97,7 @@ impl udp_create_socket::Host for SocketCtxView<'_> {
         address_family: IpAddressFamily,
     ) -> WasiResult<Resource<UdpSocket>> {
         let family = Family::of(address_family);
-        let slot = self.ctx.slot()?;
-        let sock = Socket::create(
-            family.core(),
-            SocketKind::Dgram,
-            0,
-            Some(Duration::ZERO),
-            slot,
-        )?;
-        if family == Family::V6 {
-            // WASI's IPv6 sockets are IPv6-only.
-            sock.os()?.os.set_only_v6(true)?;
-        }
+        let sock = super::new_socket(self.ctx, family, SocketKind::Dgram)?;
         Ok(self.table.push(UdpSocket {
             sock,
             family,
