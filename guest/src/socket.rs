@@ -831,6 +831,17 @@ impl Socket {
             self.raw(),
         )?)
     }
+
+    /// A `wasi:sockets` UDP socket on this socket's OS socket, bound or not, with the peer it
+    /// is connected to.
+    ///
+    /// # Errors
+    /// `invalid` for a socket that is not UDP over IP; `too-many-open` past the socket limit.
+    pub fn to_wasi_udp(&self) -> Result<wasi::sockets::udp::UdpSocket> {
+        Ok(crate::bindings::sockbox::socket::wasi_bridge::to_wasi_udp(
+            self.raw(),
+        )?)
+    }
 }
 
 /// The C name: `AF_INET`; an unnamed family shows its number.

@@ -233,8 +233,7 @@ fn bridge() {
     let peer = echo_server("127.0.0.1:0");
     for nodelay in [false, true] {
         let ctx = with_rules(&[
-            format!("connect 127.0.0.1:{}", peer.port()),
-            "connect self".to_string(),
+            "connect 127.0.0.1".to_string(),
             "bind 127.0.0.1".to_string(),
         ])
         .wasi_tcp_nodelay(nodelay)
@@ -253,9 +252,16 @@ fn bridge() {
         assert_eq!(out.line("sockbox got"), "\"hi sockbox\"");
         assert_eq!(out.line("to-wasi connected streams"), "true");
         assert!(
-            out.line("to-wasi udp").starts_with("err OSError Invalid"),
+            out.line("to-wasi-tcp of udp")
+                .starts_with("err OSError Invalid"),
             "{out}"
         );
+        assert!(
+            out.line("to-wasi-udp of tcp")
+                .starts_with("err OSError Invalid"),
+            "{out}"
+        );
+        assert_eq!(out.line("to-wasi-udp remote is the peer"), "true", "{out}");
         assert_eq!(out.line("from-wasi udp kind"), "SOCK_DGRAM");
     }
 }

@@ -809,7 +809,23 @@ fn bridge(port: u16) -> Res {
     println!("to-wasi connected streams: {}", again_streams.is_some());
     drop((cin, cout, conn));
     let udp = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
-    report("to-wasi udp", udp.to_wasi_tcp().map(drop));
+    report("to-wasi-tcp of udp", udp.to_wasi_tcp().map(drop));
+    udp.bind(("127.0.0.1", 0))?;
+    let peer = Socket::new(AddressFamily::Inet, SocketKind::Dgram, 0)?;
+    peer.bind(("127.0.0.1", 0))?;
+    udp.connect(peer.getsockname()?)?;
+    let wudp_bridged = udp.to_wasi_udp()?;
+    println!(
+        "to-wasi-udp remote is the peer: {}",
+        format!("{:?}", wudp_bridged.remote_address()?).contains(&format!(
+            "port: {}",
+            match peer.getsockname()? {
+                SockAddress::Inet(a) => a.port,
+                _ => 0,
+            }
+        ))
+    );
+    report("to-wasi-udp of tcp", client.to_wasi_udp().map(drop));
     let wudp = wasi::sockets::udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4)?;
     let from_udp = Socket::from_wasi_udp(&wudp)?;
     println!("from-wasi udp kind: {}", from_udp.socket_type()?);

@@ -39,20 +39,8 @@ impl wasi_bridge::Host for SocketCtxView<'_> {
         s: Resource<Socket>,
     ) -> Result<(Resource<TcpSocket>, Option<Streams>), SocketError> {
         let sock = self.table.get(&s)?;
-        let family = match (sock.family(), sock.kind(), sock.proto()) {
-            (AddressFamily::Inet, SocketKind::Stream, 0 | libc::IPPROTO_TCP) => Family::V4,
-            (AddressFamily::Inet6, SocketKind::Stream, 0 | libc::IPPROTO_TCP) => Family::V6,
-            _ => {
-                return Err(SocketError::os(
-                    Errno::Invalid,
-                    "Invalid argument (only a TCP socket over IP is a wasi:sockets tcp-socket)",
-                ));
-            }
-        };
-        let slot = self.ctx.slot()?;
-        let mut dup = sock.dup(slot)?;
-        // wasi:sockets never waits in a call: the guest waits in poll.
-        dup.set_mode(Mode::NonBlocking);
+        let family = ip_family(sock, SocketKind::Stream, libc::IPPROTO_TCP, "a TCP")?;
+        let dup = wasi_handle(self.ctx, sock)?;
         let (tcp, connected) = TcpSocket::adopt(dup, family, self.ctx.interrupt.clone())?;
         let streams = match connected {
             true => Some(self.tcp_streams(Arc::clone(tcp.core().os()?))?),
@@ -60,4 +48,42 @@ impl wasi_bridge::Host for SocketCtxView<'_> {
         };
         Ok((self.table.push(tcp)?, streams))
     }
+
+    fn to_wasi_udp(&mut self, s: Resource<Socket>) -> Result<Resource<UdpSocket>, SocketError> {
+        let sock = self.table.get(&s)?;
+        let family = ip_family(sock, SocketKind::Dgram, libc::IPPROTO_UDP, "a UDP")?;
+        let dup = wasi_handle(self.ctx, sock)?;
+        Ok(self.table.push(UdpSocket::adopt(dup, family)?)?)
+    }
+}
+
+/// The wasi:sockets family of `sock` if it is of `kind` over IP (protocol 0 or `proto`), or
+/// EINVAL naming what it must be (`what`: "a TCP").
+fn ip_family(
+    sock: &Socket,
+    kind: SocketKind,
+    proto: i32,
+    what: &str,
+) -> Result<Family, SocketError> {
+    let same_kind = matches!(
+        (sock.kind(), kind),
+        (SocketKind::Stream, SocketKind::Stream) | (SocketKind::Dgram, SocketKind::Dgram)
+    );
+    let right_kind = same_kind && (sock.proto() == 0 || sock.proto() == proto);
+    match sock.family() {
+        AddressFamily::Inet if right_kind => Ok(Family::V4),
+        AddressFamily::Inet6 if right_kind => Ok(Family::V6),
+        _ => Err(SocketError::os(
+            Errno::Invalid,
+            format!("Invalid argument (only {what} socket over IP is a wasi:sockets one)"),
+        )),
+    }
+}
+
+/// A handle on `sock`'s OS socket for wasi:sockets, which never waits in a call (the guest
+/// waits in poll).
+fn wasi_handle(ctx: &SocketCtx, sock: &Socket) -> Result<Socket, SocketError> {
+    let mut dup = sock.dup(ctx.slot()?)?;
+    dup.set_mode(Mode::NonBlocking);
+    Ok(dup)
 }

@@ -17,6 +17,7 @@ use super::tcp::{hop_limit, set_hop_limit};
 use super::{Family, WasiError, WasiResult, bound_address, from_std, to_std};
 use crate::core::addr;
 use crate::core::ctx::SocketCtxView;
+use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket};
 use crate::core::policy::Use;
 use crate::core::types::{Interest, MsgFlags, SocketKind};
@@ -48,6 +49,18 @@ impl std::fmt::Debug for UdpSocket {
 }
 
 impl UdpSocket {
+    /// A WASI UDP socket on `sock` (a handle of its own: see `wasi-bridge`), with the peer its
+    /// OS socket is connected to, if any.
+    pub(crate) fn adopt(sock: Socket, family: Family) -> Result<UdpSocket, SocketError> {
+        let remote = sock.os()?.os.peer_addr().ok().and_then(|a| a.as_socket());
+        Ok(UdpSocket {
+            sock,
+            family,
+            binding: false,
+            remote,
+        })
+    }
+
     /// The core socket (`wasi-bridge`).
     pub(crate) fn core(&self) -> &Socket {
         &self.sock
@@ -130,7 +143,7 @@ impl udp::HostUdpSocket for SocketCtxView<'_> {
             return Err(ErrorCode::InvalidArgument.into());
         }
         let to = self.ctx.gate.check(Use::Bind(&addr::from_std(addr)))?;
-        os.bind(to).map_err(crate::core::error::SocketError::from)?;
+        os.bind(to).map_err(SocketError::from)?;
         self.table.get_mut(&this)?.binding = true;
         Ok(())
     }
