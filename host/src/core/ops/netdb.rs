@@ -190,8 +190,9 @@ impl AddressLookup {
         )?;
         if lookup.name.is_none() {
             let answers = lookup.resolve(&*ctx.resolver);
-            let answer = answers.and_then(|a| lookup.finish(ctx, a)).map(addresses);
-            return Ok(AddressLookup::Answered(Some(answer)));
+            return Ok(AddressLookup::Answered(Some(
+                lookup.addresses(ctx, answers),
+            )));
         }
         let slot = ctx.lookup_slot()?;
         let resolver = Arc::clone(&ctx.resolver);
@@ -207,7 +208,7 @@ impl AddressLookup {
             AddressLookup::Running(pending) => {
                 let (lookup, answers) = pending.take()?;
                 *self = AddressLookup::Answered(None);
-                Some(answers.and_then(|a| lookup.finish(ctx, a)).map(addresses))
+                Some(lookup.addresses(ctx, answers))
             }
             AddressLookup::Answered(answer) => answer.take(),
         }
@@ -221,17 +222,24 @@ impl AddressLookup {
     }
 }
 
-/// The distinct IP addresses of `answers`, in the resolver's order.
-fn addresses(answers: Vec<AddrInfo>) -> Vec<IpAddr> {
-    let mut ips: Vec<IpAddr> = Vec::with_capacity(answers.len());
-    for a in answers {
-        if let Ok(sa) = to_std(&a.address)
-            && !ips.contains(&sa.ip())
-        {
-            ips.push(sa.ip());
+impl Lookup {
+    /// [`finish`](Self::finish) (pinning) of the resolver's answers, as the distinct IP
+    /// addresses they give, in the resolver's order.
+    fn addresses(
+        &self,
+        ctx: &SocketCtx,
+        answers: Result<Vec<dns_lookup::AddrInfo>, SocketError>,
+    ) -> Result<Vec<IpAddr>, SocketError> {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for a in self.finish(ctx, answers?)? {
+            if let Ok(sa) = to_std(&a.address)
+                && !ips.contains(&sa.ip())
+            {
+                ips.push(sa.ip());
+            }
         }
+        Ok(ips)
     }
-    ips
 }
 
 /// `getnameinfo` of `sa` under the policy (a lookup rule covering the address, unless only

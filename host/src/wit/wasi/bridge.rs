@@ -16,21 +16,25 @@ use crate::core::wait::Mode;
 
 type Streams = (Resource<DynInputStream>, Resource<DynOutputStream>);
 
-/// A sockbox handle on `sock`'s OS socket, with the instance's default timeout.
-fn sockbox_handle(ctx: &SocketCtx, sock: &Socket) -> Result<Socket, SocketError> {
+/// A new handle on `sock`'s OS socket (counted against the limit) that waits as `mode` says:
+/// the instance's default timeout for a sockbox socket; never, for a wasi:sockets one (its
+/// guest waits in poll).
+fn duplicate(ctx: &SocketCtx, sock: &Socket, mode: Mode) -> Result<Socket, SocketError> {
     let mut dup = sock.dup(ctx.slot()?)?;
-    dup.set_mode(Mode::from_timeout(ctx.default_timeout));
+    dup.set_mode(mode);
     Ok(dup)
 }
 
 impl wasi_bridge::Host for SocketCtxView<'_> {
     fn from_wasi_tcp(&mut self, s: Resource<TcpSocket>) -> Result<Resource<Socket>, SocketError> {
-        let dup = sockbox_handle(self.ctx, self.table.get(&s)?.core())?;
+        let mode = Mode::from_timeout(self.ctx.default_timeout);
+        let dup = duplicate(self.ctx, self.table.get(&s)?.core(), mode)?;
         self.push_socket(dup)
     }
 
     fn from_wasi_udp(&mut self, s: Resource<UdpSocket>) -> Result<Resource<Socket>, SocketError> {
-        let dup = sockbox_handle(self.ctx, self.table.get(&s)?.core())?;
+        let mode = Mode::from_timeout(self.ctx.default_timeout);
+        let dup = duplicate(self.ctx, self.table.get(&s)?.core(), mode)?;
         self.push_socket(dup)
     }
 
@@ -40,7 +44,7 @@ impl wasi_bridge::Host for SocketCtxView<'_> {
     ) -> Result<(Resource<TcpSocket>, Option<Streams>), SocketError> {
         let sock = self.table.get(&s)?;
         let family = ip_family(sock, SocketKind::Stream, libc::IPPROTO_TCP, "a TCP")?;
-        let dup = wasi_handle(self.ctx, sock)?;
+        let dup = duplicate(self.ctx, sock, Mode::NonBlocking)?;
         let (tcp, connected) = TcpSocket::adopt(dup, family, self.ctx.interrupt.clone())?;
         let streams = match connected {
             true => Some(self.tcp_streams(Arc::clone(tcp.core().os()?))?),
@@ -52,7 +56,7 @@ impl wasi_bridge::Host for SocketCtxView<'_> {
     fn to_wasi_udp(&mut self, s: Resource<Socket>) -> Result<Resource<UdpSocket>, SocketError> {
         let sock = self.table.get(&s)?;
         let family = ip_family(sock, SocketKind::Dgram, libc::IPPROTO_UDP, "a UDP")?;
-        let dup = wasi_handle(self.ctx, sock)?;
+        let dup = duplicate(self.ctx, sock, Mode::NonBlocking)?;
         Ok(self.table.push(UdpSocket::adopt(dup, family)?)?)
     }
 }
@@ -78,12 +82,4 @@ fn ip_family(
             format!("Invalid argument (only {what} socket over IP is a wasi:sockets one)"),
         )),
     }
-}
-
-/// A handle on `sock`'s OS socket for wasi:sockets, which never waits in a call (the guest
-/// waits in poll).
-fn wasi_handle(ctx: &SocketCtx, sock: &Socket) -> Result<Socket, SocketError> {
-    let mut dup = sock.dup(ctx.slot()?)?;
-    dup.set_mode(Mode::NonBlocking);
-    Ok(dup)
 }

@@ -206,6 +206,12 @@ impl Family {
         }
     }
 
+    /// Whether `addr` is a peer a socket of this family can reach: of the family, not the
+    /// any-address, not port 0.
+    fn reaches(self, addr: SocketAddr) -> bool {
+        self.holds(addr.ip()) && !addr.ip().is_unspecified() && addr.port() != 0
+    }
+
     /// Whether `addr` is of this family. An IPv4-mapped IPv6 address is not, on either: WASI
     /// IPv6 sockets are IPv6-only.
     fn holds(self, addr: IpAddr) -> bool {
@@ -235,6 +241,38 @@ fn new_socket(
         sock.os()?.os.set_only_v6(true)?;
     }
     Ok(sock)
+}
+
+/// A buffer size for SO_RCVBUF/SO_SNDBUF: 0 is `invalid-argument`; larger values are clamped
+/// (and the kernel rounds and doubles them).
+pub(crate) fn buffer_size(value: u64) -> WasiResult<usize> {
+    if value == 0 {
+        return Err(ErrorCode::InvalidArgument.into());
+    }
+    Ok(usize::try_from(value)
+        .unwrap_or(usize::MAX)
+        .min(i32::MAX as usize))
+}
+
+/// IP_TTL or IPV6_UNICAST_HOPS.
+pub(crate) fn hop_limit(os: &socket2::Socket, family: Family) -> WasiResult<u8> {
+    let hops = match family {
+        Family::V4 => os.ttl_v4()?,
+        Family::V6 => os.unicast_hops_v6()?,
+    };
+    Ok(u8::try_from(hops).unwrap_or(u8::MAX))
+}
+
+/// Sets IP_TTL or IPV6_UNICAST_HOPS; 0 is `invalid-argument`.
+pub(crate) fn set_hop_limit(os: &socket2::Socket, family: Family, value: u8) -> WasiResult<()> {
+    if value == 0 {
+        return Err(ErrorCode::InvalidArgument.into());
+    }
+    match family {
+        Family::V4 => os.set_ttl_v4(value.into())?,
+        Family::V6 => os.set_unicast_hops_v6(value.into())?,
+    }
+    Ok(())
 }
 
 /// A unicast address (not multicast, not IPv4 broadcast).

@@ -15,11 +15,14 @@ use super::bindings::wasi::sockets::network::{
 use super::bindings::wasi::sockets::tcp::{self, ShutdownType};
 use super::bindings::wasi::sockets::tcp_create_socket;
 use super::streams::{TcpReader, TcpWriter};
-use super::{Family, WasiResult, bound_address, from_std, is_unicast, to_std};
+use super::{
+    Family, WasiResult, bound_address, buffer_size, from_std, hop_limit, is_unicast, set_hop_limit,
+    to_std,
+};
 use crate::core::addr;
 use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
-use crate::core::ops::socket::{OsSocket, Socket};
+use crate::core::ops::socket::{OsSocket, Socket, duration_ns};
 use crate::core::policy::Use;
 use crate::core::types::{Errno, ShutdownHow, SocketKind};
 use crate::core::wait::{InterruptHandle, Waiter, run_sync};
@@ -74,6 +77,19 @@ impl std::fmt::Debug for TcpSocket {
 }
 
 impl TcpSocket {
+    /// A WASI TCP socket in `state` on the core socket `sock`.
+    fn new(sock: Socket, family: Family, state: State, interrupt: InterruptHandle) -> Self {
+        TcpSocket {
+            sock,
+            family,
+            state,
+            pending: None,
+            backlog: DEFAULT_BACKLOG,
+            connect_error: None,
+            interrupt,
+        }
+    }
+
     /// A WASI TCP socket on `sock` (a handle of its own: see `wasi-bridge`), in the state its
     /// OS socket is in; whether it is connected.
     pub(crate) fn adopt(
@@ -92,16 +108,7 @@ impl TcpSocket {
             State::Unbound
         };
         let connected = state == State::Connected;
-        let tcp = TcpSocket {
-            sock,
-            family,
-            state,
-            pending: None,
-            backlog: DEFAULT_BACKLOG,
-            connect_error: None,
-            interrupt,
-        };
-        Ok((tcp, connected))
+        Ok((TcpSocket::new(sock, family, state, interrupt), connected))
     }
 
     /// The core socket (`wasi-bridge`).
@@ -145,15 +152,8 @@ impl SocketCtxView<'_> {
     /// A new WASI TCP socket of `family` over a core socket, counted against the limit.
     fn wasi_tcp(&mut self, family: Family) -> WasiResult<TcpSocket> {
         let sock = super::new_socket(self.ctx, family, SocketKind::Stream)?;
-        Ok(TcpSocket {
-            sock,
-            family,
-            state: State::Unbound,
-            pending: None,
-            backlog: DEFAULT_BACKLOG,
-            connect_error: None,
-            interrupt: self.ctx.interrupt.clone(),
-        })
+        let interrupt = self.ctx.interrupt.clone();
+        Ok(TcpSocket::new(sock, family, State::Unbound, interrupt))
     }
 
     /// The streams of a connected socket, pushed to the table (and TCP_NODELAY set, if the
@@ -246,11 +246,7 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
         if !matches!(sock.state, State::Unbound | State::Bound) {
             return Err(ErrorCode::InvalidState.into());
         }
-        if !is_unicast(addr.ip())
-            || !sock.family.holds(addr.ip())
-            || addr.ip().is_unspecified()
-            || addr.port() == 0
-        {
+        if !is_unicast(addr.ip()) || !sock.family.reaches(addr) {
             return Err(ErrorCode::InvalidArgument.into());
         }
         let to = self.ctx.gate.check(Use::Connect(&addr::from_std(addr)))?;
@@ -340,7 +336,6 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
             return Err(ErrorCode::InvalidState.into());
         }
         let family = listener.family;
-        let backlog = listener.backlog;
         let os = Arc::clone(listener.sock.os()?);
         let slot = self.ctx.slot()?;
         let (conn, _peer) = match run_sync(os.accept(Waiter::Sync, self.ctx)) {
@@ -359,15 +354,10 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
             slot,
         );
         let os = Arc::clone(sock.os()?);
-        let accepted = self.table.push(TcpSocket {
-            sock,
-            family,
-            state: State::Connected,
-            pending: None,
-            backlog,
-            connect_error: None,
-            interrupt: self.ctx.interrupt.clone(),
-        })?;
+        let interrupt = self.ctx.interrupt.clone();
+        let accepted =
+            self.table
+                .push(TcpSocket::new(sock, family, State::Connected, interrupt))?;
         let (input, output) = self.tcp_streams(os)?;
         Ok((accepted, input, output))
     }
@@ -436,7 +426,7 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
 
     fn keep_alive_idle_time(&mut self, this: Resource<TcpSocket>) -> WasiResult<u64> {
         let os = self.table.get(&this)?.os()?;
-        Ok(nanos(rustix::net::sockopt::tcp_keepidle(os)?))
+        Ok(duration_ns(rustix::net::sockopt::tcp_keepidle(os)?))
     }
 
     fn set_keep_alive_idle_time(
@@ -453,7 +443,7 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
 
     fn keep_alive_interval(&mut self, this: Resource<TcpSocket>) -> WasiResult<u64> {
         let os = self.table.get(&this)?.os()?;
-        Ok(nanos(rustix::net::sockopt::tcp_keepintvl(os)?))
+        Ok(duration_ns(rustix::net::sockopt::tcp_keepintvl(os)?))
     }
 
     fn set_keep_alive_interval(&mut self, this: Resource<TcpSocket>, value: u64) -> WasiResult<()> {
@@ -558,11 +548,6 @@ impl Pollable for TcpSocket {
     }
 }
 
-/// A duration in nanoseconds.
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// A keep-alive time in whole seconds, as Linux takes it: rounded up, at least 1, at most
 /// Linux's largest (MAX_TCP_KEEPIDLE, 32767 s); 0 is `invalid-argument`.
 fn keepalive_secs(ns: u64) -> WasiResult<Duration> {
@@ -572,36 +557,4 @@ fn keepalive_secs(ns: u64) -> WasiResult<Duration> {
     Ok(Duration::from_secs(
         ns.div_ceil(1_000_000_000).clamp(1, 32_767),
     ))
-}
-
-/// A buffer size for SO_RCVBUF/SO_SNDBUF: 0 is `invalid-argument`; larger values are clamped
-/// (and the kernel rounds and doubles them).
-pub(crate) fn buffer_size(value: u64) -> WasiResult<usize> {
-    if value == 0 {
-        return Err(ErrorCode::InvalidArgument.into());
-    }
-    Ok(usize::try_from(value)
-        .unwrap_or(usize::MAX)
-        .min(i32::MAX as usize))
-}
-
-/// IP_TTL or IPV6_UNICAST_HOPS.
-pub(crate) fn hop_limit(os: &socket2::Socket, family: Family) -> WasiResult<u8> {
-    let hops = match family {
-        Family::V4 => os.ttl_v4()?,
-        Family::V6 => os.unicast_hops_v6()?,
-    };
-    Ok(u8::try_from(hops).unwrap_or(u8::MAX))
-}
-
-/// Sets IP_TTL or IPV6_UNICAST_HOPS; 0 is `invalid-argument`.
-pub(crate) fn set_hop_limit(os: &socket2::Socket, family: Family, value: u8) -> WasiResult<()> {
-    if value == 0 {
-        return Err(ErrorCode::InvalidArgument.into());
-    }
-    match family {
-        Family::V4 => os.set_ttl_v4(value.into())?,
-        Family::V6 => os.set_unicast_hops_v6(value.into())?,
-    }
-    Ok(())
 }

@@ -13,20 +13,22 @@ use super::bindings::wasi::sockets::network::{
 };
 use super::bindings::wasi::sockets::udp::{self, IncomingDatagram, OutgoingDatagram};
 use super::bindings::wasi::sockets::udp_create_socket;
-use super::tcp::{hop_limit, set_hop_limit};
-use super::{Family, WasiError, WasiResult, bound_address, from_std, to_std};
+use super::{
+    Family, WasiError, WasiResult, bound_address, buffer_size, from_std, hop_limit, set_hop_limit,
+    to_std,
+};
 use crate::core::addr;
 use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket};
 use crate::core::policy::Use;
-use crate::core::types::{Interest, MsgFlags, SocketKind};
+use crate::core::types::{Errno, Interest, MsgFlags, SocketKind};
 use crate::core::wait::{Waiter, run_sync};
 
 /// How many datagrams one `receive` returns at most, and one `check-send` permits.
 const BATCH: usize = 64;
 
-/// The largest datagram payload (a receive's buffer).
+/// The largest datagram payload.
 const MAX_DATAGRAM: usize = 65_536;
 
 /// A `wasi:sockets` UDP socket.
@@ -174,7 +176,7 @@ impl udp::HostUdpSocket for SocketCtxView<'_> {
         }
         let to = match remote {
             Some(r) => {
-                if !family.holds(r.ip()) || r.ip().is_unspecified() || r.port() == 0 {
+                if !family.reaches(r) {
                     return Err(ErrorCode::InvalidArgument.into());
                 }
                 Some(self.ctx.gate.check(Use::Connect(&addr::from_std(r)))?)
@@ -231,10 +233,8 @@ impl udp::HostUdpSocket for SocketCtxView<'_> {
     }
 
     fn set_receive_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> WasiResult<()> {
-        let os = Arc::clone(self.table.get(&this)?.os()?);
-        Ok(os
-            .os
-            .set_recv_buffer_size(super::tcp::buffer_size(value)?)?)
+        let os = &self.table.get(&this)?.os()?.os;
+        Ok(os.set_recv_buffer_size(buffer_size(value)?)?)
     }
 
     fn send_buffer_size(&mut self, this: Resource<UdpSocket>) -> WasiResult<u64> {
@@ -242,10 +242,8 @@ impl udp::HostUdpSocket for SocketCtxView<'_> {
     }
 
     fn set_send_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> WasiResult<()> {
-        let os = Arc::clone(self.table.get(&this)?.os()?);
-        Ok(os
-            .os
-            .set_send_buffer_size(super::tcp::buffer_size(value)?)?)
+        let os = &self.table.get(&this)?.os()?.os;
+        Ok(os.set_send_buffer_size(buffer_size(value)?)?)
     }
 
     fn subscribe(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
@@ -276,38 +274,32 @@ impl udp::HostIncomingDatagramStream for SocketCtxView<'_> {
             .unwrap_or(usize::MAX)
             .min(BATCH);
         let mut got = Vec::new();
-        let mut buf = Vec::with_capacity(if max == 0 { 0 } else { MAX_DATAGRAM });
         while got.len() < max {
-            let received = stream
-                .os
-                .os
-                .recv_from_with_flags(buf.spare_capacity_mut(), libc::MSG_DONTWAIT);
-            let (n, from) = match received {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // The core's recvmsg, never waiting (the socket is non-blocking): each datagram
+            // reserved at its own size, senders the policy does not let the guest reach dropped.
+            let received = run_sync(stream.os.recvmsg(
+                Waiter::Sync,
+                self.ctx,
+                MAX_DATAGRAM as u64,
+                MsgFlags::empty(),
+            ));
+            let message = match received {
+                Ok(m) => m,
+                Err(e) if matches!(e.errno_code(), Some(Errno::Again | Errno::Canceled)) => break,
                 Err(e) if got.is_empty() => return Err(e.into()),
                 Err(_) => break,
             };
-            let Some(from) = from.as_socket() else {
+            let Some(from) = message.address.as_ref().and_then(|a| addr::to_std(a).ok()) else {
                 continue;
             };
-            // A stream for one peer hears only it; an open one only peers the policy lets the
-            // guest send to (the core's filter for unconnected datagram sockets).
-            let heard = match stream.remote {
-                Some(remote) => remote == from,
-                None => stream.os.hears_from(self.ctx, Some(from)),
-            };
-            if !heard {
+            // A stream for one peer hears only it (datagrams queued before its connect too).
+            if stream.remote.is_some_and(|remote| remote != from) {
                 continue;
             }
-            let n = n.min(buf.capacity());
-            // SAFETY: recvfrom(2) initialised the first `n` bytes of the spare capacity.
-            unsafe { buf.set_len(n) };
             got.push(IncomingDatagram {
-                data: buf.clone(),
+                data: message.data,
                 remote_address: from_std(from),
             });
-            buf.clear();
         }
         Ok(got)
     }
@@ -411,7 +403,7 @@ fn send_one(
             MsgFlags::empty(),
         )),
         (Some(to), None) => {
-            if !stream.family.holds(to.ip()) || to.ip().is_unspecified() || to.port() == 0 {
+            if !stream.family.reaches(to) {
                 return Err(ErrorCode::InvalidArgument.into());
             }
             let allowed = ctx.gate.check(Use::SendTo(&addr::from_std(to)))?;
@@ -424,7 +416,7 @@ fn send_one(
     };
     match sent {
         Ok(_) => Ok(true),
-        Err(e) if e.errno_code() == Some(crate::core::types::Errno::Again) => Ok(false),
+        Err(e) if e.errno_code() == Some(Errno::Again) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
