@@ -223,13 +223,12 @@ impl Build {
         Ok(dir)
     }
 
-    /// The requirements installed into a directory of their own (pip `--target`), reused while
-    /// they are unchanged; `None` without requirements.
-    fn site_packages(
-        &self,
-        tool: &Path,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<Option<PathBuf>> {
+    /// Where [`run`](Self::run) installs the requirements (a directory in the cache named by
+    /// them); `None` without requirements.
+    ///
+    /// # Errors
+    /// When a requirements file cannot be read.
+    pub fn site_dir(&self) -> Result<Option<PathBuf>> {
         if self.requirements.is_empty() && self.packages.is_empty() {
             return Ok(None);
         }
@@ -240,7 +239,21 @@ impl Build {
                 .with_context(|| format!("reading {}", file.display()))?
                 .hash(&mut hasher);
         }
-        let dir = self.cache.join(format!("site-{:016x}", hasher.finish()));
+        Ok(Some(
+            self.cache.join(format!("site-{:016x}", hasher.finish())),
+        ))
+    }
+
+    /// The requirements installed into a directory of their own (pip `--target`), reused while
+    /// they are unchanged; `None` without requirements.
+    fn site_packages(
+        &self,
+        tool: &Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Option<PathBuf>> {
+        let Some(dir) = self.site_dir()? else {
+            return Ok(None);
+        };
         if dir.join(".complete").exists() {
             return Ok(Some(dir));
         }

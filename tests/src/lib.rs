@@ -107,7 +107,7 @@ pub fn python_component(app_dir: &str, module: &str) -> Component {
 }
 
 /// [`python_component`] with PyPI packages on the path (see [`python::build_with`]).
-pub fn python_component_with(app_dir: &str, module: &str, packages: &[&str]) -> Component {
+pub fn python_component_with(app_dir: &str, module: &str, packages: &[String]) -> Component {
     type Slot = std::sync::Arc<OnceLock<Component>>;
     static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
     // One slot per guest, filled by the first test to need it while the others wait for it.
@@ -556,8 +556,8 @@ pub fn read_at_start(fd: OwnedFd) -> String {
     s
 }
 
-/// A server program of the machine's (redis-server, mosquitto) on a free loopback port,
-/// stopped when dropped.
+/// A server program of the machine's (redis-server, mosquitto, nginx, PostgreSQL) on a free
+/// loopback port, stopped when dropped.
 #[derive(Debug)]
 pub struct LocalServer {
     child: std::process::Child,
@@ -566,10 +566,12 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    /// A redis-server (see [`start`](Self::start)).
-    pub fn redis() -> Option<LocalServer> {
+    /// A redis-server, also on the Unix socket `unix` (see [`start`](Self::start)).
+    pub fn redis(unix: &Path) -> Option<LocalServer> {
+        let unix = unix.display().to_string();
         Self::start("redis-server", |port| {
             let mut args = vec!["--port".to_string(), port.to_string()];
+            args.extend(["--unixsocket".to_string(), unix.clone()]);
             args.extend(
                 ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
                     .into_iter()
@@ -615,34 +617,157 @@ impl LocalServer {
         })
     }
 
+    /// A PostgreSQL server with a fresh cluster in `state` (an empty directory): user
+    /// `sockbox` with `password` (scram-sha-256 for TCP and the Unix socket alike), listening
+    /// on 127.0.0.1 and on the Unix socket [`postgres_socket`](Self::postgres_socket)`(state)`,
+    /// with TLS when `tls` gives a certificate and key (PEM). Run as root, it runs as the
+    /// `postgres` user (PostgreSQL refuses root), which then owns `state`. `None` or a failure
+    /// as [`start`](Self::start) says.
+    pub fn postgres(
+        state: &Path,
+        password: &str,
+        tls: Option<(&str, &str)>,
+    ) -> Option<LocalServer> {
+        // Debian keeps the server's programs off PATH, in /usr/lib/postgresql/VERSION/bin.
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .filter(|bin| bin.join("postgres").exists())
+            .max();
+        let Some(bin) = bin else {
+            return Self::missing("postgresql", "no /usr/lib/postgresql/*/bin/postgres");
+        };
+        let owner = rustix::process::geteuid().is_root().then(|| {
+            let id = |flag| {
+                let out = std::process::Command::new("id")
+                    .args([flag, "postgres"])
+                    .output()
+                    .expect("id");
+                assert!(out.status.success(), "no postgres user: {out:?}");
+                String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+            };
+            (id("-u"), id("-g"))
+        });
+        let mut files = vec![("password", password)];
+        files.extend(
+            tls.map(|(cert, key)| [("server.crt", cert), ("server.key", key)])
+                .into_iter()
+                .flatten(),
+        );
+        for (name, text) in files {
+            let file = state.join(name);
+            std::fs::write(&file, text).unwrap();
+            // PostgreSQL refuses a key others may read.
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
+        let command = |program: &str| {
+            let mut cmd = std::process::Command::new(bin.join(program));
+            if let Some((uid, gid)) = owner {
+                std::os::unix::process::CommandExt::uid(&mut cmd, uid);
+                std::os::unix::process::CommandExt::gid(&mut cmd, gid);
+            }
+            cmd
+        };
+        if let Some((uid, gid)) = owner {
+            for entry in std::fs::read_dir(state).unwrap() {
+                std::os::unix::fs::chown(entry.unwrap().path(), Some(uid), Some(gid)).unwrap();
+            }
+            std::os::unix::fs::chown(state, Some(uid), Some(gid)).unwrap();
+        }
+        let init = command("initdb")
+            .arg("-D")
+            .arg(state.join("data"))
+            .args([
+                "-U",
+                "sockbox",
+                "--auth=scram-sha-256",
+                "--no-sync",
+                "--pwfile",
+            ])
+            .arg(state.join("password"))
+            .output()
+            .expect("initdb");
+        assert!(init.status.success(), "initdb: {init:?}");
+        let server = Self::launch("postgres", |port| {
+            let mut cmd = command("postgres");
+            cmd.arg("-D")
+                .arg(state.join("data"))
+                .arg("-k")
+                .arg(state)
+                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+                .args(["-c", "fsync=off"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(state.join("server.log"))?);
+            if tls.is_some() {
+                cmd.args(["-c", "ssl=on", "-c"])
+                    .arg(format!(
+                        "ssl_cert_file={}",
+                        state.join("server.crt").display()
+                    ))
+                    .arg("-c")
+                    .arg(format!(
+                        "ssl_key_file={}",
+                        state.join("server.key").display()
+                    ));
+            }
+            cmd.spawn()
+        })?;
+        // It accepts connections before it takes them (57P03, "starting up").
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !std::fs::read_to_string(state.join("server.log"))
+            .unwrap_or_default()
+            .contains("ready to accept connections")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "postgres did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    /// The Unix socket of [`postgres`](Self::postgres) started with `state`.
+    pub fn postgres_socket(&self, state: &Path) -> std::path::PathBuf {
+        state.join(format!(".s.PGSQL.{}", self.port))
+    }
+
     /// Starts `program` with the arguments `args(port)` gives and waits until it accepts
     /// connections. `None` when the machine lacks the program, unless
     /// `SOCKBOX_REQUIRE_SERVERS` is set (as `.ci/run` sets it): then that is a failure.
     pub fn start(program: &str, args: impl Fn(u16) -> Vec<String>) -> Option<LocalServer> {
+        Self::launch(program, |port| {
+            let spawn = |path: &str| {
+                std::process::Command::new(path)
+                    .args(args(port))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+            };
+            // Daemons (mosquitto) install into /usr/sbin, which a user's PATH may lack.
+            spawn(program).or_else(|_| spawn(&format!("/usr/sbin/{program}")))
+        })
+    }
+
+    /// Runs `spawn(port)` with a free loopback port and waits until the child accepts
+    /// connections on it (see [`start`](Self::start)).
+    fn launch(
+        program: &str,
+        spawn: impl FnOnce(u16) -> std::io::Result<std::process::Child>,
+    ) -> Option<LocalServer> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let spawn = |path: &str| {
-            std::process::Command::new(path)
-                .args(args(port))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-        };
-        // Daemons (mosquitto) install into /usr/sbin, which a user's PATH may lack.
-        let child = spawn(program).or_else(|_| spawn(&format!("/usr/sbin/{program}")));
-        let child = match child {
+        let child = match spawn(port) {
             Ok(child) => child,
-            Err(e) if std::env::var_os("SOCKBOX_REQUIRE_SERVERS").is_none() => {
-                println!("skipped: no {program} ({e}); apt install {program}");
-                return None;
-            }
-            Err(e) => panic!("{program}: {e}"),
+            Err(e) => return Self::missing(program, &e.to_string()),
         };
         let server = LocalServer { child, port };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 std::time::Instant::now() < deadline,
@@ -652,10 +777,32 @@ impl LocalServer {
         }
         Some(server)
     }
+
+    /// `None` (the test skips) for a server the machine lacks, or a failure when
+    /// `SOCKBOX_REQUIRE_SERVERS` is set.
+    fn missing(program: &str, why: &str) -> Option<LocalServer> {
+        assert!(
+            std::env::var_os("SOCKBOX_REQUIRE_SERVERS").is_none(),
+            "{program}: {why}"
+        );
+        println!("skipped: no {program} ({why}); apt install {program}");
+        None
+    }
 }
 
 impl Drop for LocalServer {
+    /// Asks the server to stop (SIGINT: a fast shutdown that cleans up, for PostgreSQL its
+    /// shared memory too), and kills it if it has not within five seconds.
     fn drop(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -33,7 +33,7 @@ pub fn build(app_dir: &str, module: &str) -> PathBuf {
 ///
 /// # Panics
 /// When pip or the build fails, with their output.
-pub fn build_with(app_dir: &str, module: &str, packages: &[&str]) -> PathBuf {
+pub fn build_with(app_dir: &str, module: &str, packages: &[String]) -> PathBuf {
     build_full(app_dir, module, packages, &[])
 }
 
@@ -42,7 +42,12 @@ pub fn build_with(app_dir: &str, module: &str, packages: &[&str]) -> PathBuf {
 ///
 /// # Panics
 /// When pip or the build fails, with their output.
-pub fn build_full(app_dir: &str, module: &str, packages: &[&str], preimport: &[String]) -> PathBuf {
+pub fn build_full(
+    app_dir: &str,
+    module: &str,
+    packages: &[String],
+    preimport: &[String],
+) -> PathBuf {
     // One build at a time: builds of a test binary's threads would race on the same files.
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -64,7 +69,7 @@ pub fn build_full(app_dir: &str, module: &str, packages: &[&str], preimport: &[S
         return out;
     }
     let mut build = Build::new(root.join(app_dir).join(format!("{module}.py")), &out);
-    build.packages = packages.iter().map(|p| p.to_string()).collect();
+    build.packages = packages.to_vec();
     build.preimport = preimport.to_vec();
     build.cache = out_dir;
     if let Err(e) = build.run(&mut |_| {}) {
@@ -72,6 +77,32 @@ pub fn build_full(app_dir: &str, module: &str, packages: &[&str], preimport: &[S
     }
     std::fs::write(&stamp, key).expect("stamp");
     out
+}
+
+/// The packages `examples/python/MODULE.requirements.txt` pins (one per line, `#` comments).
+///
+/// # Panics
+/// When the file cannot be read.
+pub fn example_requirements(module: &str) -> Vec<String> {
+    let file = workspace_root().join(format!("examples/python/{module}.requirements.txt"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Where [`build_with`] installed `packages` (a `--target` directory of pure-Python packages a
+/// native `python3` can use too, through `PYTHONPATH`); it exists once a build with them ran.
+pub fn site_dir(packages: &[String]) -> PathBuf {
+    let mut build = Build::new("", "");
+    build.packages = packages.to_vec();
+    build.cache = workspace_root().join("target/python");
+    build
+        .site_dir()
+        .expect("no requirements files")
+        .expect("packages given")
 }
 
 /// Hashes every file under `dir` (paths and contents, in a stable order), skipping caches.

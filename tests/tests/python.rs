@@ -579,22 +579,36 @@ fn random_arguments_raise_python_exceptions_only() {
     }
 }
 
+/// The example plugin `examples/python/MODULE.py` built with the packages its
+/// `MODULE.requirements.txt` pins.
+fn example_with_requirements(module: &str) -> wasmtime::component::Component {
+    let packages = sockbox_tests::python::example_requirements(module);
+    sockbox_tests::python_component_with("examples/python", module, &packages)
+}
+
 /// redis-py (8.1.0, pure Python, from PyPI) against a real redis-server on loopback: commands,
-/// a 2 MiB value whose reply arrives over many reads, a pipeline, an error reply.
+/// a 2 MiB value whose reply arrives over many reads, a pipeline, an error reply; then over its
+/// Unix socket.
 fn redis_py_talks_to_a_real_redis_server() {
-    let Some(server) = sockbox_tests::LocalServer::redis() else {
+    let state = tempfile::tempdir().unwrap();
+    let unix = state.path().join("redis.sock");
+    let Some(server) = sockbox_tests::LocalServer::redis(&unix) else {
         return;
     };
-    let component =
-        sockbox_tests::python_component_with("tests/python", "redis_client", &["redis==8.1.0"]);
+    let component = example_with_requirements("redis_client");
+    let rules = [
+        format!("connect 127.0.0.1:{}", server.port),
+        format!("unix {}", unix.display()),
+    ];
     let out = run_component(
         &component,
         "redis_client",
-        &[&server.port.to_string()],
-        allowing_connect(server.port).build().unwrap(),
+        &[&server.port.to_string(), &unix.display().to_string()],
+        sockbox_tests::with_rules(&rules).build().unwrap(),
         &[],
     );
     out.assert_ok();
+    assert_eq!(out.line("unix"), "works [0, 1, 2]", "{out}");
     for (label, want) in [
         ("ping", "True"),
         ("get", "works"),
@@ -608,6 +622,101 @@ fn redis_py_talks_to_a_real_redis_server() {
     }
 }
 
+/// pg8000 (pure Python, from PyPI) against a real PostgreSQL on loopback, over TCP and over its
+/// Unix socket, with no workaround in the plugin: scram-sha-256 logins (and a refused one),
+/// 1,000 inserts, timestamps and dates, COPY out and in, a 200,000-row select, LISTEN/NOTIFY
+/// across the two connections, an error reply. The server offers no TLS, so pg8000's default
+/// (TLS if offered) goes on in plain text.
+fn pg8000_talks_to_a_real_postgresql() {
+    pg8000_session(false);
+}
+
+/// [`pg8000_talks_to_a_real_postgresql`] with the server offering TLS and the plugin verifying
+/// its certificate (signed by a test CA, given as `cadata`) on its TCP connections: TLS started
+/// inside a connection that began in plain text (PostgreSQL's SSLRequest). PostgreSQL offers no
+/// TLS on its Unix socket.
+fn pg8000_speaks_tls_to_postgresql() {
+    pg8000_session(true);
+}
+
+/// Runs `examples/python/pg_client.py` against a fresh PostgreSQL, in a plugin and under native
+/// CPython: the expected answers, and the same lines from both.
+fn pg8000_session(tls: bool) {
+    let state = tempfile::tempdir().unwrap();
+    let password = "plugin-secret";
+    let certificates = tls.then(test_certificate);
+    let server_tls = (certificates.as_ref()).map(|(_, leaf, key)| (leaf.as_str(), key.as_str()));
+    let Some(server) = sockbox_tests::LocalServer::postgres(state.path(), password, server_tls)
+    else {
+        return;
+    };
+    let socket = server.postgres_socket(state.path());
+    let mut args = vec![
+        server.port.to_string(),
+        socket.display().to_string(),
+        password.to_string(),
+    ];
+    args.extend(certificates.as_ref().map(|(ca, _, _)| ca.clone()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let component = example_with_requirements("pg_client");
+    let rules = [
+        format!("connect 127.0.0.1:{}", server.port),
+        format!("unix {}", socket.display()),
+    ];
+    let ctx = sockbox_tests::with_rules(&rules).build().unwrap();
+    let out = run_component(&component, "pg_client", &args, ctx, &[]);
+    out.assert_ok();
+    let version = if tls { "TLSv1.3" } else { "None" };
+    for (label, want) in [
+        ("tls", version),
+        ("auth", "scram-sha-256"),
+        ("inserted", "[1000, 499500]"),
+        ("copy in", "500"),
+        (
+            "select",
+            "200000 20000100000 03e6c61603f6c550ab49ab6a2d83f793",
+        ),
+        ("notify", "[('sockbox', 'hello from a plugin')]"),
+        ("unix", "True"),
+        ("error", "42P01"),
+        ("bad password", "28P01"),
+    ] {
+        assert_eq!(out.line(label), want, "{label}: {out}");
+    }
+    let native = std::process::Command::new("python3")
+        .arg(sockbox_tests::python::workspace_root().join("examples/python/pg_client.py"))
+        .args(&args)
+        .env(
+            "PYTHONPATH",
+            sockbox_tests::python::site_dir(&sockbox_tests::python::example_requirements(
+                "pg_client",
+            )),
+        )
+        .output()
+        .expect("python3");
+    assert!(native.status.success(), "native: {native:?}");
+    assert_eq!(out.stdout, String::from_utf8_lossy(&native.stdout));
+}
+
+/// A test CA and a server certificate it signed for `localhost` and `127.0.0.1`, as PEM: (CA,
+/// certificate, key).
+fn test_certificate() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Not rcgen's default name, which the leaf has too (OpenSSL would call it self-signed).
+    ca.distinguished_name
+        .push(DnType::CommonName, "sockbox test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
 /// paho-mqtt (2.1.0, pure Python, from PyPI) against a real mosquitto broker on loopback:
 /// subscribe, publish at QoS 0 and 1 (a 256 KiB payload), the messages back. paho makes its
 /// wake-up socket pair over TCP on loopback: the policy allows that with `connect self` and an
@@ -616,8 +725,7 @@ fn paho_mqtt_talks_to_a_real_broker() {
     let Some(server) = sockbox_tests::LocalServer::mosquitto() else {
         return;
     };
-    let component =
-        sockbox_tests::python_component_with("tests/python", "mqtt_client", &["paho-mqtt==2.1.0"]);
+    let component = example_with_requirements("mqtt_client");
     let rules = [
         format!("connect 127.0.0.1:{}", server.port),
         "connect self".to_string(),
@@ -642,15 +750,6 @@ fn paho_mqtt_talks_to_a_real_broker() {
     }
 }
 
-/// The packages `requests` needs, pinned (pure-Python wheels from PyPI).
-const REQUESTS: &[&str] = &[
-    "requests==2.32.5",
-    "urllib3==2.5.0",
-    "idna==3.10",
-    "charset_normalizer==3.4.3",
-    "certifi==2025.8.3",
-];
-
 /// http.client, urllib.request and requests (pure Python, from PyPI) against a real nginx:
 /// keep-alive across requests, gzip with chunked transfer coding, HEAD, Range, a 100 KB POST,
 /// and requests streaming 3 MB over a kept-alive session.
@@ -672,10 +771,10 @@ fn http_clients_talk_to_a_real_nginx() {
     let Some(server) = sockbox_tests::LocalServer::nginx(www.path(), state.path()) else {
         return;
     };
-    let component = sockbox_tests::python_component_with("tests/python", "nginx_client", REQUESTS);
+    let component = example_with_requirements("http_clients");
     let out = run_component(
         &component,
-        "nginx_client",
+        "http_clients",
         &[&server.port.to_string()],
         allowing_connect(server.port).build().unwrap(),
         &[],
@@ -704,8 +803,11 @@ fn http_clients_talk_to_a_real_nginx() {
 /// A plugin that imports requests builds (urllib3 opens a socket at import time, during
 /// componentize-py's build) and GETs from a native HTTP server.
 fn requests_builds_and_gets() {
-    let component =
-        sockbox_tests::python_component_with("tests/python", "requests_client", REQUESTS);
+    let component = sockbox_tests::python_component_with(
+        "tests/python",
+        "requests_client",
+        &sockbox_tests::python::example_requirements("http_clients"),
+    );
     let (port, server) = http_server("hello from native");
     let out = run_component(
         &component,
@@ -724,6 +826,8 @@ fn requests_builds_and_gets() {
 sockbox_tests::both_hosts!(
     requests_builds_and_gets,
     redis_py_talks_to_a_real_redis_server,
+    pg8000_talks_to_a_real_postgresql,
+    pg8000_speaks_tls_to_postgresql,
     paho_mqtt_talks_to_a_real_broker,
     http_clients_talk_to_a_real_nginx,
     random_arguments_raise_python_exceptions_only,

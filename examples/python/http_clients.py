@@ -1,7 +1,12 @@
 """http.client, urllib.request and requests talking to a real nginx from a plugin.
 
-`nginx_client PORT` prints one line per check: keep-alive, gzip with chunked transfer coding,
+`http_clients PORT` prints one line per check: keep-alive, gzip with chunked transfer coding,
 HEAD, Range, POST, urllib, and requests streaming a large file over a kept-alive session.
+
+    sockbox python build http_clients.py -r http_clients.requirements.txt
+    sockbox run --allow-connect 127.0.0.1:8080 http_clients.wasm 8080
+
+`tests/tests/python.rs` runs it against an nginx it starts, serving the files it expects.
 """
 
 import sockbox  # first: socket.py on sockbox

@@ -1,6 +1,13 @@
 """redis-py (pure Python, from PyPI) talking to a real redis-server from a plugin.
 
-`redis_client PORT` prints what each command returned.
+`redis_client PORT SOCKET` prints what each command returned, over TCP to 127.0.0.1:PORT and
+then over the Unix socket SOCKET.
+
+    sockbox python build redis_client.py -r redis_client.requirements.txt
+    sockbox run --allow-connect 127.0.0.1:6379 --allow-unix /run/redis/redis.sock \
+        redis_client.wasm 6379 /run/redis/redis.sock
+
+`tests/tests/python.rs` runs it against a redis-server it starts.
 """
 
 import sockbox  # first: socket.py on sockbox
@@ -30,6 +37,9 @@ def main():
     except redis.ResponseError as e:
         print("error:", type(e).__name__)
     r.close()
+    local = redis.Redis(unix_socket_path=sys.argv[2], socket_timeout=10)
+    print("unix:", local.get("sockbox").decode(), [int(x) for x in local.lrange("items", 0, 2)])
+    local.close()
 
 
 Run = sockbox.command(main)

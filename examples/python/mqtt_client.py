@@ -4,6 +4,12 @@
 back. One thread: the plugin drives paho's `loop()` itself (`loop_start` needs threads). paho
 makes its wake-up socket pair over TCP on 127.0.0.1, which `--allow-connect self` and an
 ephemeral loopback bind allow.
+
+    sockbox python build mqtt_client.py -r mqtt_client.requirements.txt
+    sockbox run --allow-connect 127.0.0.1:1883 --allow-connect self \
+        --allow-bind 127.0.0.1:0 mqtt_client.wasm 1883
+
+`tests/tests/python.rs` runs it against a mosquitto it starts.
 """
 
 import sockbox  # first: socket.py on sockbox
