@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use sockbox_cli::python;
 
 mod compiled;
+use sockbox_host::plugin_files::PluginFiles;
 use sockbox_host::run::{AsyncRunner, Runner};
 use sockbox_host::{Limits, Policy, PolicyFile, SocketCtx, TlsFile};
 use socket2::{Domain, Socket, Type};
@@ -425,6 +426,19 @@ fn run(args: RunArgs) -> Result<i32> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("--dir {d}"))?;
     }
+    let precompiled = is_precompiled(&args.component).with_context(|| format!("reading {name}"))?;
+    if !precompiled {
+        // Files the plugin carries (a Python plugin's package data), read-only where it
+        // expects them.
+        let wasm = std::fs::read(&args.component).with_context(|| format!("reading {name}"))?;
+        let files = PluginFiles::of(&wasm).with_context(|| format!("reading {name}"))?;
+        drop(wasm);
+        if !files.is_empty() {
+            files
+                .mount(&sockbox_cli::cache_dir().join("plugin-files"), &mut wasi)
+                .with_context(|| format!("mounting the files {name} carries"))?;
+        }
+    }
     let budget = args
         .time_limit
         .map(Duration::try_from_secs_f64)
@@ -433,7 +447,6 @@ fn run(args: RunArgs) -> Result<i32> {
     let grace = Duration::try_from_secs_f64(args.grace).context("--grace")?;
     let sockets = sockets.build()?;
     let signalled = watch_signals(sockets.interrupt_handle(), grace)?;
-    let precompiled = is_precompiled(&args.component).with_context(|| format!("reading {name}"))?;
     // Compiled once per component (and engine flavour), then mapped from sockbox's cache.
     let load = |engine: &wasmtime::Engine, flavour: &str| {
         compiled::load(engine, &args.component, flavour, |wasm| {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use sockbox_host::plugin_files::PluginFiles;
 
 /// The componentize-py release plugins are built with (it bundles CPython 3.14).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
@@ -182,6 +183,19 @@ impl Build {
         let result = run(&mut cmd);
         let _ = std::fs::remove_dir_all(&entry_dir);
         result?;
+        // componentize-py mounts the N-th `-p` directory at /N while it builds, and nothing
+        // once the plugin runs: the packages' data files (certifi's CA bundle, package
+        // metadata) go into the component, to be mounted read-only at the same paths.
+        let mut files = Vec::new();
+        if let Some(site) = &site {
+            let index = 2 + self.paths.len();
+            data_files(site, &format!("/{index}"), &mut files)?;
+        }
+        if !files.is_empty() {
+            let mut wasm = std::fs::read(&output)?;
+            PluginFiles::new(files).append_to(&mut wasm);
+            std::fs::write(&output, wasm)?;
+        }
         preimported.retain(|m| m != "sockbox");
         Ok(Built { preimported })
     }
@@ -277,6 +291,28 @@ impl Build {
         std::fs::write(dir.join(".complete"), "")?;
         Ok(Some(dir))
     }
+}
+
+/// The files under `dir` a package may read at run time (not code: no `.py`, `.pyc`,
+/// `__pycache__`; not pip's `bin` scripts), as `(guest path under guest, contents)`.
+fn data_files(dir: &Path, guest: &str, files: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = entry.path();
+        let guest_path = format!("{guest}/{name}");
+        if entry.file_type()?.is_dir() {
+            let top_bin = guest.matches('/').count() == 1 && name == "bin";
+            if name != "__pycache__" && !top_bin {
+                data_files(&path, &guest_path, files)?;
+            }
+        } else if !name.ends_with(".py") && !name.ends_with(".pyc") && name != ".complete" {
+            files.push((guest_path, std::fs::read(&path)?));
+        }
+    }
+    Ok(())
 }
 
 /// The modules that module `module` (found under `roots`) and what it imports, transitively,

@@ -26,6 +26,16 @@ SKIP = {
 # Imported from C code, which no import statement shows: datetime.strptime and time.strptime
 # import _strptime; the idna codec (str.encode("idna"), non-ASCII host names) is a module.
 FROM_C = ["_strptime", "encodings.idna", "encodings.punycode"]
+# Standard-library modules that import others inside their functions (certifi.where() reads its
+# bundle through importlib.resources; importlib.metadata parses METADATA with email), imported
+# when the plugin's code names the first. A name this CPython lacks is skipped by the build.
+LAZY_STDLIB = {
+    "importlib.resources": [
+        "importlib.resources._adapters", "importlib.resources.readers", "importlib.readers",
+        "importlib.resources._itertools", "importlib._bootstrap_external",
+    ],
+    "importlib.metadata": ["email.parser", "email.feedparser", "email.message", "csv"],
+}
 
 
 def locate(name, roots):
@@ -102,6 +112,9 @@ def main():
         parts = name.split(".")
         queue.extend((".".join(parts[:i]), True) for i in range(1, len(parts)))
         queue.extend(named_imports(path, name, is_package))
+    for name, lazy in LAZY_STDLIB.items():
+        if name in found:
+            order.extend(m for m in lazy if m not in found)
     for name in FROM_C:
         if name not in found:
             order.append(name)

@@ -34,6 +34,7 @@ mod core;
 #[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 pub mod fuzz;
+pub mod plugin_files;
 pub mod run;
 mod wit;
 

@@ -118,13 +118,35 @@ for _cls in (SSLError, SSLZeroReturnError, SSLWantReadError, SSLWantWriteError,
     _cls.__module__ = "ssl"
 
 
+# OpenSSL's X509_V_ERR_* numbers for the refusals the host names.
+_VERIFY_CODES = (
+    ("certificate signature failure", 7),
+    ("certificate is not yet valid", 9),
+    ("certificate has expired", 10),
+    ("unable to get local issuer certificate", 20),
+    ("certificate revoked", 23),
+    ("unsupported certificate purpose", 26),
+    ("Hostname mismatch", 62),
+    ("IP address mismatch", 64),
+)
+
+
 def _tls_exception(e):
     """The ``ssl`` exception for the WIT's ``tls-error`` (``_socket._call`` raises it)."""
     code, message = e.code, e.message
     if code == _t.TlsErrorCode.CERT_VERIFICATION:
-        exc = SSLCertVerificationError(SSL_ERROR_SSL, message)
+        # As CPython words it: "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed:
+        # unable to get local issuer certificate", with OpenSSL's verify code.
+        why = message.removeprefix("certificate verify failed: ")
+        exc = SSLCertVerificationError(
+            SSL_ERROR_SSL, f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {why}"
+        )
+        exc.library = "SSL"
         exc.reason = "CERTIFICATE_VERIFY_FAILED"
-        exc.verify_message = message
+        exc.verify_message = why
+        exc.verify_code = next(
+            (n for start, n in _VERIFY_CODES if why.startswith(start)), 0
+        )
         return exc
     if code == _t.TlsErrorCode.ZERO_RETURN:
         return SSLZeroReturnError(SSL_ERROR_ZERO_RETURN, message)

@@ -40,12 +40,15 @@ def main():
         urllib.request.urlopen(url, timeout=10)
     except urllib.error.URLError as e:
         print("untrusted:", type(e.reason).__name__, e.reason.reason)
+        print("untrusted-why:", e.reason.verify_code, e.reason.verify_message)
 
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     try:
         ctx.wrap_socket(raw, server_hostname="other.example")
     except ssl.SSLCertVerificationError as e:
         print("wrong-name:", type(e).__name__, isinstance(e, ValueError))
+        print("wrong-name-why:", e.verify_code, e.verify_message)
+        print("wrong-name-str:", e)
     raw.close()
 
     lenient = ssl.create_default_context(cadata=ca)

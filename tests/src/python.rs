@@ -93,6 +93,20 @@ pub fn example_requirements(module: &str) -> Vec<String> {
         .collect()
 }
 
+/// The files built plugin `module` carries (its packages' data files), written out under
+/// `target/python/plugin-files`, as directories to preopen: `(host path, guest path)`, what
+/// `sockbox run` mounts read-only.
+///
+/// # Panics
+/// When the plugin was not built or its files cannot be written.
+pub fn plugin_files(module: &str) -> Vec<(PathBuf, String)> {
+    let out = workspace_root().join("target/python");
+    let wasm = std::fs::read(out.join(format!("{module}.wasm"))).expect("built plugin");
+    sockbox_host::plugin_files::PluginFiles::of(&wasm)
+        .and_then(|files| files.extract(&out.join("plugin-files")))
+        .expect("plugin files")
+}
+
 /// Where [`build_with`] installed `packages` (a `--target` directory of pure-Python packages a
 /// native `python3` can use too, through `PYTHONPATH`); it exists once a build with them ran.
 pub fn site_dir(packages: &[String]) -> PathBuf {

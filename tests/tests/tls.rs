@@ -176,6 +176,21 @@ fn python_speaks_https() {
             "SSLCertVerificationError CERTIFICATE_VERIFY_FAILED".to_string(),
         ),
         ("wrong-name", "SSLCertVerificationError True".to_string()),
+        // OpenSSL's codes and words, as native CPython reports them.
+        (
+            "untrusted-why",
+            "20 unable to get local issuer certificate".to_string(),
+        ),
+        (
+            "wrong-name-why",
+            "62 Hostname mismatch, certificate is not valid for 'other.example'.".to_string(),
+        ),
+        (
+            "wrong-name-str",
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, \
+             certificate is not valid for 'other.example'."
+                .to_string(),
+        ),
         ("no-hostname-check", "HTTP/1.1 200".to_string()),
     ] {
         assert_eq!(out.line(label), want, "{label}: {out}");
@@ -193,6 +208,38 @@ fn python_speaks_https() {
         .unwrap();
     let native = String::from_utf8_lossy(&native.stdout);
     assert_eq!(out.line("peercert"), native.trim_end(), "{out}");
+}
+
+/// requests (urllib3 over CPython's ssl.py) GETs over https, verifying with a CA file the host
+/// mounts into the plugin; with its default bundle (certifi's CA file, which the plugin carries
+/// and the host mounts where certifi looks) it loads Mozilla's roots and refuses the test CA's
+/// certificate.
+fn python_requests_speaks_https() {
+    let server = tls_server_with(serve_https);
+    let ca = tempfile::tempdir().unwrap();
+    std::fs::write(ca.path().join("ca.pem"), &server.ca_pem).unwrap();
+    let component = sockbox_tests::python_component_with(
+        "tests/python",
+        "requests_https",
+        &sockbox_tests::python::example_requirements("http_clients"),
+    );
+    let files = sockbox_tests::python::plugin_files("requests_https");
+    let mut dirs: Vec<(&std::path::Path, &str)> = vec![(ca.path(), "/ca")];
+    dirs.extend(
+        files
+            .iter()
+            .map(|(host, guest)| (host.as_path(), guest.as_str())),
+    );
+    let out = sockbox_tests::run_component(
+        &component,
+        "requests_https",
+        &[&server.port.to_string(), "/ca/ca.pem"],
+        by_name(server.port),
+        &dirs,
+    );
+    out.assert_ok();
+    assert_eq!(out.line("verified"), "200 hello over https", "{out}");
+    assert_eq!(out.line("certifi"), "True", "{out}");
 }
 
 /// A context whose policy may look up `localhost` and reach it on `port`.
@@ -462,6 +509,7 @@ sockbox_tests::both_hosts!(
     unverified_needs_the_hosts_consent,
     handshake_honours_the_timeout,
     python_speaks_https,
+    python_requests_speaks_https,
     guest_serves_tls,
     python_serves_tls,
     python_asyncio_speaks_tls,

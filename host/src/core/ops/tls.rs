@@ -125,11 +125,41 @@ fn from_rustls(e: rustls::Error) -> SocketError {
     };
     let message = match &e {
         rustls::Error::InvalidCertificate(c) => {
-            format!("certificate verify failed: {c:?}")
+            format!("certificate verify failed: {}", verify_message(c))
         }
         e => e.to_string(),
     };
     tls_error(code, message)
+}
+
+/// Why a certificate was refused, in OpenSSL's words where it has them (what CPython's
+/// `verify_message` says, and what programs match on).
+fn verify_message(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    use rustls::pki_types::ServerName;
+    match e {
+        C::UnknownIssuer => "unable to get local issuer certificate".into(),
+        C::Expired | C::ExpiredContext { .. } => "certificate has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "certificate is not yet valid".into(),
+        C::Revoked => "certificate revoked".into(),
+        C::BadSignature => "certificate signature failure".into(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "unsupported certificate purpose".into()
+        }
+        C::NotValidForNameContext {
+            expected: ServerName::IpAddress(ip),
+            ..
+        } => {
+            let ip = std::net::IpAddr::from(*ip);
+            format!("IP address mismatch, certificate is not valid for '{ip}'.")
+        }
+        C::NotValidForNameContext { expected, .. } => {
+            let name = expected.to_str();
+            format!("Hostname mismatch, certificate is not valid for '{name}'.")
+        }
+        C::NotValidForName => "Hostname mismatch, certificate is not valid for the name.".into(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// The socket under rustls, read and written as every socket call does: never blocking
