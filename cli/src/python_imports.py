@@ -34,7 +34,12 @@ LAZY_STDLIB = {
         "importlib.resources._adapters", "importlib.resources.readers", "importlib.readers",
         "importlib.resources._itertools", "importlib._bootstrap_external",
     ],
-    "importlib.metadata": ["email.parser", "email.feedparser", "email.message", "csv"],
+    "importlib.metadata": [
+        "importlib.metadata._adapters", "importlib.metadata._meta", "importlib.metadata._text",
+        "importlib.metadata._collections", "importlib.metadata._functools",
+        "importlib.metadata._itertools", "email.parser", "email.feedparser", "email.message",
+        "email.policy", "csv", "json",
+    ],
 }
 
 

@@ -511,6 +511,64 @@ fn python_build_brings_lazily_imported_modules() {
     assert_eq!(stdout, "token 8\nnetrc netrc\npkg 1/3\n");
 }
 
+/// A plugin built with a requirement whose package reads a data file by path (certifi's CA
+/// bundle) and its metadata at run time: `sockbox python build` carries the files and `sockbox
+/// run` mounts them read-only where the package looks.
+#[test]
+fn python_plugins_carry_package_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("data_app.py");
+    std::fs::write(
+        &app,
+        "import sockbox
+import certifi
+import importlib.metadata
+
+\
+         def main():\n    \
+             pem = open(certifi.where()).read()\n    \
+             print('bundle', pem.count('BEGIN CERTIFICATE') > 100)\n    \
+             print('version', importlib.metadata.version('certifi'))\n    \
+             try:\n        \
+                 open(certifi.where(), 'a')\n    \
+             except OSError as e:\n        \
+                 print('write', type(e).__name__)\n\n\
+         Run = sockbox.command(main)\n",
+    )
+    .unwrap();
+    let requirements = dir.path().join("requirements.txt");
+    std::fs::write(&requirements, "certifi==2025.8.3\n").unwrap();
+    let wasm = app.with_extension("wasm");
+    let built = sockbox()
+        .args(["python", "build"])
+        .arg(&app)
+        .arg("-r")
+        .arg(&requirements)
+        .arg("-o")
+        .arg(&wasm)
+        .arg("--cache")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let ran = sockbox()
+        .env("XDG_CACHE_HOME", dir.path())
+        .arg("run")
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "bundle True\nversion 2025.8.3\nwrite PermissionError\n"
+    );
+}
+
 /// `sockbox compile` writes a precompiled file that `sockbox run` maps and runs under the same
 /// policy; a precompiled file with --time-limit, and a damaged one, are refused with a message.
 #[test]
