@@ -109,6 +109,12 @@ impl TlsStream {
         Ok(self.raw.recv(bufsize as u64)?)
     }
 
+    /// `pending()`: plaintext decrypted and not read yet, which [`recv`](Self::recv) returns
+    /// without waiting (readiness sees the socket, not this).
+    pub fn pending(&self) -> usize {
+        self.raw.pending() as usize
+    }
+
     /// `unwrap()`: ends the TLS session (close_notify) and gives back the plain socket.
     ///
     /// # Errors

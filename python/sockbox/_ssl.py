@@ -631,7 +631,7 @@ class _SSLSocket:
         return _nonblocking(self._session().send, bytes(memoryview(data)), _want_write)
 
     def pending(self):
-        return 0
+        return 0 if self._tls is None else self._tls.pending()
 
     def getpeercert(self, binary_form=False):
         if self._tls is None:

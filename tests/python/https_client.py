@@ -56,6 +56,7 @@ def main():
     with lenient.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10)) as s:
         s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         print("no-hostname-check:", s.recv(12).decode())
+        print("pending:", s.pending() > 0)  # the rest of the record, decrypted
 
 
 Run = sockbox.command(main)

@@ -192,6 +192,7 @@ fn python_speaks_https() {
                 .to_string(),
         ),
         ("no-hostname-check", "HTTP/1.1 200".to_string()),
+        ("pending", "True".to_string()),
     ] {
         assert_eq!(out.line(label), want, "{label}: {out}");
     }
@@ -429,6 +430,7 @@ fn verified_connection_echoes_and_unwraps() {
     assert_eq!(out.line("cipher"), "true");
     assert_eq!(out.line("alpn"), "http/1.1");
     assert_eq!(out.line("peer-cert"), server.cert_len.to_string());
+    assert_eq!(out.line("pending"), "5 10");
     assert_eq!(out.line("echo"), "hello over tls");
     assert_eq!(out.line("plain"), "goodbye in plain text");
 }

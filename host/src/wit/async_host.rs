@@ -577,6 +577,10 @@ impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
         self.tls_unwrap(Waiter::Async, t).await
     }
 
+    fn pending(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<u64> {
+        tls::HostTlsSocket::pending(self, t)
+    }
+
     fn peer_certificate(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<Vec<u8>>> {
         tls::HostTlsSocket::peer_certificate(self, t)
     }
@@ -626,6 +630,10 @@ impl generated::sockbox::socket::tls::HostTlsEngine for SocketCtxView<'_> {
 
     fn read(&mut self, e: Resource<TlsEngine>, bufsize: u64) -> Result<Vec<u8>> {
         tls::HostTlsEngine::read(self, e, bufsize)
+    }
+
+    fn pending(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<u64> {
+        tls::HostTlsEngine::pending(self, e)
     }
 
     fn write(&mut self, e: Resource<TlsEngine>, data: Vec<u8>) -> Result<u64> {

@@ -541,6 +541,10 @@ impl tls::HostTlsSocket for SocketCtxView<'_> {
         run_sync(self.tls_unwrap(Waiter::Sync, t))
     }
 
+    fn pending(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<u64> {
+        Ok(self.tls_pending(&t)?)
+    }
+
     fn peer_certificate(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<Option<Vec<u8>>> {
         Ok(self.tls_facts(&t)?.peer_certificate)
     }
@@ -589,6 +593,10 @@ impl tls::HostTlsEngine for SocketCtxView<'_> {
 
     fn read(&mut self, e: Resource<TlsEngine>, bufsize: u64) -> Result<Vec<u8>> {
         self.engine_read(&e, bufsize)
+    }
+
+    fn pending(&mut self, e: Resource<TlsEngine>) -> wasmtime::Result<u64> {
+        Ok(self.engine_pending(&e)?)
     }
 
     fn write(&mut self, e: Resource<TlsEngine>, data: Vec<u8>) -> Result<u64> {

@@ -325,6 +325,13 @@ fn plaintext(conn: &mut Connection, max: usize) -> Result<Option<Vec<u8>>> {
     Ok(state.peer_has_closed().then(Vec::new))
 }
 
+/// How much plaintext `conn` has decrypted and not handed out (0 after an error, which the
+/// next read reports).
+fn pending(conn: &mut Connection) -> u64 {
+    conn.process_new_packets()
+        .map_or(0, |state| state.plaintext_bytes_to_read() as u64)
+}
+
 /// The connection ended without close_notify.
 fn unexpected_eof(why: &str) -> SocketError {
     tls_error(
@@ -598,6 +605,11 @@ impl SocketCtxView<'_> {
         Ok(())
     }
 
+    /// `tls-socket.pending`.
+    pub(crate) fn tls_pending(&mut self, t: &Resource<TlsSocket>) -> Result<u64> {
+        Ok(pending(&mut self.table.get_mut(t)?.conn))
+    }
+
     /// `tls-socket.peer-certificate`, `version`, `cipher`, `alpn-protocol`.
     pub(crate) fn tls_facts(&self, t: &Resource<TlsSocket>) -> Result<SessionFacts> {
         Ok(SessionFacts::of(&self.table.get(t)?.conn))
@@ -737,6 +749,11 @@ impl SocketCtxView<'_> {
         engine.pump()?;
         let state = engine.conn.process_new_packets().map_err(from_rustls)?;
         Ok(state.peer_has_closed())
+    }
+
+    /// `tls-engine.pending`.
+    pub(crate) fn engine_pending(&mut self, e: &Resource<TlsEngine>) -> Result<u64> {
+        Ok(pending(&mut self.table.get_mut(e)?.conn))
     }
 
     /// `tls-engine.peer-certificate`, `version`, `cipher`, `alpn-protocol`: as a socket's.
