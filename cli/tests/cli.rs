@@ -426,14 +426,15 @@ fn echo_server_survives_a_reset() {
     assert_eq!(back, "still serving");
 }
 
-/// `sockbox python build APP.py` beside it, with the test suite's cache (componentize-py is
-/// installed once): the component and what the build printed.
-fn python_build(app: &std::path::Path) -> (PathBuf, String) {
+/// `sockbox python build APP.py [ARGS]` beside it, with the test suite's cache
+/// (componentize-py is installed once): the component and what the build printed.
+fn python_build(app: &std::path::Path, args: &[&std::path::Path]) -> (PathBuf, String) {
     let wasm = app.with_extension("wasm");
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python");
     let built = sockbox()
         .args(["python", "build"])
         .arg(app)
+        .args(args)
         .arg("-o")
         .arg(&wasm)
         .arg("--cache")
@@ -443,6 +444,23 @@ fn python_build(app: &std::path::Path) -> (PathBuf, String) {
     let stderr = String::from_utf8_lossy(&built.stderr).into_owned();
     assert!(built.status.success(), "{stderr}");
     (wasm, stderr)
+}
+
+/// What `sockbox run PLUGIN` printed, with its cache under `cache_home`; it must succeed.
+fn run_plugin(wasm: &std::path::Path, cache_home: &std::path::Path) -> String {
+    let ran = sockbox()
+        .env("XDG_CACHE_HOME", cache_home)
+        .arg("run")
+        .arg(wasm)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ran.stdout).into_owned();
+    assert!(
+        ran.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    stdout
 }
 
 /// `sockbox python build` makes a plugin from one file whose code imports modules only inside
@@ -483,7 +501,7 @@ fn python_build_brings_lazily_imported_modules() {
         "def value():\n    import fractions\n    return str(fractions.Fraction(1, 3))\n",
     )
     .unwrap();
-    let (wasm, stderr) = python_build(&app);
+    let (wasm, stderr) = python_build(&app, &[]);
     for module in [
         "secrets",
         "lazy_helper",
@@ -496,18 +514,7 @@ fn python_build_brings_lazily_imported_modules() {
             "{module} not listed: {stderr}"
         );
     }
-    let ran = sockbox()
-        .env("XDG_CACHE_HOME", dir.path())
-        .arg("run")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&ran.stdout);
-    assert!(
-        ran.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
+    let stdout = run_plugin(&wasm, dir.path());
     assert_eq!(stdout, "token 8\nnetrc netrc\npkg 1/3\n");
 }
 
@@ -538,31 +545,8 @@ import importlib.metadata
     .unwrap();
     let requirements = dir.path().join("requirements.txt");
     std::fs::write(&requirements, "certifi==2025.8.3\n").unwrap();
-    let wasm = app.with_extension("wasm");
-    let built = sockbox()
-        .args(["python", "build"])
-        .arg(&app)
-        .arg("-r")
-        .arg(&requirements)
-        .arg("-o")
-        .arg(&wasm)
-        .arg("--cache")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python"))
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
-    let ran = sockbox()
-        .env("XDG_CACHE_HOME", dir.path())
-        .arg("run")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&ran.stdout);
-    assert!(
-        ran.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
+    let (wasm, _) = python_build(&app, &["-r".as_ref(), &requirements]);
+    let stdout = run_plugin(&wasm, dir.path());
     assert_eq!(
         stdout,
         "bundle True\nversion 2025.8.3\nwrite PermissionError\n"
@@ -631,7 +615,7 @@ fn a_guest_that_ignores_the_signal_is_stopped() {
          Run = sockbox.command(main)\n",
     )
     .unwrap();
-    let (wasm, _) = python_build(&app);
+    let (wasm, _) = python_build(&app, &[]);
     // (grace, signals sent, exit status, the least and most the stop may take)
     for (grace, signals, status, least, most) in [
         ("1", &["-TERM"][..], 143, 0.9, 10.0),
