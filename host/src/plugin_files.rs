@@ -116,17 +116,31 @@ impl PluginFiles {
     /// # Errors
     /// When the files cannot be written.
     pub fn extract(&self, cache: &Path) -> Result<Vec<(PathBuf, String)>, PluginFilesError> {
-        use std::hash::{Hash, Hasher};
+        use sha2::{Digest, Sha256};
         let io = |what: &Path| {
             let what = what.display().to_string();
             move |e| PluginFilesError::Io(what, e)
         };
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.files.hash(&mut hasher);
-        let dir = cache.join(format!("files-{:016x}", hasher.finish()));
+        // Named by a cryptographic hash of paths and contents: another plugin cannot make
+        // files that take this one's place.
+        let mut hash = Sha256::new();
+        for (path, data) in &self.files {
+            hash.update((path.len() as u64).to_le_bytes());
+            hash.update(path);
+            hash.update((data.len() as u64).to_le_bytes());
+            hash.update(data);
+        }
+        let digest: String = hash.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let dir = cache.join(format!("files-{digest}"));
         if !dir.join(".complete").exists() {
-            // Written beside, then renamed: a run never sees half the files.
-            let part = cache.join(format!("files-{}.part", std::process::id()));
+            // Written beside (a name of this call's own), then renamed: a run never sees half
+            // the files.
+            static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let part = cache.join(format!("files-{}-{call}.part", std::process::id()));
             let _ = std::fs::remove_dir_all(&part);
             for (path, data) in &self.files {
                 let file = part.join(relative(path)?);
