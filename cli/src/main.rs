@@ -112,8 +112,9 @@ struct RunArgs {
     /// Mozilla's roots. Repeatable.
     #[arg(long, value_name = "FILE")]
     tls_ca: Vec<PathBuf>,
-    /// A TLS server credential the guest may serve with by NAME, its key never entering the
-    /// guest: `NAME=CERT.pem,KEY.pem` (Python: `sockbox.use_tls_credential(context, NAME)`).
+    /// A TLS credential the guest may serve with, or present as a client certificate, by NAME,
+    /// its key never entering the guest: `NAME=CERT.pem,KEY.pem` (Python:
+    /// `sockbox.use_tls_credential(context, NAME)`).
     /// Repeatable.
     #[arg(long, value_name = "NAME=CERT,KEY")]
     tls_credential: Vec<String>,

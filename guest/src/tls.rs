@@ -17,7 +17,7 @@ use std::io;
 
 use crate::bindings::sockbox::socket::tls as wit;
 pub use crate::bindings::sockbox::socket::types::{
-    Credential, PemCredential, ServerOptions, TlsErrorCode, VerifyMode,
+    ClientAuth, Credential, PemCredential, ServerOptions, TlsErrorCode, VerifyMode,
 };
 use crate::{Result, Socket};
 
@@ -32,6 +32,9 @@ pub struct ClientOptions {
     pub verify: VerifyMode,
     /// More trust anchors, PEM (`load_verify_locations(cadata=)`).
     pub extra_roots_pem: Option<Vec<u8>>,
+    /// A client certificate, sent when the server asks (`load_cert_chain` on a client
+    /// context): PEM the plugin holds, or a credential the host named.
+    pub credential: Option<Credential>,
 }
 
 impl ClientOptions {
@@ -42,6 +45,7 @@ impl ClientOptions {
             alpn: Vec::new(),
             verify: VerifyMode::Full,
             extra_roots_pem: None,
+            credential: None,
         }
     }
 }
@@ -68,6 +72,7 @@ impl TlsStream {
             alpn: options.alpn.clone(),
             verify: options.verify,
             extra_roots_pem: options.extra_roots_pem.clone(),
+            credential: options.credential.clone(),
         };
         let raw = wit::TlsSocket::connect(sock.raw(), &options)?;
         Ok(TlsStream { raw, sock })

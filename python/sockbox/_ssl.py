@@ -8,8 +8,11 @@ embedder's), so a plugin ships neither. What works, over blocking or timeout soc
 ``selected_alpn_protocol``, ``unwrap``), so ``http.client.HTTPSConnection`` and
 ``urllib.request`` speak https; and servers (``wrap_socket(server_side=True)`` with
 ``load_cert_chain`` files, or ``sockbox.use_tls_credential(context, name)`` for a credential
-the host holds). What does not, raising ``NotImplementedError`` (never silently): client
-certificates, non-blocking handshakes on sockets (``wrap_bio``, what asyncio uses, works).
+the host holds); client certificates both ways (``load_cert_chain`` or
+``use_tls_credential`` on a client context; ``verify_mode`` ``CERT_OPTIONAL``/``CERT_REQUIRED``
+with ``load_verify_locations`` on a server context). What does not, raising
+``NotImplementedError`` (never silently): non-blocking handshakes on sockets (``wrap_bio``,
+what asyncio uses, works).
 The constants are CPython's on Linux with OpenSSL 3.
 """
 
@@ -566,13 +569,27 @@ class _SSLContext:
             return _t.VerifyMode.CHAIN_ONLY
         return _t.VerifyMode.FULL
 
-    def _server_options(self):
+    def _wit_credential(self):
+        """The WIT's credential for ``load_cert_chain``'s or ``use_tls_credential``'s, if any."""
+        if self._credential is None:
+            return None
         kind, *rest = self._credential
         if kind == "named":
-            credential = _t.Credential_Named(rest[0])
-        else:
-            credential = _t.Credential_Pem(_t.PemCredential(chain=rest[0], key=rest[1]))
-        return _t.ServerOptions(credential=credential, alpn=list(self._alpn))
+            return _t.Credential_Named(rest[0])
+        return _t.Credential_Pem(_t.PemCredential(chain=rest[0], key=rest[1]))
+
+    def _server_options(self):
+        client_auth = {
+            CERT_NONE: _t.ClientAuth.NONE,
+            CERT_OPTIONAL: _t.ClientAuth.OPTIONAL,
+            CERT_REQUIRED: _t.ClientAuth.REQUIRED,
+        }[self._verify_mode]
+        return _t.ServerOptions(
+            credential=self._wit_credential(),
+            alpn=list(self._alpn),
+            client_auth=client_auth,
+            client_roots_pem=self._cadata or None,
+        )
 
     def _client_options(self, name):
         return _t.ClientOptions(
@@ -580,6 +597,7 @@ class _SSLContext:
             alpn=list(self._alpn),
             verify=self._verify(),
             extra_roots_pem=self._cadata or None,
+            credential=self._wit_credential(),
         )
 
 

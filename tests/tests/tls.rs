@@ -29,6 +29,11 @@ struct Issued {
     cert_pem: String,
     key_pem: String,
     key_der: Vec<u8>,
+    /// A client certificate the same CA signed (common name `sockbox client`), and its key.
+    client_pem: String,
+    client_key_pem: String,
+    client_der: CertificateDer<'static>,
+    client_key_der: Vec<u8>,
 }
 
 fn issue() -> Issued {
@@ -44,13 +49,81 @@ fn issue() -> Issued {
         .unwrap()
         .signed_by(&key, &ca, &ca_key)
         .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "sockbox client");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client_params.signed_by(&client_key, &ca, &ca_key).unwrap();
     Issued {
         ca_pem: ca.pem(),
         cert_der: cert.der().clone(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
         key_der: key.serialize_der(),
+        client_pem: client.pem(),
+        client_key_pem: client_key.serialize_pem(),
+        client_der: client.der().clone(),
+        client_key_der: client_key.serialize_der(),
     }
+}
+
+/// The client certificate of `issued` as rustls takes it.
+fn client_identity(issued: &Issued) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    let key = PrivatePkcs8KeyDer::from(issued.client_key_der.clone());
+    (vec![issued.client_der.clone()], PrivateKeyDer::Pkcs8(key))
+}
+
+/// The roots of `issued`'s CA, for rustls.
+fn ca_roots(issued: &Issued) -> Arc<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(issued.ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    Arc::new(roots)
+}
+
+/// A native TLS server (for `localhost`) that requires a client certificate `issued`'s CA
+/// signed; for one connection it writes `hello, certified client` and ends the session. Its
+/// handshake's outcome comes back through the handle.
+fn client_auth_server(issued: &Issued) -> (u16, std::thread::JoinHandle<Result<(), String>>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        ca_roots(issued),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone()));
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![issued.cert_der.clone()], key)
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        }
+        let certified = conn.peer_certificates().is_some_and(|c| !c.is_empty());
+        if !certified {
+            return Err("no client certificate".into());
+        }
+        conn.writer()
+            .write_all(b"hello, certified client\n")
+            .unwrap();
+        conn.send_close_notify();
+        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    (port, server)
 }
 
 fn tls_server() -> Server {
@@ -273,16 +346,29 @@ fn serving_as_site(issued: &Issued) -> (sockbox_host::SocketCtx, std::net::Socke
 /// A native TLS client of the guest's server on `addr`, trusting `ca_pem`: sends a line and
 /// returns the echo, after close_notify both ways.
 fn native_tls_client(addr: std::net::SocketAddr, ca_pem: &str) -> String {
+    native_tls_client_as(addr, ca_pem, None).unwrap()
+}
+
+/// [`native_tls_client`], presenting `identity` (a certificate chain and key) when the server
+/// asks for one; `Err` when the session fails.
+fn native_tls_client_as(
+    addr: std::net::SocketAddr,
+    ca_pem: &str,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> std::io::Result<String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
@@ -290,16 +376,120 @@ fn native_tls_client(addr: std::net::SocketAddr, ca_pem: &str) -> String {
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-    tls.write_all(b"hello, guest server\n").unwrap();
+    tls.write_all(b"hello, guest server\n")?;
     let mut echo = Vec::new();
     let mut byte = [0u8; 1];
     while !echo.ends_with(b"\n") {
-        tls.read_exact(&mut byte).unwrap();
+        tls.read_exact(&mut byte)?;
         echo.push(byte[0]);
     }
     conn.send_close_notify();
-    conn.complete_io(&mut tcp).unwrap();
-    String::from_utf8(echo).unwrap()
+    conn.complete_io(&mut tcp)?;
+    Ok(String::from_utf8(echo).unwrap())
+}
+
+/// Mutual TLS in a Python plugin, both ways. As a server (`verify_mode = CERT_REQUIRED`,
+/// `load_verify_locations(cafile=)` for the client CA): a native client with a certificate
+/// that CA signed gets through and `getpeercert()` names it; one without, or with another
+/// CA's, is refused (that CA alone is trusted for clients, as in CPython). As a
+/// client (`load_cert_chain` on a client context): a native server that requires a client
+/// certificate accepts it.
+fn python_mutual_tls() {
+    let issued = issue();
+    let component = sockbox_tests::python_component("tests/python", "tls_server");
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("ca.pem"), &issued.ca_pem).unwrap();
+    std::fs::write(files.path().join("client.pem"), &issued.client_pem).unwrap();
+    std::fs::write(files.path().join("client-key.pem"), &issued.client_key_pem).unwrap();
+    let stranger = issue();
+    // (the client's certificate, the plugin's refusal)
+    for (identity, refusal) in [
+        (Some(client_identity(&issued)), None),
+        (None, Some("SSLError")),
+        (
+            Some(client_identity(&stranger)),
+            Some("SSLCertVerificationError"),
+        ),
+    ] {
+        let (ctx, addr) = serving_as_site(&issued);
+        let ca = issued.ca_pem.clone();
+        let client = std::thread::spawn(move || native_tls_client_as(addr, &ca, identity));
+        let out = sockbox_tests::run_component(
+            &component,
+            "tls_server",
+            &["require", "/certs/ca.pem"],
+            ctx,
+            &[(files.path(), "/certs")],
+        );
+        let echo = client.join().unwrap();
+        out.assert_ok();
+        match refusal {
+            None => {
+                assert_eq!(out.line("peer"), "sockbox client", "{out}");
+                assert_eq!(out.line("got"), "hello, guest server");
+                assert_eq!(echo.unwrap(), "hello, guest server\n");
+            }
+            Some(refusal) => {
+                assert_eq!(out.line("refused"), refusal, "{out}");
+                assert!(echo.is_err(), "{echo:?}");
+            }
+        }
+    }
+    let (port, server) = client_auth_server(&issued);
+    let out = sockbox_tests::run_component(
+        &component,
+        "tls_server",
+        &[
+            "client",
+            &port.to_string(),
+            "/certs/ca.pem",
+            "/certs/client.pem",
+            "/certs/client-key.pem",
+        ],
+        by_name(port),
+        &[(files.path(), "/certs")],
+    );
+    out.assert_ok();
+    assert_eq!(server.join().unwrap(), Ok(()));
+    assert_eq!(out.line("answer"), "hello, certified client", "{out}");
+}
+
+/// A Rust guest presents a client certificate the host holds under a name (its key never
+/// enters the guest) to a native server that requires one; without it the server refuses.
+fn guest_presents_a_named_client_certificate() {
+    let issued = issue();
+    for named in [true, false] {
+        let (port, server) = client_auth_server(&issued);
+        let mut ctx = allowing_connect(port);
+        if named {
+            ctx = ctx
+                .tls_credential(
+                    "me",
+                    issued.client_pem.as_bytes(),
+                    issued.client_key_pem.as_bytes(),
+                )
+                .unwrap();
+        }
+        let credential = if named { "me" } else { "-" };
+        let out = case(
+            &[
+                "tls-client-cert",
+                &port.to_string(),
+                &issued.ca_pem,
+                credential,
+            ],
+            ctx,
+        );
+        out.assert_ok();
+        let served = server.join().unwrap();
+        if named {
+            assert_eq!(served, Ok(()));
+            assert_eq!(out.line("answer"), "hello, certified client", "{out}");
+        } else {
+            assert!(served.is_err(), "{served:?}");
+            assert!(out.line("answer").starts_with("err "), "{out}");
+        }
+    }
 }
 
 /// The guest serves TLS with a credential the host named (its key never enters the guest) or
@@ -514,6 +704,8 @@ sockbox_tests::both_hosts!(
     python_requests_speaks_https,
     guest_serves_tls,
     python_serves_tls,
+    python_mutual_tls,
+    guest_presents_a_named_client_certificate,
     python_asyncio_speaks_tls,
     engines_count_against_the_socket_limit,
 );

@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 
 use crate::core::error::SocketError;
 use crate::core::limits::{Limits, Slot, take};
-use crate::core::ops::tls::{Credentials, ServerCredential, TlsSettings, certificates_from_pem};
+use crate::core::ops::tls::{Credentials, KeyPair, TlsSettings, certificates_from_pem};
 use crate::core::policy::{Gate, Policy};
 use crate::core::resolver::{Resolver, SystemResolver};
 use crate::core::share::ShareGroup;
@@ -139,7 +139,7 @@ pub struct SocketCtxBuilder {
     wasi_tcp_nodelay: bool,
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     tls_allow_unverified: bool,
-    tls_credentials: std::collections::HashMap<String, Arc<ServerCredential>>,
+    tls_credentials: std::collections::HashMap<String, Arc<KeyPair>>,
 }
 
 impl std::fmt::Debug for SocketCtxBuilder {
@@ -274,7 +274,8 @@ impl SocketCtxBuilder {
         self
     }
 
-    /// A TLS server credential the guest may serve with by `name` (`credential.named`): the
+    /// A TLS credential the guest may serve with, or present as a client certificate, by
+    /// `name` (`credential.named`): the
     /// certificate chain (PEM, leaf first) and its private key (PEM), which never enter the
     /// guest.
     ///
@@ -286,7 +287,7 @@ impl SocketCtxBuilder {
         chain_pem: &[u8],
         key_pem: &[u8],
     ) -> io::Result<Self> {
-        let credential = ServerCredential::from_pem(chain_pem, key_pem)
+        let credential = KeyPair::from_pem(chain_pem, key_pem)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         self.tls_credentials
             .insert(name.into(), Arc::new(credential));

@@ -44,6 +44,7 @@ fn main() -> Res {
         "tls" => tls(port(&rest[0]), &rest[1], &rest[2], &rest[3]),
         "tls-server" => tls_server(&rest[0], rest.get(1).map(String::as_str)),
         "tls-engines" => tls_engines(),
+        "tls-client-cert" => tls_client_cert(port(&rest[0]), &rest[1], &rest[2]),
         "bridge" => bridge(port(&rest[0])),
         other => Err(format!("unknown case {other}").into()),
     }
@@ -668,7 +669,7 @@ fn tls(port: u16, name: &str, verify: &str, ca: &str) -> Res {
 /// host named NAME; `tls-server CHAIN_PEM KEY_PEM` with PEM it holds. Echoes one line, then
 /// ends the session with close_notify both ways.
 fn tls_server(first: &str, key: Option<&str>) -> Res {
-    use sockbox::tls::{Credential, PemCredential, ServerOptions, TlsStream};
+    use sockbox::tls::{ClientAuth, Credential, PemCredential, ServerOptions, TlsStream};
     let (listener, _) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
@@ -685,6 +686,8 @@ fn tls_server(first: &str, key: Option<&str>) -> Res {
     let options = ServerOptions {
         credential,
         alpn: vec!["h2".into(), "http/1.1".into()],
+        client_auth: ClientAuth::None,
+        client_roots_pem: None,
     };
     let tls = match TlsStream::accept(conn, &options) {
         Ok(tls) => tls,
@@ -710,6 +713,34 @@ fn tls_server(first: &str, key: Option<&str>) -> Res {
     Ok(())
 }
 
+/// A TLS client of 127.0.0.1:`port` as `localhost` (trusting `ca`) that presents the client certificate the
+/// host named `credential` (none for `-`), printing the line the server sends.
+fn tls_client_cert(port: u16, ca: &str, credential: &str) -> Res {
+    use sockbox::tls::{ClientOptions, Credential, TlsStream};
+    let sock = sockbox::create_connection(("127.0.0.1", port))
+        .timeout(Duration::from_secs(10))
+        .connect()?;
+    let mut options = ClientOptions::new("localhost");
+    options.extra_roots_pem = Some(ca.as_bytes().to_vec());
+    options.credential = (credential != "-").then(|| Credential::Named(credential.to_string()));
+    let answer = TlsStream::connect(sock, &options).and_then(|tls| {
+        let mut line = Vec::new();
+        while !line.ends_with(b"\n") {
+            let chunk = tls.recv(1024)?;
+            if chunk.is_empty() {
+                break;
+            }
+            line.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+    });
+    match answer {
+        Ok(line) => println!("answer: {line}"),
+        Err(e) => report("answer", Err::<(), _>(e)),
+    }
+    Ok(())
+}
+
 /// Makes TLS engines (over memory) until the host's socket limit refuses one.
 fn tls_engines() -> Res {
     use sockbox::bindings::sockbox::socket::tls::TlsEngine;
@@ -719,6 +750,7 @@ fn tls_engines() -> Res {
         alpn: Vec::new(),
         verify: VerifyMode::Full,
         extra_roots_pem: None,
+        credential: None,
     };
     let mut held = Vec::new();
     loop {

@@ -11,6 +11,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
 use rustls::{
     ClientConfig, ClientConnection, Connection, DigitallySignedStruct, RootCertStore, ServerConfig,
     ServerConnection, SignatureScheme,
@@ -21,8 +22,8 @@ use crate::core::ctx::SocketCtxView;
 use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket, read_size, recv_now, send_flags};
 use crate::core::types::{
-    ClientOptions, Credential, Errno, Error, MsgFlags, ServerOptions, SocketKind, TlsError,
-    TlsErrorCode, VerifyMode,
+    ClientAuth, ClientOptions, Credential, Errno, Error, MsgFlags, ServerOptions, SocketKind,
+    TlsError, TlsErrorCode, VerifyMode,
 };
 use crate::core::wait::{Deadline, Interest, Waiter};
 
@@ -45,7 +46,7 @@ impl std::fmt::Debug for TlsSocket {
 }
 
 /// The server credentials an embedder named.
-pub(crate) type Credentials = Arc<std::collections::HashMap<String, Arc<ServerCredential>>>;
+pub(crate) type Credentials = Arc<std::collections::HashMap<String, Arc<KeyPair>>>;
 
 /// The embedder's TLS settings: the trust roots, whether guests may turn verification off,
 /// and the server credentials it named.
@@ -57,14 +58,14 @@ pub(crate) struct TlsSettings {
     pub(crate) credentials: Credentials,
 }
 
-/// A server's certificate chain and private key.
+/// A certificate chain and its private key (a server's, or a client's): WIT `credential`.
 #[derive(Debug)]
-pub(crate) struct ServerCredential {
+pub(crate) struct KeyPair {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 }
 
-impl ServerCredential {
+impl KeyPair {
     /// From PEM: the chain (leaf first) and the key (PKCS#8, PKCS#1 or SEC1).
     ///
     /// # Errors
@@ -73,7 +74,7 @@ impl ServerCredential {
         let chain = certificates_from_pem(chain)?;
         let key = PrivateKeyDer::from_pem_slice(key)
             .map_err(|e| SocketError::value(format!("bad PEM private key: {e}")))?;
-        Ok(ServerCredential { chain, key })
+        Ok(KeyPair { chain, key })
     }
 }
 
@@ -247,26 +248,46 @@ impl ServerCertVerifier for Lenient {
     }
 }
 
+/// `roots` with the PEM certificates `pem` added as trust anchors.
+fn with_anchors(mut roots: RootCertStore, pem: &[u8]) -> Result<Arc<RootCertStore>> {
+    for cert in certificates_from_pem(pem)? {
+        roots
+            .add(cert)
+            .map_err(|e| SocketError::value(format!("bad trust anchor: {e}")))?;
+    }
+    Ok(Arc::new(roots))
+}
+
+/// The certificate chain and key `credential` stands for: PEM the guest gave, or the one the
+/// embedder named.
+fn key_pair(settings: &TlsSettings, credential: &Credential) -> Result<Arc<KeyPair>> {
+    match credential {
+        Credential::Pem(pem) => Ok(Arc::new(KeyPair::from_pem(&pem.chain, &pem.key)?)),
+        Credential::Named(name) => settings.credentials.get(name).cloned().ok_or_else(|| {
+            SocketError::value(format!(
+                "no TLS credential named {name:?} (the embedder names them)"
+            ))
+        }),
+    }
+}
+
+/// A certificate and key that do not go together.
+fn mismatched(e: rustls::Error) -> SocketError {
+    SocketError::value(format!("the certificate and key do not go together: {e}"))
+}
+
 /// The client configuration for `options` under the embedder's `settings`.
 fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = match &options.extra_roots_pem {
+    let roots = match options.extra_roots_pem.as_deref() {
         None => Arc::clone(&settings.roots),
-        Some(pem) => {
-            let mut roots = (*settings.roots).clone();
-            for cert in certificates_from_pem(pem)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| SocketError::value(format!("bad trust anchor: {e}")))?;
-            }
-            Arc::new(roots)
-        }
+        Some(pem) => with_anchors((*settings.roots).clone(), pem)?,
     };
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(from_rustls)?;
-    let mut config = match options.verify {
-        VerifyMode::Full => builder.with_root_certificates(roots).with_no_client_auth(),
+    let builder = match options.verify {
+        VerifyMode::Full => builder.with_root_certificates(roots),
         VerifyMode::ChainOnly | VerifyMode::None => {
             if options.verify == VerifyMode::None && !settings.allow_unverified {
                 return Err(SocketError::os(
@@ -288,7 +309,15 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(Lenient { chain, provider }))
-                .with_no_client_auth()
+        }
+    };
+    let mut config = match &options.credential {
+        None => builder.with_no_client_auth(),
+        Some(credential) => {
+            let pair = key_pair(settings, credential)?;
+            builder
+                .with_client_auth_cert(pair.chain.clone(), pair.key.clone_key())
+                .map_err(mismatched)?
         }
     };
     config.alpn_protocols = alpn(&options.alpn)?;
@@ -358,27 +387,34 @@ fn alpn(names: &[String]) -> Result<Vec<Vec<u8>>> {
 
 /// The server configuration for `options` under the embedder's `settings`.
 fn server_config(settings: &TlsSettings, options: &ServerOptions) -> Result<ServerConfig> {
-    let owned;
-    let credential = match &options.credential {
-        Credential::Pem(pem) => {
-            owned = ServerCredential::from_pem(&pem.chain, &pem.key)?;
-            &owned
-        }
-        Credential::Named(name) => settings.credentials.get(name).ok_or_else(|| {
-            SocketError::value(format!(
-                "no TLS credential named {name:?} (the embedder names them)"
-            ))
-        })?,
-    };
+    let pair = key_pair(settings, &options.credential)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(from_rustls)?
-        .with_no_client_auth()
-        .with_single_cert(credential.chain.clone(), credential.key.clone_key())
-        .map_err(|e| {
-            SocketError::value(format!("the certificate and key do not go together: {e}"))
-        })?;
+        .map_err(from_rustls)?;
+    let builder = match options.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Optional | ClientAuth::Required => {
+            // Only the guest's anchors when it gives some (as a server context with
+            // `load_verify_locations` alone trusts): client certificates are a private CA's.
+            let roots = match options.client_roots_pem.as_deref() {
+                Some(pem) => with_anchors(RootCertStore::empty(), pem)?,
+                None => Arc::clone(&settings.roots),
+            };
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
+            let verifier = match options.client_auth {
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| SocketError::value(format!("client trust roots: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(pair.chain.clone(), pair.key.clone_key())
+        .map_err(mismatched)?;
     config.alpn_protocols = alpn(&options.alpn)?;
     Ok(config)
 }
