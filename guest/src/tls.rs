@@ -48,6 +48,17 @@ impl ClientOptions {
             credential: None,
         }
     }
+
+    /// As the WIT's record.
+    fn to_wit(&self) -> crate::bindings::sockbox::socket::types::ClientOptions {
+        crate::bindings::sockbox::socket::types::ClientOptions {
+            server_name: self.server_name.clone(),
+            alpn: self.alpn.clone(),
+            verify: self.verify,
+            extra_roots_pem: self.extra_roots_pem.clone(),
+            credential: self.credential.clone(),
+        }
+    }
 }
 
 /// A TLS client connection (`ssl.SSLSocket`); `Read` and `Write` move plaintext. It owns the
@@ -67,14 +78,7 @@ impl TlsStream {
     /// errors; `PermissionError` for [`VerifyMode::None`] unless the host allows it;
     /// `ValueError` for a socket that is not a connected stream.
     pub fn connect(sock: Socket, options: &ClientOptions) -> Result<TlsStream> {
-        let options = crate::bindings::sockbox::socket::types::ClientOptions {
-            server_name: options.server_name.clone(),
-            alpn: options.alpn.clone(),
-            verify: options.verify,
-            extra_roots_pem: options.extra_roots_pem.clone(),
-            credential: options.credential.clone(),
-        };
-        let raw = wit::TlsSocket::connect(sock.raw(), &options)?;
+        let raw = wit::TlsSocket::connect(sock.raw(), &options.to_wit())?;
         Ok(TlsStream { raw, sock })
     }
 
@@ -87,6 +91,43 @@ impl TlsStream {
     pub fn accept(sock: Socket, options: &ServerOptions) -> Result<TlsStream> {
         let raw = wit::TlsSocket::accept(sock.raw(), options)?;
         Ok(TlsStream { raw, sock })
+    }
+
+    /// `wrap_socket(sock, server_hostname=..., do_handshake_on_connect=False)`: a client
+    /// session with no handshake yet; [`handshake`](Self::handshake) runs it (for
+    /// non-blocking sockets).
+    ///
+    /// # Errors
+    /// `ValueError` for a socket that is not a connected stream or bad options.
+    pub fn client(sock: Socket, options: &ClientOptions) -> Result<TlsStream> {
+        let raw = wit::TlsSocket::client(sock.raw(), &options.to_wit())?;
+        Ok(TlsStream { raw, sock })
+    }
+
+    /// As [`client`](Self::client), for a server session on an accepted socket.
+    ///
+    /// # Errors
+    /// As [`client`](Self::client); `ValueError` for bad PEM or an unknown credential name.
+    pub fn server(sock: Socket, options: &ServerOptions) -> Result<TlsStream> {
+        let raw = wit::TlsSocket::server(sock.raw(), options)?;
+        Ok(TlsStream { raw, sock })
+    }
+
+    /// `do_handshake()`: the handshake, as far as the socket's mode lets it; done already,
+    /// nothing to do.
+    ///
+    /// # Errors
+    /// On a non-blocking socket, `BlockingIOError` (EAGAIN) until it is done:
+    /// [`wants_write`](Self::wants_write) says whether to wait to write or to read. As
+    /// [`connect`](Self::connect) otherwise.
+    pub fn handshake(&self) -> Result<()> {
+        Ok(self.raw.handshake()?)
+    }
+
+    /// Whether the session has records the socket did not take yet (wait to write, not to
+    /// read).
+    pub fn wants_write(&self) -> bool {
+        self.raw.wants_write()
     }
 
     /// `send(data)`: how much of `data` went.

@@ -11,8 +11,9 @@ embedder's), so a plugin ships neither. What works, over blocking or timeout soc
 the host holds); client certificates both ways (``load_cert_chain`` or
 ``use_tls_credential`` on a client context; ``verify_mode`` ``CERT_OPTIONAL``/``CERT_REQUIRED``
 with ``load_verify_locations`` on a server context). What does not, raising
-``NotImplementedError`` (never silently): non-blocking handshakes on sockets (``wrap_bio``,
-what asyncio uses, works).
+``NotImplementedError`` (never silently): ``capath``, encrypted keys, post-handshake
+authentication. Non-blocking sockets work as in CPython (``do_handshake``, ``recv``, ``send``
+raise ``SSLWantReadError``/``SSLWantWriteError``).
 The constants are CPython's on Linux with OpenSSL 3.
 """
 
@@ -613,18 +614,29 @@ class _SSLSocket:
         self.session = None
         self.session_reused = False
         self._tls = None
+        self._handshaking = None
 
     def do_handshake(self):
-        ctx = self.context
-        if self.server_side:
-            options = ctx._server_options()
-            self._tls = _call(_tls.TlsSocket.accept, self._sock._handle(), options)
+        """The handshake, within the socket's timeout; on a non-blocking socket as far as it
+        goes now, then ``SSLWantReadError``/``SSLWantWriteError`` (call again when ready)."""
+        if self._tls is not None:
             return
-        name = self.server_hostname
-        if name is None:
-            name = self._sock.getpeername()[0]
-        options = ctx._client_options(name)
-        self._tls = _call(_tls.TlsSocket.connect, self._sock._handle(), options)
+        if self._handshaking is None:
+            ctx = self.context
+            if self.server_side:
+                new, options = _tls.TlsSocket.server, ctx._server_options()
+            else:
+                name = self.server_hostname
+                if name is None:
+                    name = self._sock.getpeername()[0]
+                new, options = _tls.TlsSocket.client, ctx._client_options(name)
+            self._handshaking = _call(new, self._sock._handle(), options)
+        session = self._handshaking
+        try:
+            _call(session.handshake)
+        except BlockingIOError:
+            raise _want_write() if session.wants_write() else _want_read() from None
+        self._tls, self._handshaking = session, None
 
     def _session(self):
         if self._tls is None:

@@ -316,6 +316,57 @@ fn python_requests_speaks_https() {
     assert_eq!(out.line("certifi"), "True", "{out}");
 }
 
+/// A TLS echo that makes a non-blocking client wait: it starts its handshake 200 ms late,
+/// echoes one line, then sends nothing more until the client goes.
+fn serve_late(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let mut conn = rustls::ServerConnection::new(config).ok()?;
+    let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        tls.read_exact(&mut byte).ok()?;
+        line.push(byte[0]);
+    }
+    tls.write_all(&line).ok()?;
+    while tls.read(&mut byte).ok()? > 0 {}
+    Some(())
+}
+
+/// CPython's ssl.py on a non-blocking socket (`do_handshake_on_connect=False`, then
+/// `do_handshake`, `send` and `recv` raising `SSLWantReadError`/`SSLWantWriteError` and waited
+/// for with `select`): the same output as native CPython running the same script.
+fn python_nonblocking_tls() {
+    let server = tls_server_with(serve_late);
+    let script = sockbox_tests::python::workspace_root().join("tests/python/tls_nonblocking.py");
+    let port = server.port.to_string();
+    let native = std::process::Command::new("python3")
+        .arg(&script)
+        .args([&port, &server.ca_pem])
+        .output()
+        .unwrap();
+    assert!(native.status.success(), "native: {native:?}");
+    let server = tls_server_with(serve_late);
+    let port = server.port.to_string();
+    let component = sockbox_tests::python_component("tests/python", "tls_nonblocking");
+    let out = sockbox_tests::run_component(
+        &component,
+        "tls_nonblocking",
+        &[&port, &server.ca_pem],
+        allowing_connect(server.port).build().unwrap(),
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.line("handshake"), "TLSv1.3 True", "{out}");
+    assert_eq!(out.line("echo"), "hello over tls");
+    assert_eq!(out.line("again"), "SSLWantReadError");
+    let native = String::from_utf8_lossy(&native.stdout);
+    // The CA differs between the two servers; what is printed does not depend on it.
+    assert_eq!(out.stdout, native, "native:\n{native}");
+}
+
 /// A context whose policy may look up `localhost` and reach it on `port`.
 fn by_name(port: u16) -> sockbox_host::SocketCtx {
     sockbox_tests::with_rules(&[
@@ -705,6 +756,7 @@ sockbox_tests::both_hosts!(
     guest_serves_tls,
     python_serves_tls,
     python_mutual_tls,
+    python_nonblocking_tls,
     guest_presents_a_named_client_certificate,
     python_asyncio_speaks_tls,
     engines_count_against_the_socket_limit,

@@ -58,6 +58,7 @@ mod generated {
             "sockbox:socket/helpers.create-connection": async | trappable,
             "sockbox:socket/tls.[static]tls-socket.connect": async | trappable,
             "sockbox:socket/tls.[static]tls-socket.accept": async | trappable,
+            "sockbox:socket/tls.[method]tls-socket.handshake": async | trappable,
             "sockbox:socket/tls.[method]tls-socket.send": async | trappable,
             "sockbox:socket/tls.[method]tls-socket.sendall": async | trappable,
             "sockbox:socket/tls.[method]tls-socket.recv": async | trappable,
@@ -559,6 +560,30 @@ impl generated::sockbox::socket::tls::HostTlsSocket for SocketCtxView<'_> {
         options: ServerOptions,
     ) -> Result<Resource<TlsSocket>> {
         self.tls_accept(Waiter::Async, &sock, options).await
+    }
+
+    fn client(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ClientOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        tls::HostTlsSocket::client(self, sock, options)
+    }
+
+    fn server(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ServerOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        tls::HostTlsSocket::server(self, sock, options)
+    }
+
+    async fn handshake(&mut self, t: Resource<TlsSocket>) -> Result<()> {
+        self.tls_do_handshake(Waiter::Async, &t).await
+    }
+
+    fn wants_write(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<bool> {
+        tls::HostTlsSocket::wants_write(self, t)
     }
 
     async fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {

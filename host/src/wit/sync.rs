@@ -525,6 +525,30 @@ impl tls::HostTlsSocket for SocketCtxView<'_> {
         run_sync(self.tls_accept(Waiter::Sync, &sock, options))
     }
 
+    fn client(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ClientOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        self.tls_client(&sock, options)
+    }
+
+    fn server(
+        &mut self,
+        sock: Resource<Socket>,
+        options: ServerOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        self.tls_server(&sock, options)
+    }
+
+    fn handshake(&mut self, t: Resource<TlsSocket>) -> Result<()> {
+        run_sync(self.tls_do_handshake(Waiter::Sync, &t))
+    }
+
+    fn wants_write(&mut self, t: Resource<TlsSocket>) -> wasmtime::Result<bool> {
+        Ok(self.tls_wants_write(&t)?)
+    }
+
     fn send(&mut self, t: Resource<TlsSocket>, data: Vec<u8>) -> Result<u64> {
         run_sync(self.tls_send(Waiter::Sync, &t, &data))
     }

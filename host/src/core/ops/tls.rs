@@ -420,6 +420,26 @@ fn server_config(settings: &TlsSettings, options: &ServerOptions) -> Result<Serv
 }
 
 impl TlsSocket {
+    /// Runs the handshake on as far as the socket's mode lets it (`again` where a non-blocking
+    /// socket would block; the session keeps its state for the next call).
+    async fn handshake(
+        &mut self,
+        w: Waiter,
+        intr: &crate::core::wait::InterruptHandle,
+    ) -> Result<()> {
+        let deadline = self.os.mode().deadline();
+        while self.conn.is_handshaking() {
+            self.flush(w, deadline, intr).await?;
+            if self.conn.is_handshaking()
+                && self.conn.wants_read()
+                && !self.fill(w, deadline, intr).await?
+            {
+                return Err(unexpected_eof(" (the peer closed during the handshake)"));
+            }
+        }
+        self.flush(w, deadline, intr).await
+    }
+
     /// Writes out every TLS record rustls has queued, waiting as the socket's mode says.
     async fn flush(
         &mut self,
@@ -532,19 +552,45 @@ impl SocketCtxView<'_> {
         conn: Connection,
     ) -> Result<Resource<TlsSocket>> {
         let mut tls = TlsSocket { os, conn };
-        let deadline = tls.os.mode().deadline();
-        let intr = self.ctx.interrupt.clone();
-        while tls.conn.is_handshaking() {
-            tls.flush(w, deadline, &intr).await?;
-            if tls.conn.is_handshaking()
-                && tls.conn.wants_read()
-                && !tls.fill(w, deadline, &intr).await?
-            {
-                return Err(unexpected_eof(" (the peer closed during the handshake)"));
-            }
-        }
-        tls.flush(w, deadline, &intr).await?;
+        tls.handshake(w, &self.ctx.interrupt.clone()).await?;
         Ok(self.table.push(tls)?)
+    }
+
+    /// `tls-socket.client`: a client session over `s`, its handshake not started.
+    pub(crate) fn tls_client(
+        &mut self,
+        s: &Resource<Socket>,
+        options: ClientOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        let os = self.connected_stream(s)?;
+        let conn = client_connection(&self.ctx.tls_settings(), &options)?;
+        Ok(self.table.push(TlsSocket { os, conn })?)
+    }
+
+    /// `tls-socket.server`: a server session over `s`, its handshake not started.
+    pub(crate) fn tls_server(
+        &mut self,
+        s: &Resource<Socket>,
+        options: ServerOptions,
+    ) -> Result<Resource<TlsSocket>> {
+        let os = self.connected_stream(s)?;
+        let conn = server_connection(&self.ctx.tls_settings(), &options)?;
+        Ok(self.table.push(TlsSocket { os, conn })?)
+    }
+
+    /// `tls-socket.handshake`: on as far as the socket's mode lets it.
+    pub(crate) async fn tls_do_handshake(
+        &mut self,
+        w: Waiter,
+        t: &Resource<TlsSocket>,
+    ) -> Result<()> {
+        let intr = self.ctx.interrupt.clone();
+        self.table.get_mut(t)?.handshake(w, &intr).await
+    }
+
+    /// `tls-socket.wants-write`.
+    pub(crate) fn tls_wants_write(&self, t: &Resource<TlsSocket>) -> Result<bool> {
+        Ok(self.table.get(t)?.conn.wants_write())
     }
 
     /// `tls-socket.send`: how much of `data` went (up to [`SEND_CHUNK`] per call).
