@@ -37,6 +37,11 @@ struct Issued {
 }
 
 fn issue() -> Issued {
+    issue_expiring(false)
+}
+
+/// [`issue`], with a server certificate that expired in 2021 when `expired`.
+fn issue_expiring(expired: bool) -> Issued {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -45,10 +50,12 @@ fn issue() -> Issued {
         .push(DnType::CommonName, "sockbox test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
     let client_key = KeyPair::generate().unwrap();
     let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     client_params
@@ -130,17 +137,30 @@ fn tls_server() -> Server {
     tls_server_with(serve)
 }
 
+/// How a native test server answers one connection.
+type Answer = fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()>;
+
 /// [`tls_server`] with another way to answer each connection.
-fn tls_server_with(answer: fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()>) -> Server {
-    let issued = issue();
+fn tls_server_with(answer: Answer) -> Server {
+    tls_server_full(issue(), 0, answer)
+}
+
+/// [`tls_server_with`] for `issued`'s certificate, sending it with `padding` more copies of
+/// the CA's certificate after it in its chain (a hostile peer's huge chain).
+fn tls_server_full(issued: Issued, padding: usize, answer: Answer) -> Server {
     let cert_der = issued.cert_der.clone();
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let ca_der = rustls::pki_types::pem::PemObject::from_pem_slice(issued.ca_pem.as_bytes())
+        .map(|ca: CertificateDer<'static>| ca)
+        .unwrap();
+    let mut chain = vec![cert_der.clone()];
+    chain.extend(std::iter::repeat_n(ca_der, padding));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key_der)
+        .with_single_cert(chain, key_der)
         .unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let config = Arc::new(config);
@@ -314,6 +334,185 @@ fn python_requests_speaks_https() {
     out.assert_ok();
     assert_eq!(out.line("verified"), "200 hello over https", "{out}");
     assert_eq!(out.line("certifi"), "True", "{out}");
+}
+
+/// `N` bytes (`i * 7 % 251`), then close_notify.
+fn serve_bytes<const N: usize>(config: Arc<rustls::ServerConfig>, tcp: TcpStream) -> Option<()> {
+    serve_bytes_ending(config, tcp, N, true)
+}
+
+/// 1 MiB, then the connection ends without close_notify (a truncation attack, or a crash).
+fn serve_truncated(config: Arc<rustls::ServerConfig>, tcp: TcpStream) -> Option<()> {
+    serve_bytes_ending(config, tcp, 1 << 20, false)
+}
+
+/// `n` bytes of the pattern after the handshake, then close_notify or not.
+fn serve_bytes_ending(
+    config: Arc<rustls::ServerConfig>,
+    mut tcp: TcpStream,
+    n: usize,
+    notify: bool,
+) -> Option<()> {
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    let mut conn = rustls::ServerConnection::new(config).ok()?;
+    let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+    {
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+        for chunk in data.chunks(64 << 10) {
+            tls.write_all(chunk).ok()?;
+        }
+        tls.flush().ok()?;
+    }
+    if notify {
+        conn.send_close_notify();
+        conn.complete_io(&mut tcp).ok()?;
+    }
+    tcp.shutdown(Shutdown::Both).ok()
+}
+
+/// The handshake, then nothing: a client's read waits for ever.
+fn serve_mute(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
+    let mut conn = rustls::ServerConnection::new(config).ok()?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).ok()?;
+    }
+    let mut byte = [0u8; 1];
+    while tcp.read(&mut byte).ok()? > 0 {}
+    Some(())
+}
+
+/// The checksum the `tls-bytes` guest prints for `n` bytes of [`serve_bytes`]'s pattern.
+fn pattern_checksum(n: usize) -> u64 {
+    (0..n).fold(0xcbf29ce484222325u64, |h, i| {
+        (h ^ (i * 7 % 251) as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// 1 MiB and 100 MiB from a native TLS server arrive byte for byte, and the session ends
+/// with close_notify (an empty read); a connection that ends without close_notify after 1 MiB
+/// is `SSLEOFError`, never a clean end.
+fn transfers_are_exact_and_truncation_is_an_error() {
+    for (n, answer) in [
+        (1usize << 20, serve_bytes::<{ 1 << 20 }> as Answer),
+        (100 << 20, serve_bytes::<{ 100 << 20 }>),
+    ] {
+        let server = tls_server_with(answer);
+        let out = case(
+            &["tls-bytes", &server.port.to_string(), &server.ca_pem],
+            allowing_connect(server.port),
+        );
+        out.assert_ok();
+        assert_eq!(
+            out.line("bytes"),
+            format!("{n} {:016x} end", pattern_checksum(n)),
+            "{out}"
+        );
+    }
+    let server = tls_server_with(serve_truncated);
+    let out = case(
+        &["tls-bytes", &server.port.to_string(), &server.ca_pem],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert!(
+        out.line("bytes")
+            .starts_with(&format!("{} err SSLEOFError", 1 << 20)),
+        "{out}"
+    );
+}
+
+/// An expired certificate is refused as CPython words it.
+fn expired_certificate_is_refused() {
+    let server = tls_server_full(issue_expiring(true), 0, serve);
+    let out = case(
+        &[
+            "tls",
+            &server.port.to_string(),
+            "localhost",
+            "full",
+            &server.ca_pem,
+        ],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.line("connect"),
+        "err SSLCertVerificationError : certificate verify failed: certificate has expired",
+        "{out}"
+    );
+}
+
+/// Hostile input on both sides: malformed PEM from the guest (trust anchors, a credential) is
+/// a `ValueError`; a peer that sends a huge certificate chain (2,000 certificates) is an
+/// `SSLError`, never a hang or a trap.
+fn hostile_tls_input_fails_cleanly() {
+    let server = tls_server_with(serve);
+    let bad_pem = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+    let out = case(
+        &[
+            "tls",
+            &server.port.to_string(),
+            "localhost",
+            "full",
+            bad_pem,
+        ],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert!(
+        out.line("connect").starts_with("err ValueError : bad PEM"),
+        "{out}"
+    );
+    let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+    let ctx =
+        sockbox_tests::with_policy(sockbox_tests::policy(&[])).preopen(addr.to_string(), listener);
+    let poke = std::thread::spawn(move || TcpStream::connect(addr).map(drop));
+    let out = case(&["tls-server", bad_pem, "no key here"], ctx);
+    let _ = poke.join();
+    out.assert_ok();
+    assert!(
+        out.line("accept").starts_with("err ValueError : bad PEM"),
+        "{out}"
+    );
+    let server = tls_server_full(issue(), 2000, serve);
+    let out = case(
+        &[
+            "tls",
+            &server.port.to_string(),
+            "localhost",
+            "full",
+            &server.ca_pem,
+        ],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert!(out.line("connect").starts_with("err SSLError"), "{out}");
+}
+
+/// The instance's interrupt wakes a guest blocked (no timeout) in a handshake with a peer that
+/// never answers, and in a read on a session whose peer says nothing: ECANCELED.
+fn interrupt_wakes_tls_calls() {
+    let silent = silent_server("127.0.0.1:0");
+    let mute = tls_server_with(serve_mute);
+    for (port, ca, label) in [
+        (silent.port(), "-".to_string(), "handshake"),
+        (mute.port, mute.ca_pem.clone(), "recv"),
+    ] {
+        let ctx = allowing_connect(port).build().unwrap();
+        let handle = ctx.interrupt_handle();
+        let interrupt = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            handle.interrupt();
+        });
+        let out = sockbox_tests::run_with("cases", &["tls-block", &port.to_string(), &ca], ctx);
+        interrupt.join().unwrap();
+        out.assert_ok();
+        assert!(
+            out.line(label).starts_with("err OSError Canceled"),
+            "{label}: {out}"
+        );
+    }
 }
 
 /// A TLS echo that makes a non-blocking client wait: it starts its handshake 200 ms late,
@@ -760,4 +959,8 @@ sockbox_tests::both_hosts!(
     guest_presents_a_named_client_certificate,
     python_asyncio_speaks_tls,
     engines_count_against_the_socket_limit,
+    transfers_are_exact_and_truncation_is_an_error,
+    expired_certificate_is_refused,
+    hostile_tls_input_fails_cleanly,
+    interrupt_wakes_tls_calls,
 );

@@ -44,6 +44,8 @@ fn main() -> Res {
         "tls" => tls(port(&rest[0]), &rest[1], &rest[2], &rest[3]),
         "tls-server" => tls_server(&rest[0], rest.get(1).map(String::as_str)),
         "tls-engines" => tls_engines(),
+        "tls-bytes" => tls_bytes(port(&rest[0]), &rest[1]),
+        "tls-block" => tls_block(port(&rest[0]), &rest[1]),
         "tls-client-cert" => tls_client_cert(port(&rest[0]), &rest[1], &rest[2]),
         "bridge" => bridge(port(&rest[0])),
         other => Err(format!("unknown case {other}").into()),
@@ -737,6 +739,54 @@ fn tls_client_cert(port: u16, ca: &str, credential: &str) -> Res {
     match answer {
         Ok(line) => println!("answer: {line}"),
         Err(e) => report("answer", Err::<(), _>(e)),
+    }
+    Ok(())
+}
+
+/// A TLS client of 127.0.0.1:`port` as `localhost` (trusting `ca`) that reads to the end,
+/// printing `bytes: COUNT CHECKSUM end` (FNV-1a) or the count and the error that stopped it.
+fn tls_bytes(port: u16, ca: &str) -> Res {
+    use sockbox::tls::{ClientOptions, TlsStream};
+    let sock = sockbox::create_connection(("127.0.0.1", port))
+        .timeout(Duration::from_secs(30))
+        .connect()?;
+    let mut options = ClientOptions::new("localhost");
+    options.extra_roots_pem = Some(ca.as_bytes().to_vec());
+    let tls = TlsStream::connect(sock, &options)?;
+    let (mut count, mut hash) = (0usize, 0xcbf29ce484222325u64);
+    loop {
+        match tls.recv(256 << 10) {
+            Ok(chunk) if chunk.is_empty() => {
+                println!("bytes: {count} {hash:016x} end");
+                return Ok(());
+            }
+            Ok(chunk) => {
+                for b in &chunk {
+                    hash = (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+                }
+                count += chunk.len();
+            }
+            Err(e) => {
+                println!("bytes: {count} err {} : {e}", e.python_name());
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A TLS client of 127.0.0.1:`port` with no timeout: the handshake (trusting `ca`, `-` for
+/// the host's roots), then one read; each reported.
+fn tls_block(port: u16, ca: &str) -> Res {
+    use sockbox::tls::{ClientOptions, TlsStream};
+    let sock = sockbox::create_connection(("127.0.0.1", port)).connect()?;
+    let mut options = ClientOptions::new("localhost");
+    options.extra_roots_pem = (ca != "-").then(|| ca.as_bytes().to_vec());
+    match TlsStream::connect(sock, &options) {
+        Ok(tls) => {
+            println!("handshake: ok");
+            report("recv", tls.recv(1024));
+        }
+        Err(e) => report("handshake", Err::<(), _>(e)),
     }
     Ok(())
 }
