@@ -1,6 +1,9 @@
-"""fetch: print the status and body of an http:// URL, with Python's own urllib.request.
+"""fetch: print the status and body of an http:// or https:// URL, with Python's own
+urllib.request (https over the host's TLS, verified against the host's roots; `--tls-ca FILE`
+adds one).
 
     sockbox run --allow-connect localhost:8000 fetch.wasm http://localhost:8000/
+    sockbox run --allow-connect example.com:443 fetch.wasm https://example.com/
 
 The policy names the host: the plugin may look up `localhost` and connect to what it resolved
 to, on port 8000, and nothing else.

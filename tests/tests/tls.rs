@@ -566,6 +566,87 @@ fn python_nonblocking_tls() {
     assert_eq!(out.stdout, native, "native:\n{native}");
 }
 
+/// The examples fetch over https with no TLS setting of their own, the test CA added by the
+/// host (`SocketCtxBuilder::tls_roots_pem`, what `sockbox run --tls-ca` does): Rust `http-get
+/// --tls` and Python `fetch.py` (urllib).
+fn examples_fetch_over_https() {
+    let server = tls_server_with(serve_https);
+    let port = server.port.to_string();
+    let ctx = || {
+        sockbox_tests::with_rules(&[
+            "lookup localhost".to_string(),
+            format!("connect localhost:{port}"),
+        ])
+        .tls_roots_pem(server.ca_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap()
+    };
+    let out = sockbox_tests::run_with("http-get", &["--tls", "localhost", &port, "/hello"], ctx());
+    out.assert_ok();
+    assert_eq!(out.stdout, "hello over https\n", "{out}");
+    assert_eq!(out.stderr.trim_end(), "HTTP/1.1 200 OK", "{out}");
+    let fetch = sockbox_tests::python_component("examples/python", "fetch");
+    let url = format!("https://localhost:{port}/hello");
+    let out = sockbox_tests::run_component(&fetch, "fetch", &[&url], ctx(), &[]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "200 OK\nhello over https\n", "{out}");
+}
+
+/// The `tls-echo-server` example serves the native `openssl s_client` (verifying the
+/// certificate and the name against the test CA) with the credential the host holds; a client
+/// that does not speak TLS is logged and the server serves on, until the interrupt.
+fn example_tls_echo_server_serves_openssl() {
+    use std::io::BufRead;
+    let issued = issue();
+    let (ctx, addr) = serving_as_site(&issued);
+    let handle = ctx.interrupt_handle();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &issued.ca_pem).unwrap();
+    let client = std::thread::spawn(move || {
+        let mut openssl = std::process::Command::new("openssl")
+            .args(["s_client", "-quiet", "-no_ign_eof", "-verify_return_error"])
+            .args(["-verify_hostname", "localhost", "-servername", "localhost"])
+            .arg("-CAfile")
+            .arg(&ca)
+            .arg("-connect")
+            .arg(addr.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl");
+        let mut stdin = openssl.stdin.take().unwrap();
+        stdin.write_all(b"hello via openssl\n").unwrap();
+        let mut echo = String::new();
+        std::io::BufReader::new(openssl.stdout.take().unwrap())
+            .read_line(&mut echo)
+            .unwrap();
+        // The end of its input: it ends the session (close_notify) and exits.
+        drop(stdin);
+        assert!(openssl.wait().unwrap().success());
+        // A client that does not speak TLS; the server drops it, so it has finished with
+        // openssl's too (one connection at a time) when this read ends.
+        let mut plain = TcpStream::connect(addr).unwrap();
+        plain.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let _ = plain.read_to_end(&mut Vec::new());
+        handle.interrupt();
+        echo
+    });
+    let out = sockbox_tests::run_with("tls-echo-server", &[], ctx);
+    let echo = client.join().unwrap();
+    out.assert_ok();
+    assert_eq!(echo, "hello via openssl\n", "{out}");
+    assert!(out.stderr.contains("sent and got back 18 bytes"), "{out}");
+    assert!(out.stderr.contains("interrupted by the host"), "{out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines.len() >= 4,
+        "the plain client's failure is logged: {out}"
+    );
+}
+
 /// A context whose policy may look up `localhost` and reach it on `port`.
 fn by_name(port: u16) -> sockbox_host::SocketCtx {
     sockbox_tests::with_rules(&[
@@ -963,4 +1044,6 @@ sockbox_tests::both_hosts!(
     expired_certificate_is_refused,
     hostile_tls_input_fails_cleanly,
     interrupt_wakes_tls_calls,
+    examples_fetch_over_https,
+    example_tls_echo_server_serves_openssl,
 );

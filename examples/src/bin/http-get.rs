@@ -1,13 +1,16 @@
-//! An HTTP/1.1 GET client plugin: `http-get HOST PORT PATH` connects with
+//! An HTTP/1.1 GET client plugin: `http-get [--tls] HOST PORT PATH` connects with
 //! `create_connection`, writes the request through a `makefile("wb")` file and streams the
 //! response body, exactly as sent, to stdout through a `makefile("rb")` one: framed by
 //! `Content-Length`, by chunked transfer coding (decoded here), or by the end of the
-//! connection. The status line goes to stderr; a status other than 2xx exits with status 1.
-//! Memory use does not grow with the body.
+//! connection. With `--tls` it speaks https: the host's TLS, verified against the host's roots
+//! (`sockbox run --tls-ca FILE` adds one). The status line goes to stderr; a status other than
+//! 2xx exits with status 1. Memory use does not grow with the body.
 //!
 //! ```sh
 //! sockbox run --allow-lookup localhost --allow-connect 127.0.0.1:8000 http-get.wasm \
 //!     localhost 8000 / > body
+//! sockbox run --allow-lookup example.com --allow-connect example.com:443 http-get.wasm \
+//!     --tls example.com 443 /
 //! ```
 
 use std::io::{BufRead, Read, Write};
@@ -16,23 +19,33 @@ use std::time::Duration;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let tls = args.first().is_some_and(|a| a == "--tls");
+    if tls {
+        args.remove(0);
+    }
     let [host, port, path] = &args[..] else {
-        return Err("usage: http-get HOST PORT PATH".into());
+        return Err("usage: http-get [--tls] HOST PORT PATH".into());
     };
     let sock = sockbox::create_connection((host.as_str(), port.parse()?))
         .timeout(Duration::from_secs(30))
         .connect()?;
 
-    let mut request = sock.makefile("wb")?;
-    write!(
-        request,
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: sockbox-http-get\r\n\
          Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    )?;
-    request.flush()?;
-
-    let mut response = sock.makefile("rb")?;
+    );
+    let mut response: Box<dyn BufRead> = if tls {
+        let options = sockbox::tls::ClientOptions::new(host.as_str());
+        let mut tls = sockbox::tls::TlsStream::connect(sock, &options)?;
+        tls.write_all(request.as_bytes())?;
+        Box::new(std::io::BufReader::with_capacity(64 << 10, tls))
+    } else {
+        let mut writer = sock.makefile("wb")?;
+        writer.write_all(request.as_bytes())?;
+        writer.flush()?;
+        Box::new(sock.makefile("rb")?)
+    };
     // Interim responses (100 Continue, 103 Early Hints) come before the final one.
     let (status, code, headers) = loop {
         let (status, code, headers) = read_head(&mut response)?;
