@@ -2,7 +2,9 @@
 
 `asyncio_tls client PORT CA_PEM`: open_connection(ssl=...) GETs from a native HTTPS server.
 `asyncio_tls server`: start_server(ssl=...) on the preopened listener, with the credential
-the host named `site`, echoes one line to one client.
+the host named `site`, echoes one line to one client. `asyncio_tls many N`: the same for N
+clients at once, each answered after a pause, printing how many it served and the most it
+served at one time.
 """
 
 import sockbox  # first: socket.py and ssl.py on sockbox
@@ -57,9 +59,42 @@ async def server():
     print("served: ok")
 
 
+async def many(n):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sockbox.use_tls_credential(ctx, "site")
+    listener, _ = sockbox.preopened_sockets()[0]
+    state = {"served": 0, "active": 0, "most": 0}
+    done = asyncio.Event()
+
+    async def handle(reader, writer):
+        state["active"] += 1
+        state["most"] = max(state["most"], state["active"])
+        line = await reader.readline()
+        await asyncio.sleep(0.2)  # the others' sessions go on meanwhile
+        writer.write(line)
+        await writer.drain()
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ssl.SSLError, ConnectionError):
+            pass
+        state["active"] -= 1
+        state["served"] += 1
+        if state["served"] == n:
+            done.set()
+
+    srv = await asyncio.start_server(handle, sock=listener, ssl=ctx)
+    async with srv:
+        await asyncio.wait_for(done.wait(), 60)
+    print("served:", state["served"])
+    print("at once:", state["most"])
+
+
 def main():
     if sys.argv[1] == "client":
         asyncio.run(client(int(sys.argv[2]), sys.argv[3]))
+    elif sys.argv[1] == "many":
+        asyncio.run(many(int(sys.argv[2])))
     else:
         asyncio.run(server())
 

@@ -936,6 +936,29 @@ fn python_asyncio_speaks_tls() {
     assert_eq!(echo, "hello, guest server\n");
 }
 
+/// asyncio's `start_server(ssl=...)` serves 20 native TLS clients that connect at once, with
+/// their sessions in progress together (each answered after a pause), all byte-exact.
+fn python_asyncio_serves_many_tls_clients() {
+    let component = sockbox_tests::python_component("tests/python", "asyncio_tls");
+    let issued = issue();
+    let (ctx, addr) = serving_as_site(&issued);
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            let ca = issued.ca_pem.clone();
+            std::thread::spawn(move || native_tls_client(addr, &ca))
+        })
+        .collect();
+    let out = sockbox_tests::run_component(&component, "asyncio_tls", &["many", "20"], ctx, &[]);
+    for client in clients {
+        assert_eq!(client.join().unwrap(), "hello, guest server\n");
+    }
+    out.assert_ok();
+    assert_eq!(out.line("served"), "20", "{out}");
+    let most: usize = out.line("at once").parse().unwrap();
+    assert!(most > 1, "one session at a time: {out}");
+    println!("sessions at once: {most}");
+}
+
 /// Full verification against the test CA: the handshake, TLS 1.3, ALPN, the certificate, an
 /// echo, and `unwrap` giving back the socket with the plain text after close_notify.
 fn verified_connection_echoes_and_unwraps() {
@@ -1039,6 +1062,7 @@ sockbox_tests::both_hosts!(
     python_nonblocking_tls,
     guest_presents_a_named_client_certificate,
     python_asyncio_speaks_tls,
+    python_asyncio_serves_many_tls_clients,
     engines_count_against_the_socket_limit,
     transfers_are_exact_and_truncation_is_an_error,
     expired_certificate_is_refused,
