@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,12 @@ enum Work {
     Accept { count: u64 },
     /// Instantiate a guest and get its first byte to the peer.
     Startup,
+    /// TLS: `total` bytes from a native rustls server, read `chunk` at a time.
+    TlsRecv { total: u64, chunk: usize },
+    /// TLS: `count` 1-byte ping-pongs with a native rustls server (TCP_NODELAY).
+    TlsRtt { count: u64 },
+    /// TLS: `count` connections, each a full handshake with a native rustls server.
+    TlsHandshakes { count: u64 },
 }
 
 /// A benchmark row: a workload, its socket options, the ways it runs, and its target.
@@ -412,6 +418,32 @@ fn rows(quick: bool) -> Vec<Row> {
             Target::RateAtLeast(0.9),
         ),
         row(
+            "TLS recv 64 KiB",
+            Work::TlsRecv {
+                total: gib,
+                chunk: 64 << 10,
+            },
+            false,
+            &two,
+            Target::RateAtLeast(0.95),
+        ),
+        row(
+            "TLS round trip 1 B",
+            Work::TlsRtt { count: rtts / 4 },
+            true,
+            &two,
+            Target::WallAtMost(1.05),
+        ),
+        row(
+            "TLS handshake",
+            Work::TlsHandshakes {
+                count: accepts / 10,
+            },
+            true,
+            &two,
+            Target::RateAtLeast(0.9),
+        ),
+        row(
             "startup to first byte",
             Work::Startup,
             false,
@@ -419,6 +451,163 @@ fn rows(quick: bool) -> Vec<Row> {
             Target::StartupAtMost(1.2),
         ),
     ]
+}
+
+/// The TLS rows' test CA and the server's certificate for `localhost`, made once per run.
+struct TlsIdentity {
+    ca_pem: String,
+    server: Arc<rustls::ServerConfig>,
+    client: Arc<rustls::ClientConfig>,
+}
+
+/// The TLS rows' identity, made on first use: native and guest clients verify the same
+/// certificate with rustls's defaults (the same cipher suite both ways).
+fn tls_identity() -> &'static TlsIdentity {
+    static IDENTITY: OnceLock<TlsIdentity> = OnceLock::new();
+    IDENTITY.get_or_init(|| {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().expect("key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "sockbox bench CA");
+        let ca = ca.self_signed(&ca_key).expect("CA");
+        let key = KeyPair::generate().expect("key");
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .expect("params")
+            .signed_by(&key, &ca, &ca_key)
+            .expect("leaf");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .expect("server config");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).expect("root");
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsIdentity {
+            ca_pem: ca.pem(),
+            server: Arc::new(server),
+            client: Arc::new(client),
+        }
+    })
+}
+
+/// A native rustls client session over a new connection to `port`, handshake not started.
+fn tls_client(port: u16) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let tcp = TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_nodelay(true)?;
+    let name = rustls::pki_types::ServerName::try_from("localhost")?;
+    let conn = rustls::ClientConnection::new(Arc::clone(&tls_identity().client), name)?;
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// The TLS rows: a native rustls server thread and the client `way` says (rustls natively, or
+/// the guest on the host's rustls), the same cipher suite.
+fn tls_measure(work: Work, way: Way) -> Result<Sample> {
+    let (l, port) = listener()?;
+    let config = Arc::clone(&tls_identity().server);
+    let server_session = move |l: &TcpListener| -> Result<_> {
+        let (tcp, _) = l.accept()?;
+        tcp.set_nodelay(true)?;
+        let conn = rustls::ServerConnection::new(Arc::clone(&config))?;
+        Ok(rustls::StreamOwned::new(conn, tcp))
+    };
+    let (p, native, args) = match work {
+        Work::TlsRecv { total, chunk } => {
+            let p = peer(move || {
+                let mut s = server_session(&l)?;
+                write_bulk(&mut s, 0xa5, 64 << 10, total)?;
+                s.conn.send_close_notify();
+                s.flush()?;
+                Ok(())
+            });
+            let native = move |mut s: rustls::StreamOwned<_, TcpStream>| {
+                let mut buf = vec![0u8; chunk];
+                let mut got = 0u64;
+                while got < total {
+                    let n = s.read(&mut buf)?;
+                    if n == 0 {
+                        bail!("short stream");
+                    }
+                    got += n as u64;
+                }
+                Ok(())
+            };
+            let native: Box<dyn FnOnce(_) -> Result<()> + Send> = Box::new(native);
+            (
+                p,
+                native,
+                guest_args("tls-recv", port, total, chunk, false, None),
+            )
+        }
+        Work::TlsRtt { count } => {
+            let p = peer(move || {
+                let mut s = server_session(&l)?;
+                let mut b = [0u8; 1];
+                for _ in 0..count {
+                    s.read_exact(&mut b)?;
+                    s.write_all(&b)?;
+                }
+                Ok(())
+            });
+            let native = move |mut s: rustls::StreamOwned<_, TcpStream>| {
+                let mut b = [0u8; 1];
+                for _ in 0..count {
+                    s.write_all(b"x")?;
+                    s.read_exact(&mut b)?;
+                }
+                Ok(())
+            };
+            let native: Box<dyn FnOnce(_) -> Result<()> + Send> = Box::new(native);
+            (p, native, guest_args("tls-rtt", port, count, 1, true, None))
+        }
+        Work::TlsHandshakes { count } => {
+            let p = peer(move || {
+                for _ in 0..count {
+                    let mut s = server_session(&l)?;
+                    while s.conn.is_handshaking() {
+                        s.conn.complete_io(&mut s.sock)?;
+                    }
+                    // The client goes once it has its session.
+                    let _ = s.read(&mut [0u8; 1]);
+                }
+                Ok(())
+            });
+            let native = move |first: rustls::StreamOwned<_, TcpStream>| {
+                let mut s = first;
+                for i in 0..count {
+                    if i > 0 {
+                        s = tls_client(port)?;
+                    }
+                    while s.conn.is_handshaking() {
+                        s.conn.complete_io(&mut s.sock)?;
+                    }
+                }
+                Ok(())
+            };
+            let native: Box<dyn FnOnce(_) -> Result<()> + Send> = Box::new(native);
+            (
+                p,
+                native,
+                guest_args("tls-handshakes", port, count, 1, true, None),
+            )
+        }
+        _ => unreachable!("not a TLS row"),
+    };
+    let s = match way {
+        Way::Native => on_client(move || tls_client(port), native)?,
+        _ => run_guest(guest(way, args, None, None)?)?,
+    };
+    join(p)?;
+    Ok(s)
 }
 
 /// tmpfs when there is one (the sendfile file should not measure a disk).
@@ -438,6 +627,8 @@ fn ops(work: Work) -> u64 {
         }
         Work::Sendfile { .. } | Work::Startup => 1,
         Work::Rtt { count } | Work::Accept { count } => count,
+        Work::TlsRecv { total, chunk } => total.div_ceil(chunk as u64),
+        Work::TlsRtt { count } | Work::TlsHandshakes { count } => count,
     }
 }
 
@@ -629,6 +820,9 @@ fn guest(
         policy = policy.allow_bind("127.0.0.1").map_err(anyhow::Error::msg)?;
     }
     let mut sockets = SocketCtx::builder().policy(policy.build());
+    if args.get(1).is_some_and(|w| w.starts_with("tls-")) {
+        sockets = sockets.tls_roots_pem(tls_identity().ca_pem.as_bytes())?;
+    }
     if let Some((n, s)) = preopen {
         sockets = sockets.preopen(n, s);
     }
@@ -858,6 +1052,9 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
             Ok(s)
         }
         Work::Accept { count } => accept(way, count),
+        Work::TlsRecv { .. } | Work::TlsRtt { .. } | Work::TlsHandshakes { .. } => {
+            tls_measure(row.work, way)
+        }
         Work::Startup => {
             // One start is tens of microseconds of noise: take the median of several.
             let mut runs = (0..STARTUPS_PER_ROUND)

@@ -4,7 +4,8 @@
 /// The workload arguments every bench guest takes: `WORKLOAD PORT SIZE CHUNK NODELAY [PATH]`.
 #[derive(Debug)]
 pub struct Args {
-    /// `send`, `recv`, `recv-into`, `rtt`, `accept`, `sendfile`, `readsend`, `startup`.
+    /// `send`, `recv`, `recv-into`, `rtt`, `accept`, `sendfile`, `readsend`, `startup`;
+    /// `tls-recv`, `tls-rtt`, `tls-handshakes` (sockbox only).
     pub workload: String,
     /// The native peer's port on 127.0.0.1 (or the port to listen on, for `accept`).
     pub port: u16,

@@ -24,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
+    if let Some(tls) = a.workload.strip_prefix("tls-") {
+        return tls_workload(tls, &a);
+    }
     let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
     if a.nodelay {
         s.set_tcp_nodelay(true)?;
@@ -86,6 +89,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         other => return Err(format!("unknown workload {other}").into()),
+    }
+    Ok(())
+}
+
+/// The TLS workloads against the harness's rustls server (`localhost`'s certificate, whose CA
+/// the host trusts): `recv`, `rtt`, `handshakes`.
+fn tls_workload(workload: &str, a: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    use sockbox::tls::{ClientOptions, TlsStream};
+    let options = ClientOptions::new("localhost");
+    let session = || -> Result<TlsStream, sockbox::Error> {
+        let s = Socket::new(AddressFamily::Inet, SocketKind::Stream, 0)?;
+        s.set_tcp_nodelay(true)?;
+        s.connect(("127.0.0.1", a.port))?;
+        TlsStream::connect(s, &options)
+    };
+    match workload {
+        "recv" => {
+            let tls = session()?;
+            let mut got = 0u64;
+            while got < a.size {
+                let n = tls.recv(a.chunk)?.len();
+                if n == 0 {
+                    break;
+                }
+                got += n as u64;
+            }
+        }
+        "rtt" => {
+            let tls = session()?;
+            for _ in 0..a.size {
+                tls.sendall(b"x")?;
+                tls.recv(1)?;
+            }
+        }
+        "handshakes" => {
+            for _ in 0..a.size {
+                drop(session()?);
+            }
+        }
+        other => return Err(format!("unknown TLS workload {other}").into()),
     }
     Ok(())
 }
