@@ -199,18 +199,115 @@ impl TlsStream {
 
 impl io::Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl io::Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reading through a shared reference, as a socket's calls do (a reader and a writer can share
+/// one session).
+impl io::Read for &TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let data = self.recv(buf.len()).map_err(io::Error::from)?;
         buf[..data.len()].copy_from_slice(&data);
         Ok(data.len())
     }
 }
 
-impl io::Write for TlsStream {
+/// Writing through a shared reference.
+impl io::Write for &TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.send(buf).map_err(io::Error::from)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The file [`TlsStream::makefile`] returns: buffered plaintext, readable (`Read`, `BufRead`)
+/// and/or writable (`Write`) as its mode says. Dropping it flushes what it buffered.
+#[derive(Debug)]
+pub struct TlsFile<'a> {
+    reader: Option<io::BufReader<&'a TlsStream>>,
+    writer: Option<io::BufWriter<&'a TlsStream>>,
+}
+
+impl TlsStream {
+    /// `makefile(mode)` (`SSLSocket.makefile`): a buffered file over the session, `"r"`,
+    /// `"rb"`, `"w"`, `"wb"`, `"rw"`, `"rwb"`. Text and binary read the same bytes
+    /// (`BufRead::lines` decodes UTF-8).
+    ///
+    /// # Errors
+    /// [`Error::Value`](crate::Error::Value) for a bad mode.
+    pub fn makefile(&self, mode: &str) -> Result<TlsFile<'_>> {
+        if mode.is_empty() || !mode.chars().all(|c| matches!(c, 'r' | 'w' | 'b')) {
+            return Err(crate::Error::value(format!(
+                "invalid mode {mode:?} (only r, w, b allowed)"
+            )));
+        }
+        let writing = mode.contains('w');
+        let reading = mode.contains('r') || !writing;
+        Ok(TlsFile {
+            reader: reading.then(|| io::BufReader::with_capacity(64 << 10, self)),
+            writer: writing.then(|| io::BufWriter::with_capacity(64 << 10, self)),
+        })
+    }
+}
+
+/// The error for a file used against its mode.
+fn not_open_for(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("File not open for {what}"),
+    )
+}
+
+impl io::Read for TlsFile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader
+            .as_mut()
+            .ok_or_else(|| not_open_for("reading"))?
+            .read(buf)
+    }
+}
+
+impl io::BufRead for TlsFile<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.reader
+            .as_mut()
+            .ok_or_else(|| not_open_for("reading"))?
+            .fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Some(r) = self.reader.as_mut() {
+            r.consume(amount);
+        }
+    }
+}
+
+impl io::Write for TlsFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| not_open_for("writing"))?
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
     }
 }

@@ -725,19 +725,16 @@ fn tls_client_cert(port: u16, ca: &str, credential: &str) -> Res {
     let mut options = ClientOptions::new("localhost");
     options.extra_roots_pem = Some(ca.as_bytes().to_vec());
     options.credential = (credential != "-").then(|| Credential::Named(credential.to_string()));
-    let answer = TlsStream::connect(sock, &options).and_then(|tls| {
-        let mut line = Vec::new();
-        while !line.ends_with(b"\n") {
-            let chunk = tls.recv(1024)?;
-            if chunk.is_empty() {
-                break;
+    match TlsStream::connect(sock, &options) {
+        Ok(tls) => {
+            // Through makefile, as socket.py's readline.
+            // (TLS 1.3: a server's refusal of the client arrives after the handshake.)
+            let mut line = String::new();
+            match std::io::BufRead::read_line(&mut tls.makefile("r")?, &mut line) {
+                Ok(_) => println!("answer: {}", line.trim_end()),
+                Err(e) => println!("answer: err {e}"),
             }
-            line.extend_from_slice(&chunk);
         }
-        Ok(String::from_utf8_lossy(&line).trim_end().to_string())
-    });
-    match answer {
-        Ok(line) => println!("answer: {line}"),
         Err(e) => report("answer", Err::<(), _>(e)),
     }
     Ok(())
