@@ -122,6 +122,13 @@ struct RunArgs {
     /// Python's `CERT_NONE`); refused by default.
     #[arg(long)]
     tls_allow_unverified: bool,
+    /// Trust the system's certificate store too (the distribution's bundle, or
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR`), besides Mozilla's roots.
+    #[arg(long)]
+    tls_system_roots: bool,
+    /// The oldest TLS version the guest may speak: `1.2` (the default) or `1.3`.
+    #[arg(long, value_name = "VERSION")]
+    tls_min_version: Option<sockbox_host::TlsVersion>,
     /// Turn TCP_NODELAY on for the guest's wasi:sockets connections (Rust std::net, wasi-libc,
     /// CPython's WASI `_socket`), which cannot set it themselves.
     #[arg(long)]
@@ -344,6 +351,19 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
                 key.display()
             );
         }
+        if f.tls.system_roots {
+            println!("  the system's roots trusted too");
+        }
+        if let Some(v) = f.tls.min_version {
+            println!(
+                "  TLS {} at least",
+                if v == sockbox_host::TlsVersion::Tls13 {
+                    "1.3"
+                } else {
+                    "1.2"
+                }
+            );
+        }
         if f.tls.allow_unverified {
             println!("  the guest may turn certificate verification off");
         }
@@ -369,6 +389,8 @@ fn run(args: RunArgs) -> Result<i32> {
     }
     // The flags add to the policy file's [tls] table.
     tls.allow_unverified |= args.tls_allow_unverified;
+    tls.system_roots |= args.tls_system_roots;
+    tls.min_version = args.tls_min_version.or(tls.min_version);
     tls.ca.extend(args.tls_ca.iter().cloned());
     for spec in &args.tls_credential {
         let (name, files) = spec
@@ -383,7 +405,9 @@ fn run(args: RunArgs) -> Result<i32> {
     let mut sockets = SocketCtx::builder()
         .policy(policy)
         .limits(limits)
-        .tls_allow_unverified(tls.allow_unverified);
+        .tls_allow_unverified(tls.allow_unverified)
+        .tls_system_roots(tls.system_roots)
+        .tls_min_version(tls.min_version.unwrap_or_default());
     let read = |f: &std::path::Path| {
         std::fs::read(f).with_context(|| format!("TLS file {} (--tls-*, [tls])", f.display()))
     };

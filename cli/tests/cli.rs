@@ -553,6 +553,82 @@ import importlib.metadata
     );
 }
 
+/// `--tls-system-roots` trusts the system's store: with `SSL_CERT_FILE` naming a test CA,
+/// `http-get --tls` verifies a native `openssl s_server` whose certificate that CA signed;
+/// without the flag the same run is refused (Mozilla's roots do not vouch for it).
+#[test]
+fn system_roots_are_trusted_when_asked() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "sockbox cli CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let file = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (ca_file, cert, key) = (
+        file("ca.pem", ca.pem()),
+        file("cert.pem", leaf.pem()),
+        file("key.pem", key.serialize_pem()),
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl");
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = |system: bool| {
+        let mut cmd = sockbox();
+        cmd.env("SSL_CERT_FILE", &ca_file).arg("run");
+        if system {
+            cmd.arg("--tls-system-roots");
+        }
+        cmd.args(["--allow-lookup", "localhost"])
+            .arg(format!("--allow-connect=localhost:{port}"))
+            .arg(example("http-get"))
+            .args(["--tls", "localhost", &port.to_string(), "/"])
+            .output()
+            .unwrap()
+    };
+    let (trusted, refused) = (run(true), run(false));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(trusted.status.success(), "{trusted:?}");
+    assert!(
+        String::from_utf8_lossy(&trusted.stdout).contains("s_server"),
+        "{trusted:?}"
+    );
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        why.contains("unable to get local issuer certificate"),
+        "{why}"
+    );
+}
+
 /// `sockbox compile` writes a precompiled file that `sockbox run` maps and runs under the same
 /// policy; a precompiled file with --time-limit, and a damaged one, are refused with a message.
 #[test]

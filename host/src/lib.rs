@@ -44,7 +44,7 @@ pub use core::limits::Limits;
 pub use core::ops::fds::ReceivedFd;
 pub use core::ops::io::SocketIo;
 pub use core::ops::socket::Socket;
-pub use core::ops::tls::{TlsEngine, TlsSocket};
+pub use core::ops::tls::{TlsEngine, TlsSocket, TlsVersion};
 pub use core::policy;
 pub use core::policy::file as policy_file;
 pub use core::policy::file::{PolicyFile, TlsFile};

@@ -142,12 +142,18 @@ type Answer = fn(Arc<rustls::ServerConfig>, TcpStream) -> Option<()>;
 
 /// [`tls_server`] with another way to answer each connection.
 fn tls_server_with(answer: Answer) -> Server {
-    tls_server_full(issue(), 0, answer)
+    tls_server_full(issue(), 0, rustls::ALL_VERSIONS, answer)
 }
 
 /// [`tls_server_with`] for `issued`'s certificate, sending it with `padding` more copies of
-/// the CA's certificate after it in its chain (a hostile peer's huge chain).
-fn tls_server_full(issued: Issued, padding: usize, answer: Answer) -> Server {
+/// the CA's certificate after it in its chain (a hostile peer's huge chain), speaking
+/// `versions`.
+fn tls_server_full(
+    issued: Issued,
+    padding: usize,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    answer: Answer,
+) -> Server {
     let cert_der = issued.cert_der.clone();
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -157,7 +163,7 @@ fn tls_server_full(issued: Issued, padding: usize, answer: Answer) -> Server {
     let mut chain = vec![cert_der.clone()];
     chain.extend(std::iter::repeat_n(ca_der, padding));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
@@ -422,9 +428,39 @@ fn transfers_are_exact_and_truncation_is_an_error() {
     );
 }
 
+/// TLS 1.2 works with a server that speaks nothing newer, unless the host asks for 1.3 at
+/// least (`SocketCtxBuilder::tls_min_version`, `--tls-min-version 1.3`): then the handshake
+/// fails.
+fn the_host_sets_the_oldest_tls_version() {
+    for min in [None, Some(sockbox_host::TlsVersion::Tls13)] {
+        let server = tls_server_full(issue(), 0, &[&rustls::version::TLS12], serve);
+        let mut ctx = allowing_connect(server.port);
+        if let Some(min) = min {
+            ctx = ctx.tls_min_version(min);
+        }
+        let out = case(
+            &[
+                "tls",
+                &server.port.to_string(),
+                "localhost",
+                "full",
+                &server.ca_pem,
+            ],
+            ctx,
+        );
+        out.assert_ok();
+        if min.is_none() {
+            assert_eq!(out.line("version"), "TLSv1.2", "{out}");
+            assert_eq!(out.line("echo"), "hello over tls");
+        } else {
+            assert!(out.line("connect").starts_with("err SSLError"), "{out}");
+        }
+    }
+}
+
 /// An expired certificate is refused as CPython words it.
 fn expired_certificate_is_refused() {
-    let server = tls_server_full(issue_expiring(true), 0, serve);
+    let server = tls_server_full(issue_expiring(true), 0, rustls::ALL_VERSIONS, serve);
     let out = case(
         &[
             "tls",
@@ -475,7 +511,7 @@ fn hostile_tls_input_fails_cleanly() {
         out.line("accept").starts_with("err ValueError : bad PEM"),
         "{out}"
     );
-    let server = tls_server_full(issue(), 2000, serve);
+    let server = tls_server_full(issue(), 2000, rustls::ALL_VERSIONS, serve);
     let out = case(
         &[
             "tls",
@@ -1066,6 +1102,7 @@ sockbox_tests::both_hosts!(
     engines_count_against_the_socket_limit,
     transfers_are_exact_and_truncation_is_an_error,
     expired_certificate_is_refused,
+    the_host_sets_the_oldest_tls_version,
     hostile_tls_input_fails_cleanly,
     interrupt_wakes_tls_calls,
     examples_fetch_over_https,

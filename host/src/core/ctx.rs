@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 
 use crate::core::error::SocketError;
 use crate::core::limits::{Limits, Slot, take};
-use crate::core::ops::tls::{Credentials, KeyPair, TlsSettings, certificates_from_pem};
+use crate::core::ops::tls::{Credentials, KeyPair, TlsSettings, TlsVersion, certificates_from_pem};
 use crate::core::policy::{Gate, Policy};
 use crate::core::resolver::{Resolver, SystemResolver};
 use crate::core::share::ShareGroup;
@@ -38,7 +38,9 @@ pub struct SocketCtx {
     pub(crate) wasi_tcp_nodelay: bool,
     /// The embedder's extra trust roots and whether guests may turn verification off.
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    tls_system_roots: bool,
     tls_allow_unverified: bool,
+    tls_min_version: TlsVersion,
     tls_credentials: Credentials,
     /// The TLS settings, made at the first TLS connection (the root store is not free).
     tls: std::sync::OnceLock<TlsSettings>,
@@ -120,7 +122,9 @@ impl SocketCtx {
             .get_or_init(|| {
                 TlsSettings::new(
                     &self.tls_extra_roots,
+                    self.tls_system_roots,
                     self.tls_allow_unverified,
+                    self.tls_min_version,
                     Arc::clone(&self.tls_credentials),
                 )
             })
@@ -138,7 +142,9 @@ pub struct SocketCtxBuilder {
     resolver: Arc<dyn Resolver>,
     wasi_tcp_nodelay: bool,
     tls_extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    tls_system_roots: bool,
     tls_allow_unverified: bool,
+    tls_min_version: TlsVersion,
     tls_credentials: std::collections::HashMap<String, Arc<KeyPair>>,
 }
 
@@ -165,7 +171,9 @@ impl SocketCtxBuilder {
             resolver: Arc::new(SystemResolver),
             wasi_tcp_nodelay: false,
             tls_extra_roots: Vec::new(),
+            tls_system_roots: false,
             tls_allow_unverified: false,
+            tls_min_version: TlsVersion::default(),
             tls_credentials: std::collections::HashMap::new(),
         }
     }
@@ -266,6 +274,21 @@ impl SocketCtxBuilder {
         Ok(self)
     }
 
+    /// Trusts the system's certificate store too (what `rustls-native-certs` finds: the
+    /// distribution's bundle, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), besides Mozilla's roots.
+    /// Read when the instance first uses TLS; a store that cannot be read adds nothing (and is
+    /// logged).
+    pub fn tls_system_roots(mut self, on: bool) -> Self {
+        self.tls_system_roots = on;
+        self
+    }
+
+    /// The oldest TLS version guests may speak, as clients and servers (default 1.2).
+    pub fn tls_min_version(mut self, version: TlsVersion) -> Self {
+        self.tls_min_version = version;
+        self
+    }
+
     /// Whether the guest may make TLS connections without verifying the server's certificate
     /// (`verify-mode.none`, Python's `CERT_NONE`). Off by default: such a call fails with
     /// EACCES.
@@ -323,7 +346,9 @@ impl SocketCtxBuilder {
             preopens: self.preopens,
             wasi_tcp_nodelay: self.wasi_tcp_nodelay,
             tls_extra_roots: self.tls_extra_roots,
+            tls_system_roots: self.tls_system_roots,
             tls_allow_unverified: self.tls_allow_unverified,
+            tls_min_version: self.tls_min_version,
             tls_credentials: Arc::new(self.tls_credentials),
             tls: std::sync::OnceLock::new(),
         })

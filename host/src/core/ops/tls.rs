@@ -49,13 +49,50 @@ impl std::fmt::Debug for TlsSocket {
 pub(crate) type Credentials = Arc<std::collections::HashMap<String, Arc<KeyPair>>>;
 
 /// The embedder's TLS settings: the trust roots, whether guests may turn verification off,
-/// and the server credentials it named.
+/// the oldest TLS version, and the credentials it named.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSettings {
-    /// Mozilla's roots (webpki-roots) and the embedder's own.
+    /// Mozilla's roots (webpki-roots), the system's if asked, and the embedder's own.
     pub(crate) roots: Arc<RootCertStore>,
     pub(crate) allow_unverified: bool,
+    pub(crate) min_version: TlsVersion,
     pub(crate) credentials: Credentials,
+}
+
+/// A TLS protocol version, the oldest a host lets its guests speak
+/// ([`SocketCtxBuilder::tls_min_version`](crate::SocketCtxBuilder::tls_min_version)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 (and 1.3): the default.
+    #[default]
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+impl std::str::FromStr for TlsVersion {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "1.2" => Ok(TlsVersion::Tls12),
+            "1.3" => Ok(TlsVersion::Tls13),
+            other => Err(format!("TLS version {other:?}: 1.2 or 1.3")),
+        }
+    }
+}
+
+impl TlsVersion {
+    /// The versions rustls may negotiate from this one up.
+    fn allowed(self) -> &'static [&'static rustls::SupportedProtocolVersion] {
+        static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+        match self {
+            TlsVersion::Tls12 => rustls::ALL_VERSIONS,
+            TlsVersion::Tls13 => &TLS13_ONLY,
+        }
+    }
 }
 
 /// A certificate chain and its private key (a server's, or a client's): WIT `credential`.
@@ -79,18 +116,30 @@ impl KeyPair {
 }
 
 impl TlsSettings {
-    /// Mozilla's roots, `extra` (PEM certificates) besides them, the switch, the credentials.
+    /// Mozilla's roots, the system's when `system` (what it has: a store that cannot be read
+    /// adds nothing), `extra` (PEM certificates) besides them, the switch, the oldest version,
+    /// the credentials.
     pub(crate) fn new(
         extra: &[CertificateDer<'static>],
+        system: bool,
         allow_unverified: bool,
+        min_version: TlsVersion,
         credentials: Credentials,
     ) -> Self {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if system {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::warn!("system TLS roots: {e}");
+            }
+            let _ = roots.add_parsable_certificates(found.certs);
+        }
         let _ = roots.add_parsable_certificates(extra.iter().cloned());
         TlsSettings {
             roots: Arc::new(roots),
             allow_unverified,
+            min_version,
             credentials,
         }
     }
@@ -284,7 +333,7 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
         Some(pem) => with_anchors((*settings.roots).clone(), pem)?,
     };
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(settings.min_version.allowed())
         .map_err(from_rustls)?;
     let builder = match options.verify {
         VerifyMode::Full => builder.with_root_certificates(roots),
@@ -390,7 +439,7 @@ fn server_config(settings: &TlsSettings, options: &ServerOptions) -> Result<Serv
     let pair = key_pair(settings, &options.credential)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(settings.min_version.allowed())
         .map_err(from_rustls)?;
     let builder = match options.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),

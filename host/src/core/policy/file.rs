@@ -17,6 +17,8 @@
 //!
 //! [tls]
 //! ca = ["internal-ca.pem"]          # trusted besides Mozilla's roots
+//! system_roots = false              # the system's store trusted too
+//! min_version = "1.2"               # or "1.3"
 //! allow_unverified = false
 //! credentials.site = { cert = "site.pem", key = "site.key" }   # the key stays in the host
 //! ```
@@ -56,6 +58,10 @@ pub struct TlsFile {
     pub credentials: Vec<(String, PathBuf, PathBuf)>,
     /// Whether the guest may make TLS connections that verify no certificate.
     pub allow_unverified: bool,
+    /// Whether the system's certificate store is trusted too.
+    pub system_roots: bool,
+    /// The oldest TLS version guests may speak (`"1.2"` or `"1.3"`).
+    pub min_version: Option<crate::TlsVersion>,
 }
 
 /// A policy file that cannot be read or does not parse, with the line at fault.
@@ -95,6 +101,10 @@ struct RawTls {
     ca: Vec<String>,
     #[serde(default)]
     allow_unverified: bool,
+    #[serde(default)]
+    system_roots: bool,
+    #[serde(default)]
+    min_version: Option<crate::TlsVersion>,
     #[serde(default)]
     credentials: BTreeMap<String, RawCredential>,
 }
@@ -218,6 +228,8 @@ impl PolicyFile {
                 .map(|(name, c)| (name.clone(), file(&c.cert), file(&c.key)))
                 .collect(),
             allow_unverified: raw.tls.allow_unverified,
+            system_roots: raw.tls.system_roots,
+            min_version: raw.tls.min_version,
         };
         Ok(PolicyFile {
             policy: b.build(),
@@ -247,6 +259,8 @@ mod tests {
 [tls]
 ca = ["ca.pem", "/etc/other.pem"]
 allow_unverified = true
+system_roots = true
+min_version = "1.3"
 credentials.site = { cert = "site.pem", key = "keys/site.key" }
 "#;
         let f = PolicyFile::parse_in(Policy::builder(), text, "p.toml", Some(Path::new("/cfg")))
@@ -264,8 +278,12 @@ credentials.site = { cert = "site.pem", key = "keys/site.key" }
                     PathBuf::from("/cfg/keys/site.key")
                 )],
                 allow_unverified: true,
+                system_roots: true,
+                min_version: Some(crate::TlsVersion::Tls13),
             }
         );
+        let bad = PolicyFile::parse("[tls]\nmin_version = \"1.1\"\n", "p.toml").unwrap_err();
+        assert!(bad.to_string().starts_with("p.toml:2:"), "{bad}");
         let bad = PolicyFile::parse("[tls]\nkeys = []\n", "p.toml").unwrap_err();
         assert!(bad.to_string().starts_with("p.toml:2:"), "{bad}");
         let none = PolicyFile::parse("", "p.toml").unwrap();
