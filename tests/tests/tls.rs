@@ -458,6 +458,47 @@ fn the_host_sets_the_oldest_tls_version() {
     }
 }
 
+/// A self-signed server certificate made as `openssl req -x509` makes one (a CA certificate
+/// for `localhost`), trusted by giving it as the trust anchor: accepted as OpenSSL accepts it
+/// (webpki alone refuses a CA certificate as the end of a chain), its name still checked.
+fn a_trusted_self_signed_certificate_is_accepted() {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = params.self_signed(&key).unwrap();
+    let issued = Issued {
+        ca_pem: cert.pem(),
+        cert_der: cert.der().clone(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+        ..issue()
+    };
+    let server = tls_server_full(issued, 0, rustls::ALL_VERSIONS, serve);
+    let port = server.port.to_string();
+    let out = case(
+        &["tls", &port, "localhost", "full", &server.ca_pem],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert_eq!(out.line("connect"), "ok", "{out}");
+    assert_eq!(out.line("echo"), "hello over tls");
+    let out = case(
+        &["tls", &port, "other.example", "full", &server.ca_pem],
+        allowing_connect(server.port),
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.line("connect"),
+        "err SSLCertVerificationError : certificate verify failed: Hostname mismatch, \
+         certificate is not valid for 'other.example'.",
+        "{out}"
+    );
+}
+
 /// An expired certificate is refused as CPython words it.
 fn expired_certificate_is_refused() {
     let server = tls_server_full(issue_expiring(true), 0, rustls::ALL_VERSIONS, serve);
@@ -1103,6 +1144,7 @@ sockbox_tests::both_hosts!(
     transfers_are_exact_and_truncation_is_an_error,
     expired_certificate_is_refused,
     the_host_sets_the_oldest_tls_version,
+    a_trusted_self_signed_certificate_is_accepted,
     hostile_tls_input_fails_cleanly,
     interrupt_wakes_tls_calls,
     examples_fetch_over_https,

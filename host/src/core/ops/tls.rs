@@ -54,6 +54,8 @@ pub(crate) type Credentials = Arc<std::collections::HashMap<String, Arc<KeyPair>
 pub(crate) struct TlsSettings {
     /// Mozilla's roots (webpki-roots), the system's if asked, and the embedder's own.
     pub(crate) roots: Arc<RootCertStore>,
+    /// The embedder's own trust anchors (also in `roots`).
+    pub(crate) extra_roots: Arc<[CertificateDer<'static>]>,
     pub(crate) allow_unverified: bool,
     pub(crate) min_version: TlsVersion,
     pub(crate) credentials: Credentials,
@@ -138,6 +140,7 @@ impl TlsSettings {
         let _ = roots.add_parsable_certificates(extra.iter().cloned());
         TlsSettings {
             roots: Arc::new(roots),
+            extra_roots: extra.into(),
             allow_unverified,
             min_version,
             credentials,
@@ -232,16 +235,22 @@ impl Write for Wire<'_> {
     }
 }
 
-/// Accepts any certificate chain the roots vouch for, whatever name it is for
-/// (`check_hostname = False`), or any at all (`CERT_NONE`).
+/// How a client checks a server's certificate: a chain the roots vouch for, with or without
+/// its name (`check_hostname`), or nothing at all (`CERT_NONE`). A certificate the guest or
+/// the embedder trusts itself (a self-signed server certificate given as a trust anchor, as
+/// `openssl req -x509` makes) is accepted as the end of its own chain, as OpenSSL does;
+/// webpki alone refuses a CA certificate as an end entity.
 #[derive(Debug)]
-struct Lenient {
+struct Verifier {
     /// `None`: no check at all.
     chain: Option<Arc<WebPkiServerVerifier>>,
+    check_name: bool,
+    /// Trust anchors given as PEM, matched byte for byte against the server's certificate.
+    pinned: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for Lenient {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -253,11 +262,24 @@ impl ServerCertVerifier for Lenient {
         let Some(chain) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
         };
+        if self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            // Trusted as it is (its key signs the handshake, which rustls checks); the name
+            // still has to match. Its validity period is not checked.
+            if self.check_name {
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+            }
+            return Ok(ServerCertVerified::assertion());
+        }
         match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::NotValidForName
                 | rustls::CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -328,38 +350,42 @@ fn mismatched(e: rustls::Error) -> SocketError {
 /// The client configuration for `options` under the embedder's `settings`.
 fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut pinned = settings.extra_roots.to_vec();
     let roots = match options.extra_roots_pem.as_deref() {
         None => Arc::clone(&settings.roots),
-        Some(pem) => with_anchors((*settings.roots).clone(), pem)?,
-    };
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(settings.min_version.allowed())
-        .map_err(from_rustls)?;
-    let builder = match options.verify {
-        VerifyMode::Full => builder.with_root_certificates(roots),
-        VerifyMode::ChainOnly | VerifyMode::None => {
-            if options.verify == VerifyMode::None && !settings.allow_unverified {
-                return Err(SocketError::os(
-                    Errno::Access,
-                    "Permission denied (the host does not allow TLS without certificate \
-                     verification; an embedder allows it with \
-                     SocketCtxBuilder::tls_allow_unverified, sockbox run with \
-                     --tls-allow-unverified)",
-                ));
-            }
-            let chain = match options.verify {
-                VerifyMode::ChainOnly => Some(
-                    WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
-                        .build()
-                        .map_err(|e| SocketError::value(format!("trust roots: {e}")))?,
-                ),
-                _ => None,
-            };
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Lenient { chain, provider }))
+        Some(pem) => {
+            pinned.extend(certificates_from_pem(pem)?);
+            with_anchors((*settings.roots).clone(), pem)?
         }
     };
+    if options.verify == VerifyMode::None && !settings.allow_unverified {
+        return Err(SocketError::os(
+            Errno::Access,
+            "Permission denied (the host does not allow TLS without certificate \
+             verification; an embedder allows it with \
+             SocketCtxBuilder::tls_allow_unverified, sockbox run with \
+             --tls-allow-unverified)",
+        ));
+    }
+    let chain = match options.verify {
+        VerifyMode::None => None,
+        VerifyMode::Full | VerifyMode::ChainOnly => Some(
+            WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
+                .build()
+                .map_err(|e| SocketError::value(format!("trust roots: {e}")))?,
+        ),
+    };
+    let verifier = Verifier {
+        chain,
+        check_name: options.verify == VerifyMode::Full,
+        pinned,
+        provider: Arc::clone(&provider),
+    };
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(settings.min_version.allowed())
+        .map_err(from_rustls)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
     let mut config = match &options.credential {
         None => builder.with_no_client_auth(),
         Some(credential) => {
