@@ -553,6 +553,40 @@ import importlib.metadata
     );
 }
 
+/// `sockbox run --listen ADDR` hands an unmodified std::net server the host's listener when it
+/// binds ADDR: no `--allow-bind`, and a native client is served.
+#[test]
+fn listen_serves_an_unmodified_wasi_program() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = sockbox()
+        .args(["run", "--listen", &addr])
+        .arg(example("std-http-server"))
+        .args([&addr, "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(first, format!("listening on {addr}"));
+    let mut native = TcpStream::connect(&addr).unwrap();
+    native
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    native
+        .write_all(b"GET /handed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    native.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains("request 1 for /handed"), "{reply}");
+    assert!(server.wait().unwrap().success());
+}
+
 /// `--tls-system-roots` trusts the system's store: with `SSL_CERT_FILE` naming a test CA,
 /// `http-get --tls` verifies a native `openssl s_server` whose certificate that CA signed;
 /// without the flag the same run is refused (Mozilla's roots do not vouch for it).

@@ -336,7 +336,54 @@ fn tokio_net() {
     assert_eq!(ours.line("client 2"), "echoed intact true");
 }
 
+/// An unmodified std::net server gets the host's listener by binding its address (`sockbox
+/// run --listen`, wasi-sockets#47): no bind rule, and it serves a native client on the socket
+/// the host made; a program binding `0.0.0.0` and that port gets it too; another port is
+/// still the policy's (denied).
+fn listeners_the_host_made() {
+    use std::io::{Read, Write};
+    for bind in ["exact", "any"] {
+        let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+        let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
+            .preopen(addr.to_string(), listener)
+            .build()
+            .unwrap();
+        let client = std::thread::spawn(move || {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c.write_all(b"GET /preopened HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut reply = String::new();
+            c.read_to_string(&mut reply).unwrap();
+            reply
+        });
+        let asked = match bind {
+            "exact" => addr.to_string(),
+            _ => format!("0.0.0.0:{}", addr.port()),
+        };
+        let out = run_with("std-http-server", &[&asked, "1"], ctx);
+        let reply = client.join().unwrap();
+        out.assert_ok();
+        assert!(
+            out.stdout.starts_with(&format!("listening on {addr}\n")),
+            "{out}"
+        );
+        assert!(reply.contains("request 1 for /preopened"), "{reply}");
+    }
+    let (listener, addr) = sockbox_tests::preopen_listener("127.0.0.1:0");
+    let ctx = sockbox_tests::with_policy(sockbox_tests::policy(&[]))
+        .preopen(addr.to_string(), listener)
+        .build()
+        .unwrap();
+    let (_held, port) = closed_port();
+    let other = format!("127.0.0.1:{port}");
+    let out = run_with("std-http-server", &[&other, "1"], ctx);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("PermissionDenied"), "{out}");
+}
+
 both_hosts!(
+    listeners_the_host_made,
     tokio_net,
     peer_reset,
     lookup_flood,

@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! sockbox run --allow-bind 127.0.0.1:8080 std-http-server.wasm 127.0.0.1:8080
+//! sockbox run --listen 127.0.0.1:8080 std-http-server.wasm 127.0.0.1:8080   # the host's socket
 //! ```
 //!
 //! It prints `listening on ADDR`, then answers each request with a line naming it, one

@@ -116,6 +116,30 @@ impl SocketCtx {
         &self.limits
     }
 
+    /// A handle of its own on the preopened TCP listener a bind to `addr` means: the one bound
+    /// to `addr`, or to `addr`'s port when `addr`'s address is the unspecified one of the same
+    /// family (a program that binds `0.0.0.0:8080` run with `--listen 127.0.0.1:8080`).
+    pub(crate) fn preopened_at(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> io::Result<Option<socket2::Socket>> {
+        for (_, s) in &self.preopens {
+            let Some(local) = s.local_addr()?.as_socket() else {
+                continue;
+            };
+            let same_ip = local.ip() == addr.ip()
+                || (addr.ip().is_unspecified() && local.is_ipv4() == addr.is_ipv4());
+            if local.port() == addr.port()
+                && same_ip
+                && s.r#type()? == socket2::Type::STREAM
+                && rustix::net::sockopt::socket_acceptconn(s)?
+            {
+                return s.try_clone().map(Some);
+            }
+        }
+        Ok(None)
+    }
+
     /// The TLS settings (trust roots, the verification switch).
     pub(crate) fn tls_settings(&self) -> TlsSettings {
         self.tls

@@ -97,6 +97,15 @@ pub(crate) fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
 #[derive(Debug)]
 pub(crate) struct Slot(Arc<AtomicUsize>);
 
+impl Slot {
+    /// One more place next to this one, taken whatever the limit says: for a socket that takes
+    /// this one's holder's place at once (the count is back when the holder goes).
+    pub(crate) fn another(&self) -> Slot {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Slot(Arc::clone(&self.0))
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);

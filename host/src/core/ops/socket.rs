@@ -141,6 +141,13 @@ impl Socket {
         Ok(sock)
     }
 
+    /// A guest handle for the embedder's preopened listener `os` that takes this socket's
+    /// place in the instance's limit (a `wasi:sockets` bind to a `--listen` address).
+    pub(crate) fn preopened_in_place_of(&self, os: socket2::Socket) -> Result<Socket> {
+        let slot = self.os()?._slot.another();
+        Socket::preopened(os, None, slot)
+    }
+
     fn wrap_shared(
         os: socket2::Socket,
         family: AddressFamily,

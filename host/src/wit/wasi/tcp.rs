@@ -217,6 +217,18 @@ impl tcp::HostTcpSocket for SocketCtxView<'_> {
         if !is_unicast(addr.ip()) || !sock.family.holds(addr.ip()) {
             return Err(ErrorCode::InvalidArgument.into());
         }
+        // A listener the host made for this address (`sockbox run --listen`): the program gets
+        // it by binding as it always does (what wasi-sockets#47 asks for), needing no bind
+        // rule; its `listen` then keeps the host's backlog.
+        if addr.port() != 0
+            && let Some(listener) = self.ctx.preopened_at(addr).map_err(SocketError::from)?
+        {
+            let sock = self.table.get_mut(&this)?;
+            sock.sock = sock.sock.preopened_in_place_of(listener)?;
+            sock.state = State::Bound;
+            sock.pending = Some(Op::Bind);
+            return Ok(());
+        }
         let to = self.ctx.gate.check(Use::Bind(&addr::from_std(addr)))?;
         // As WASI asks: a bind to a port is not held up by a recently closed socket's
         // TIME_WAIT.
