@@ -113,9 +113,81 @@ fn lookup() {
         "",
         "a b",
         "bad/name",
+        "127.1",
+        "0x7f.0.0.1",
     ]);
     assert_eq!(out.line("\"127.0.0.1\""), "[\"(127, 0, 0, 1)\"]");
     assert_eq!(out.line("\"a b\""), "err invalid-argument");
+}
+
+/// A resolver that knows one name (the ASCII form of a non-ASCII one) as 127.0.0.1, and what
+/// it was asked.
+#[derive(Debug)]
+struct OneName(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl sockbox_host::resolver::Resolver for OneName {
+    fn getaddrinfo(
+        &self,
+        host: Option<&str>,
+        _service: Option<&str>,
+        _hints: sockbox_host::resolver::AddrInfoHints,
+    ) -> Result<Vec<sockbox_host::resolver::AddrInfo>, sockbox_host::resolver::LookupError> {
+        let host = host.unwrap_or_default().to_string();
+        self.0.lock().unwrap().push(host.clone());
+        if host != "xn--bcher-kva.localhost" {
+            return Err(sockbox_host::resolver::LookupError::new(libc::EAI_NONAME));
+        }
+        Ok(vec![sockbox_host::resolver::AddrInfo {
+            flags: 0,
+            address: libc::AF_INET,
+            socktype: libc::SOCK_STREAM,
+            protocol: libc::IPPROTO_TCP,
+            sockaddr: "127.0.0.1:0".parse().unwrap(),
+            canonname: None,
+        }])
+    }
+
+    fn getnameinfo(
+        &self,
+        _address: std::net::SocketAddr,
+        _flags: i32,
+    ) -> Result<(String, String), sockbox_host::resolver::LookupError> {
+        Err(sockbox_host::resolver::LookupError::new(libc::EAI_NONAME))
+    }
+}
+
+/// A non-ASCII name is looked up in its ASCII (IDNA) form, as wasmtime-wasi does, and that is
+/// the form the policy's lookup rules name; without the rule it is `access-denied`.
+fn lookup_of_a_non_ascii_name() {
+    for allowed in [true, false] {
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rules: Vec<String> = if allowed {
+            vec!["lookup xn--bcher-kva.localhost".to_string()]
+        } else {
+            Vec::new()
+        };
+        let ctx = with_rules(&rules)
+            .resolver(OneName(asked.clone()))
+            .build()
+            .unwrap();
+        let out = run_with("wasi-sockets", &["lookup", "bücher.localhost"], ctx);
+        out.assert_ok();
+        if allowed {
+            assert_eq!(
+                out.line("\"bücher.localhost\""),
+                "[\"(127, 0, 0, 1)\"]",
+                "{out}"
+            );
+            assert_eq!(*asked.lock().unwrap(), ["xn--bcher-kva.localhost"]);
+        } else {
+            assert_eq!(
+                out.line("\"bücher.localhost\""),
+                "err access-denied",
+                "{out}"
+            );
+            assert!(asked.lock().unwrap().is_empty());
+        }
+    }
 }
 
 fn std_net() {
@@ -384,6 +456,7 @@ fn listeners_the_host_made() {
 
 both_hosts!(
     listeners_the_host_made,
+    lookup_of_a_non_ascii_name,
     tokio_net,
     peer_reset,
     lookup_flood,

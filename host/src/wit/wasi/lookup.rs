@@ -31,14 +31,22 @@ impl std::fmt::Debug for ResolveAddressStream {
     }
 }
 
-/// Whether `name` can be a host name or an address at all; anything else is
-/// `invalid-argument` before any lookup.
-fn well_formed(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'%'))
+/// What `name` names, as the lookup (and the policy) takes it: an address, or a host name in
+/// its ASCII form (a non-ASCII name turned to punycode by IDNA: `bücher.example` is
+/// `xn--bcher-kva.example`). `None` for what cannot be a host (`invalid-argument`). Parsed as
+/// wasmtime-wasi parses it, with the `url` crate's host parser (so `[::1]`, a bare IPv6
+/// address, and URL-style IPv4 forms such as `0x7f.1` are addresses), so both implementations
+/// take the same names.
+fn host_of(name: &str) -> Option<String> {
+    match url::Host::parse(name) {
+        Ok(url::Host::Domain(domain)) => Some(domain),
+        Ok(url::Host::Ipv4(ip)) => Some(ip.to_string()),
+        Ok(url::Host::Ipv6(ip)) => Some(ip.to_string()),
+        Err(_) => name
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|ip| ip.to_string()),
+    }
 }
 
 impl ip_name_lookup::Host for SocketCtxView<'_> {
@@ -48,15 +56,8 @@ impl ip_name_lookup::Host for SocketCtxView<'_> {
         name: String,
     ) -> WasiResult<Resource<ResolveAddressStream>> {
         self.table.get(&network)?;
-        // An IPv6 address may come in brackets, as in a URL.
-        let host = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-            Some(inner) if inner.parse::<std::net::Ipv6Addr>().is_ok() => inner,
-            _ => name.as_str(),
-        };
-        if !well_formed(host) {
-            return Err(ErrorCode::InvalidArgument.into());
-        }
-        let lookup = AddressLookup::start(self.ctx, host).map_err(lookup_error)?;
+        let host = host_of(&name).ok_or(ErrorCode::InvalidArgument)?;
+        let lookup = AddressLookup::start(self.ctx, &host).map_err(lookup_error)?;
         Ok(self.table.push(ResolveAddressStream {
             lookup,
             left: None,
