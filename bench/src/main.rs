@@ -529,18 +529,8 @@ fn tls_measure(work: Work, way: Way) -> Result<Sample> {
                 s.flush()?;
                 Ok(())
             });
-            let native = move |mut s: rustls::StreamOwned<_, TcpStream>| {
-                let mut buf = vec![0u8; chunk];
-                let mut got = 0u64;
-                while got < total {
-                    let n = s.read(&mut buf)?;
-                    if n == 0 {
-                        bail!("short stream");
-                    }
-                    got += n as u64;
-                }
-                Ok(())
-            };
+            let native =
+                move |mut s: rustls::StreamOwned<_, TcpStream>| read_bulk(&mut s, chunk, total);
             let native: Box<dyn FnOnce(_) -> Result<()> + Send> = Box::new(native);
             (
                 p,
@@ -699,6 +689,20 @@ fn write_bulk(w: &mut impl Write, byte: u8, chunk: usize, total: u64) -> Result<
 }
 
 /// A peer that accepts one connection and reads it to the end: how many bytes came.
+/// Reads `total` bytes from `r`, `chunk` at a time.
+fn read_bulk(r: &mut impl Read, chunk: usize, total: u64) -> Result<()> {
+    let mut buf = vec![0u8; chunk];
+    let mut got = 0u64;
+    while got < total {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            bail!("short stream");
+        }
+        got += n as u64;
+    }
+    Ok(())
+}
+
 fn sink(l: TcpListener) -> JoinHandle<Result<u64>> {
     peer(move || {
         let (mut c, _) = l.accept()?;
@@ -915,18 +919,7 @@ fn measure(row: &Row, way: Way, files: &Path) -> Result<Sample> {
             let s = match way {
                 Way::Native => on_client(
                     move || Ok(TcpStream::connect(("127.0.0.1", port))?),
-                    move |mut s| {
-                        let mut buf = vec![0u8; chunk];
-                        let mut got = 0u64;
-                        while got < total {
-                            let n = s.read(&mut buf)?;
-                            if n == 0 {
-                                bail!("short stream");
-                            }
-                            got += n as u64;
-                        }
-                        Ok(())
-                    },
+                    move |mut s| read_bulk(&mut s, chunk, total),
                 )?,
                 _ => run_guest(guest(
                     way,

@@ -14,6 +14,15 @@ import ssl
 import sys
 
 
+async def close(writer):
+    """Closes a TLS stream; a peer that went first without close_notify is no error here."""
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (ssl.SSLError, ConnectionError):
+        pass
+
+
 async def client(port, ca):
     ctx = ssl.create_default_context(cadata=ca)
     ctx.set_alpn_protocols(["http/1.1"])
@@ -26,11 +35,7 @@ async def client(port, ca):
     await writer.drain()
     response = await reader.read()
     print("response:", response.split(b"\r\n")[0].decode(), response.split(b"\r\n\r\n")[1].decode().strip())
-    writer.close()
-    try:
-        await writer.wait_closed()
-    except (ssl.SSLError, ConnectionError):
-        pass
+    await close(writer)
 
 
 async def server():
@@ -46,11 +51,7 @@ async def server():
         print("alpn:", writer.get_extra_info("ssl_object").selected_alpn_protocol())
         writer.write(line)
         await writer.drain()
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ssl.SSLError, ConnectionError):
-            pass
+        await close(writer)
         done.set()
 
     srv = await asyncio.start_server(handle, sock=listener, ssl=ctx)
@@ -73,11 +74,7 @@ async def many(n):
         await asyncio.sleep(0.2)  # the others' sessions go on meanwhile
         writer.write(line)
         await writer.drain()
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ssl.SSLError, ConnectionError):
-            pass
+        await close(writer)
         state["active"] -= 1
         state["served"] += 1
         if state["served"] == n:

@@ -16,18 +16,23 @@ import ssl
 import sys
 
 
+def read_line(tls):
+    """One line (or what came before the end of the session)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = tls.recv(1024)
+        if not chunk:
+            break
+        line += chunk
+    return line
+
+
 def client(port, ca, cert, key):
     ctx = ssl.create_default_context(cafile=ca)
     ctx.load_cert_chain(cert, key)
     with socket.create_connection(("localhost", port), timeout=10) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-            line = b""
-            while not line.endswith(b"\n"):
-                chunk = tls.recv(1024)
-                if not chunk:
-                    break
-                line += chunk
-            print("answer:", line.decode().strip())
+            print("answer:", read_line(tls).decode().strip())
 
 
 def main():
@@ -56,12 +61,7 @@ def main():
             print("peer:", subject["commonName"])
         print("alpn:", tls.selected_alpn_protocol())
         print("version:", tls.version())
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = tls.recv(1024)
-            if not chunk:
-                break
-            line += chunk
+        line = read_line(tls)
         tls.sendall(line)
         print("got:", line.decode().strip())
         tls.unwrap()

@@ -438,17 +438,7 @@ fn the_host_sets_the_oldest_tls_version() {
         if let Some(min) = min {
             ctx = ctx.tls_min_version(min);
         }
-        let out = case(
-            &[
-                "tls",
-                &server.port.to_string(),
-                "localhost",
-                "full",
-                &server.ca_pem,
-            ],
-            ctx,
-        );
-        out.assert_ok();
+        let out = tls_case(server.port, "localhost", &server.ca_pem, ctx);
         if min.is_none() {
             assert_eq!(out.line("version"), "TLSv1.2", "{out}");
             assert_eq!(out.line("echo"), "hello over tls");
@@ -478,19 +468,20 @@ fn a_trusted_self_signed_certificate_is_accepted() {
         ..issue()
     };
     let server = tls_server_full(issued, 0, rustls::ALL_VERSIONS, serve);
-    let port = server.port.to_string();
-    let out = case(
-        &["tls", &port, "localhost", "full", &server.ca_pem],
+    let out = tls_case(
+        server.port,
+        "localhost",
+        &server.ca_pem,
         allowing_connect(server.port),
     );
-    out.assert_ok();
     assert_eq!(out.line("connect"), "ok", "{out}");
     assert_eq!(out.line("echo"), "hello over tls");
-    let out = case(
-        &["tls", &port, "other.example", "full", &server.ca_pem],
+    let out = tls_case(
+        server.port,
+        "other.example",
+        &server.ca_pem,
         allowing_connect(server.port),
     );
-    out.assert_ok();
     assert_eq!(
         out.line("connect"),
         "err SSLCertVerificationError : certificate verify failed: Hostname mismatch, \
@@ -502,17 +493,12 @@ fn a_trusted_self_signed_certificate_is_accepted() {
 /// An expired certificate is refused as CPython words it.
 fn expired_certificate_is_refused() {
     let server = tls_server_full(issue_expiring(true), 0, rustls::ALL_VERSIONS, serve);
-    let out = case(
-        &[
-            "tls",
-            &server.port.to_string(),
-            "localhost",
-            "full",
-            &server.ca_pem,
-        ],
+    let out = tls_case(
+        server.port,
+        "localhost",
+        &server.ca_pem,
         allowing_connect(server.port),
     );
-    out.assert_ok();
     assert_eq!(
         out.line("connect"),
         "err SSLCertVerificationError : certificate verify failed: certificate has expired",
@@ -526,17 +512,12 @@ fn expired_certificate_is_refused() {
 fn hostile_tls_input_fails_cleanly() {
     let server = tls_server_with(serve);
     let bad_pem = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
-    let out = case(
-        &[
-            "tls",
-            &server.port.to_string(),
-            "localhost",
-            "full",
-            bad_pem,
-        ],
+    let out = tls_case(
+        server.port,
+        "localhost",
+        bad_pem,
         allowing_connect(server.port),
     );
-    out.assert_ok();
     assert!(
         out.line("connect").starts_with("err ValueError : bad PEM"),
         "{out}"
@@ -553,17 +534,12 @@ fn hostile_tls_input_fails_cleanly() {
         "{out}"
     );
     let server = tls_server_full(issue(), 2000, rustls::ALL_VERSIONS, serve);
-    let out = case(
-        &[
-            "tls",
-            &server.port.to_string(),
-            "localhost",
-            "full",
-            &server.ca_pem,
-        ],
+    let out = tls_case(
+        server.port,
+        "localhost",
+        &server.ca_pem,
         allowing_connect(server.port),
     );
-    out.assert_ok();
     assert!(out.line("connect").starts_with("err SSLError"), "{out}");
 }
 
@@ -722,6 +698,19 @@ fn example_tls_echo_server_serves_openssl() {
         lines.len() >= 4,
         "the plain client's failure is logged: {out}"
     );
+}
+
+/// The Rust guest's `tls` case against `server` as `name`, verified fully against `ca` (PEM,
+/// or `-` for the host's roots), allowed to reach the server and no more than `ctx` adds.
+fn tls_case(
+    port: u16,
+    name: &str,
+    ca: &str,
+    ctx: sockbox_host::SocketCtxBuilder,
+) -> sockbox_tests::Outcome {
+    let out = case(&["tls", &port.to_string(), name, "full", ca], ctx);
+    out.assert_ok();
+    out
 }
 
 /// A context whose policy may look up `localhost` and reach it on `port`.
@@ -1040,12 +1029,12 @@ fn python_asyncio_serves_many_tls_clients() {
 /// echo, and `unwrap` giving back the socket with the plain text after close_notify.
 fn verified_connection_echoes_and_unwraps() {
     let server = tls_server();
-    let port = server.port.to_string();
-    let out = case(
-        &["tls", &port, "localhost", "full", &server.ca_pem],
+    let out = tls_case(
+        server.port,
+        "localhost",
+        &server.ca_pem,
         allowing_connect(server.port),
     );
-    out.assert_ok();
     assert_eq!(out.line("connect"), "ok", "{out}");
     assert_eq!(out.line("version"), "TLSv1.3");
     assert_eq!(out.line("cipher"), "true");
