@@ -192,14 +192,9 @@ fn serve(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;
     let mut conn = rustls::ServerConnection::new(config).ok()?;
-    let mut line = Vec::new();
     {
         let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-        let mut byte = [0u8; 1];
-        while !line.ends_with(b"\n") {
-            tls.read_exact(&mut byte).ok()?;
-            line.push(byte[0]);
-        }
+        let line = read_until(&mut tls, b"\n")?;
         tls.write_all(&line).ok()?;
     }
     conn.send_close_notify();
@@ -224,18 +219,25 @@ fn serve(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
     tcp.shutdown(Shutdown::Write).ok()
 }
 
+/// The bytes `r` gives up to and with `end`, read one at a time (nothing after it is taken);
+/// `None` if the stream fails or ends first.
+fn read_until(r: &mut impl Read, end: &[u8]) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(end) {
+        r.read_exact(&mut byte).ok()?;
+        got.push(byte[0]);
+    }
+    Some(got)
+}
+
 /// An HTTPS answer: the request head, then a fixed response.
 fn serve_https(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<()> {
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;
     let mut conn = rustls::ServerConnection::new(config).ok()?;
     let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        tls.read_exact(&mut byte).ok()?;
-        head.push(byte[0]);
-    }
+    read_until(&mut tls, b"\r\n\r\n")?;
     let body = "hello over https\n";
     write!(
         tls,
@@ -576,14 +578,9 @@ fn serve_late(config: Arc<rustls::ServerConfig>, mut tcp: TcpStream) -> Option<(
         .ok()?;
     let mut conn = rustls::ServerConnection::new(config).ok()?;
     let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with(b"\n") {
-        tls.read_exact(&mut byte).ok()?;
-        line.push(byte[0]);
-    }
+    let line = read_until(&mut tls, b"\n")?;
     tls.write_all(&line).ok()?;
-    while tls.read(&mut byte).ok()? > 0 {}
+    while tls.read(&mut [0u8; 1]).ok()? > 0 {}
     Some(())
 }
 
