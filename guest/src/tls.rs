@@ -17,7 +17,8 @@ use std::io;
 
 use crate::bindings::sockbox::socket::tls as wit;
 pub use crate::bindings::sockbox::socket::types::{
-    ClientAuth, Credential, PemCredential, ServerOptions, TlsErrorCode, VerifyMode,
+    ClientAuth, Credential, PemCredential, ServerOptions, TlsErrorCode, TlsVersion, TlsVersions,
+    VerifyMode,
 };
 use crate::{Result, Socket};
 
@@ -35,6 +36,9 @@ pub struct ClientOptions {
     /// A client certificate, sent when the server asks (`load_cert_chain` on a client
     /// context): PEM the plugin holds, or a credential the host named.
     pub credential: Option<Credential>,
+    /// The TLS versions it may speak (`minimum_version`, `maximum_version`; default 1.2 to
+    /// 1.3); the host may allow fewer.
+    pub versions: TlsVersions,
 }
 
 impl ClientOptions {
@@ -46,6 +50,10 @@ impl ClientOptions {
             verify: VerifyMode::Full,
             extra_roots_pem: None,
             credential: None,
+            versions: TlsVersions {
+                min: TlsVersion::Tls12,
+                max: TlsVersion::Tls13,
+            },
         }
     }
 
@@ -57,6 +65,7 @@ impl ClientOptions {
             verify: self.verify,
             extra_roots_pem: self.extra_roots_pem.clone(),
             credential: self.credential.clone(),
+            versions: self.versions,
         }
     }
 }

@@ -505,8 +505,8 @@ class _SSLContext:
         """The host's roots are always trusted."""
 
     def load_cert_chain(self, certfile, keyfile=None, password=None):
-        """A server's certificate chain and key, PEM files (the key may be in ``certfile``).
-        A client context keeps them unused: client certificates are not sent."""
+        """A certificate chain and key, PEM files (the key may be in ``certfile``): a server's,
+        or the client certificate a client context sends when the server asks."""
         if password is not None:
             raise NotImplementedError("encrypted private keys: give the key unencrypted")
         with open(certfile, "rb") as f:
@@ -590,6 +590,7 @@ class _SSLContext:
             alpn=list(self._alpn),
             client_auth=client_auth,
             client_roots_pem=self._cadata or None,
+            versions=self._versions(),
         )
 
     def _client_options(self, name):
@@ -599,7 +600,17 @@ class _SSLContext:
             verify=self._verify(),
             extra_roots_pem=self._cadata or None,
             credential=self._wit_credential(),
+            versions=self._versions(),
         )
+
+    def _versions(self):
+        """``minimum_version`` and ``maximum_version`` as the WIT's."""
+        low, high = _t.TlsVersion.TLS12, _t.TlsVersion.TLS13
+        if self._minimum_version == PROTO_TLSv1_3:
+            low = _t.TlsVersion.TLS13
+        if self._maximum_version == PROTO_TLSv1_2:
+            high = _t.TlsVersion.TLS12
+        return _t.TlsVersions(min=low, max=high)
 
 
 class _SSLSocket:

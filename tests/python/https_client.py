@@ -58,5 +58,11 @@ def main():
         print("no-hostname-check:", s.recv(12).decode())
         print("pending:", s.pending() > 0)  # the rest of the record, decrypted
 
+    older = ssl.create_default_context(cadata=ca)
+    older.maximum_version = ssl.TLSVersion.TLSv1_2
+    with older.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                           server_hostname="localhost") as s:
+        print("maximum 1.2:", s.version())
+
 
 Run = sockbox.command(main)

@@ -294,6 +294,7 @@ fn python_speaks_https() {
         ),
         ("no-hostname-check", "HTTP/1.1 200".to_string()),
         ("pending", "True".to_string()),
+        ("maximum 1.2", "TLSv1.2".to_string()),
     ] {
         assert_eq!(out.line(label), want, "{label}: {out}");
     }

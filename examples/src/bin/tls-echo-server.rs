@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use sockbox::tls::{ClientAuth, Credential, ServerOptions, TlsStream};
+use sockbox::tls::{ClientAuth, Credential, ServerOptions, TlsStream, TlsVersion, TlsVersions};
 use sockbox::{Errno, Error};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         alpn: Vec::new(),
         client_auth: ClientAuth::None,
         client_roots_pem: None,
+        versions: TlsVersions {
+            min: TlsVersion::Tls12,
+            max: TlsVersion::Tls13,
+        },
     };
     loop {
         let (conn, peer) = match listener.accept() {

@@ -9,10 +9,11 @@ use wasmtime::component::ResourceTable;
 
 use crate::core::error::SocketError;
 use crate::core::limits::{Limits, Slot, take};
-use crate::core::ops::tls::{Credentials, KeyPair, TlsSettings, TlsVersion, certificates_from_pem};
+use crate::core::ops::tls::{Credentials, KeyPair, TlsSettings, certificates_from_pem};
 use crate::core::policy::{Gate, Policy};
 use crate::core::resolver::{Resolver, SystemResolver};
 use crate::core::share::ShareGroup;
+use crate::core::types::TlsVersion;
 use crate::core::types::{Errno, GaiCode};
 use crate::core::wait::InterruptHandle;
 

@@ -671,7 +671,9 @@ fn tls(port: u16, name: &str, verify: &str, ca: &str) -> Res {
 /// host named NAME; `tls-server CHAIN_PEM KEY_PEM` with PEM it holds. Echoes one line, then
 /// ends the session with close_notify both ways.
 fn tls_server(first: &str, key: Option<&str>) -> Res {
-    use sockbox::tls::{ClientAuth, Credential, PemCredential, ServerOptions, TlsStream};
+    use sockbox::tls::{
+        ClientAuth, Credential, PemCredential, ServerOptions, TlsStream, TlsVersion, TlsVersions,
+    };
     let (listener, _) = sockbox::preopened_sockets()?
         .into_iter()
         .next()
@@ -690,6 +692,10 @@ fn tls_server(first: &str, key: Option<&str>) -> Res {
         alpn: vec!["h2".into(), "http/1.1".into()],
         client_auth: ClientAuth::None,
         client_roots_pem: None,
+        versions: TlsVersions {
+            min: TlsVersion::Tls12,
+            max: TlsVersion::Tls13,
+        },
     };
     let tls = match TlsStream::accept(conn, &options) {
         Ok(tls) => tls,
@@ -798,6 +804,10 @@ fn tls_engines() -> Res {
         verify: VerifyMode::Full,
         extra_roots_pem: None,
         credential: None,
+        versions: sockbox::tls::TlsVersions {
+            min: sockbox::tls::TlsVersion::Tls12,
+            max: sockbox::tls::TlsVersion::Tls13,
+        },
     };
     let mut held = Vec::new();
     loop {

@@ -23,7 +23,7 @@ use crate::core::error::SocketError;
 use crate::core::ops::socket::{OsSocket, Socket, read_size, recv_now, send_flags};
 use crate::core::types::{
     ClientAuth, ClientOptions, Credential, Errno, Error, MsgFlags, ServerOptions, SocketKind,
-    TlsError, TlsErrorCode, VerifyMode,
+    TlsError, TlsErrorCode, TlsVersion, TlsVersions, VerifyMode,
 };
 use crate::core::wait::{Deadline, Interest, Waiter};
 
@@ -61,22 +61,17 @@ pub(crate) struct TlsSettings {
     pub(crate) credentials: Credentials,
 }
 
-/// A TLS protocol version, the oldest a host lets its guests speak
-/// ([`SocketCtxBuilder::tls_min_version`](crate::SocketCtxBuilder::tls_min_version)).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
-pub enum TlsVersion {
-    /// TLS 1.2 (and 1.3): the default.
-    #[default]
-    #[serde(rename = "1.2")]
-    Tls12,
-    /// TLS 1.3 only.
-    #[serde(rename = "1.3")]
-    Tls13,
+impl Default for TlsVersion {
+    /// TLS 1.2 (and 1.3).
+    fn default() -> Self {
+        TlsVersion::Tls12
+    }
 }
 
 impl std::str::FromStr for TlsVersion {
     type Err = String;
 
+    /// `1.2` or `1.3`, as `--tls-min-version` and a policy file's `[tls] min_version` say it.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "1.2" => Ok(TlsVersion::Tls12),
@@ -87,13 +82,47 @@ impl std::str::FromStr for TlsVersion {
 }
 
 impl TlsVersion {
-    /// The versions rustls may negotiate from this one up.
-    fn allowed(self) -> &'static [&'static rustls::SupportedProtocolVersion] {
-        static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    /// Older versions first.
+    fn rank(self) -> u8 {
         match self {
-            TlsVersion::Tls12 => rustls::ALL_VERSIONS,
-            TlsVersion::Tls13 => &TLS13_ONLY,
+            TlsVersion::Tls12 => 2,
+            TlsVersion::Tls13 => 3,
         }
+    }
+
+    /// As written: `1.2`, `1.3`.
+    fn number(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
+        }
+    }
+}
+
+/// The versions rustls may negotiate: what the guest asks for, from the host's oldest on.
+///
+/// # Errors
+/// `value` when none is left.
+fn allowed_versions(
+    settings: &TlsSettings,
+    asked: TlsVersions,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion]> {
+    static TLS12_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
+    static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    let low = if asked.min.rank() < settings.min_version.rank() {
+        settings.min_version
+    } else {
+        asked.min
+    };
+    match (low, asked.max) {
+        (TlsVersion::Tls12, TlsVersion::Tls12) => Ok(&TLS12_ONLY),
+        (TlsVersion::Tls12, TlsVersion::Tls13) => Ok(rustls::ALL_VERSIONS),
+        (TlsVersion::Tls13, TlsVersion::Tls13) => Ok(&TLS13_ONLY),
+        (TlsVersion::Tls13, TlsVersion::Tls12) => Err(SocketError::value(format!(
+            "no TLS version left: the host allows TLS {} and newer, the guest at most TLS {}",
+            settings.min_version.number(),
+            asked.max.number()
+        ))),
     }
 }
 
@@ -382,7 +411,7 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
         provider: Arc::clone(&provider),
     };
     let builder = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(settings.min_version.allowed())
+        .with_protocol_versions(allowed_versions(settings, options.versions)?)
         .map_err(from_rustls)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
@@ -465,7 +494,7 @@ fn server_config(settings: &TlsSettings, options: &ServerOptions) -> Result<Serv
     let pair = key_pair(settings, &options.credential)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(settings.min_version.allowed())
+        .with_protocol_versions(allowed_versions(settings, options.versions)?)
         .map_err(from_rustls)?;
     let builder = match options.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),

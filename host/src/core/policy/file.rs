@@ -104,7 +104,7 @@ struct RawTls {
     #[serde(default)]
     system_roots: bool,
     #[serde(default)]
-    min_version: Option<crate::TlsVersion>,
+    min_version: Option<Spanned<String>>,
     #[serde(default)]
     credentials: BTreeMap<String, RawCredential>,
 }
@@ -229,7 +229,10 @@ impl PolicyFile {
                 .collect(),
             allow_unverified: raw.tls.allow_unverified,
             system_roots: raw.tls.system_roots,
-            min_version: raw.tls.min_version,
+            min_version: match &raw.tls.min_version {
+                None => None,
+                Some(v) => Some(v.get_ref().parse().map_err(|e| error(Some(v.span()), e))?),
+            },
         };
         Ok(PolicyFile {
             policy: b.build(),
