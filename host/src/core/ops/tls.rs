@@ -89,13 +89,15 @@ impl TlsVersion {
             TlsVersion::Tls13 => 3,
         }
     }
+}
 
-    /// As written: `1.2`, `1.3`.
-    fn number(self) -> &'static str {
-        match self {
+impl std::fmt::Display for TlsVersion {
+    /// As written: `1.2`, `1.3` (what [`FromStr`](std::str::FromStr) reads).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             TlsVersion::Tls12 => "1.2",
             TlsVersion::Tls13 => "1.3",
-        }
+        })
     }
 }
 
@@ -120,8 +122,7 @@ fn allowed_versions(
         (TlsVersion::Tls13, TlsVersion::Tls13) => Ok(&TLS13_ONLY),
         (TlsVersion::Tls13, TlsVersion::Tls12) => Err(SocketError::value(format!(
             "no TLS version left: the host allows TLS {} and newer, the guest at most TLS {}",
-            settings.min_version.number(),
-            asked.max.number()
+            settings.min_version, asked.max
         ))),
     }
 }
@@ -348,9 +349,12 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
-/// `roots` with the PEM certificates `pem` added as trust anchors.
-fn with_anchors(mut roots: RootCertStore, pem: &[u8]) -> Result<Arc<RootCertStore>> {
-    for cert in certificates_from_pem(pem)? {
+/// `roots` with `certs` added as trust anchors.
+fn with_anchors(
+    mut roots: RootCertStore,
+    certs: &[CertificateDer<'static>],
+) -> Result<Arc<RootCertStore>> {
+    for cert in certs.iter().cloned() {
         roots
             .add(cert)
             .map_err(|e| SocketError::value(format!("bad trust anchor: {e}")))?;
@@ -383,8 +387,10 @@ fn client_config(settings: &TlsSettings, options: &ClientOptions) -> Result<Clie
     let roots = match options.extra_roots_pem.as_deref() {
         None => Arc::clone(&settings.roots),
         Some(pem) => {
-            pinned.extend(certificates_from_pem(pem)?);
-            with_anchors((*settings.roots).clone(), pem)?
+            let certs = certificates_from_pem(pem)?;
+            let roots = with_anchors((*settings.roots).clone(), &certs)?;
+            pinned.extend(certs);
+            roots
         }
     };
     if options.verify == VerifyMode::None && !settings.allow_unverified {
@@ -502,7 +508,7 @@ fn server_config(settings: &TlsSettings, options: &ServerOptions) -> Result<Serv
             // Only the guest's anchors when it gives some (as a server context with
             // `load_verify_locations` alone trusts): client certificates are a private CA's.
             let roots = match options.client_roots_pem.as_deref() {
-                Some(pem) => with_anchors(RootCertStore::empty(), pem)?,
+                Some(pem) => with_anchors(RootCertStore::empty(), &certificates_from_pem(pem)?)?,
                 None => Arc::clone(&settings.roots),
             };
             let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
@@ -624,6 +630,26 @@ impl SocketCtxView<'_> {
         Ok(os)
     }
 
+    /// A client session over `s` (a connected stream socket), its handshake not started.
+    fn client_session(&self, s: &Resource<Socket>, options: &ClientOptions) -> Result<TlsSocket> {
+        let os = self.connected_stream(s)?;
+        let conn = client_connection(&self.ctx.tls_settings(), options)?;
+        Ok(TlsSocket { os, conn })
+    }
+
+    /// A server session over `s` (an accepted stream socket), its handshake not started.
+    fn server_session(&self, s: &Resource<Socket>, options: &ServerOptions) -> Result<TlsSocket> {
+        let os = self.connected_stream(s)?;
+        let conn = server_connection(&self.ctx.tls_settings(), options)?;
+        Ok(TlsSocket { os, conn })
+    }
+
+    /// Runs `tls`'s handshake, then keeps the session in the table (not when it failed).
+    async fn handshaken(&mut self, w: Waiter, mut tls: TlsSocket) -> Result<Resource<TlsSocket>> {
+        tls.handshake(w, &self.ctx.interrupt.clone()).await?;
+        Ok(self.table.push(tls)?)
+    }
+
     /// `tls-socket.connect`: the client's handshake over `s`, within its timeout.
     pub(crate) async fn tls_connect(
         &mut self,
@@ -631,9 +657,8 @@ impl SocketCtxView<'_> {
         s: &Resource<Socket>,
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
-        let os = self.connected_stream(s)?;
-        let conn = client_connection(&self.ctx.tls_settings(), &options)?;
-        self.tls_handshake(w, os, conn).await
+        let tls = self.client_session(s, &options)?;
+        self.handshaken(w, tls).await
     }
 
     /// `tls-socket.accept`: the server's handshake over `s`, within its timeout.
@@ -643,21 +668,8 @@ impl SocketCtxView<'_> {
         s: &Resource<Socket>,
         options: ServerOptions,
     ) -> Result<Resource<TlsSocket>> {
-        let os = self.connected_stream(s)?;
-        let conn = server_connection(&self.ctx.tls_settings(), &options)?;
-        self.tls_handshake(w, os, conn).await
-    }
-
-    /// Runs `conn`'s handshake over `os` and keeps the session in the table.
-    async fn tls_handshake(
-        &mut self,
-        w: Waiter,
-        os: Arc<OsSocket>,
-        conn: Connection,
-    ) -> Result<Resource<TlsSocket>> {
-        let mut tls = TlsSocket { os, conn };
-        tls.handshake(w, &self.ctx.interrupt.clone()).await?;
-        Ok(self.table.push(tls)?)
+        let tls = self.server_session(s, &options)?;
+        self.handshaken(w, tls).await
     }
 
     /// `tls-socket.client`: a client session over `s`, its handshake not started.
@@ -666,9 +678,8 @@ impl SocketCtxView<'_> {
         s: &Resource<Socket>,
         options: ClientOptions,
     ) -> Result<Resource<TlsSocket>> {
-        let os = self.connected_stream(s)?;
-        let conn = client_connection(&self.ctx.tls_settings(), &options)?;
-        Ok(self.table.push(TlsSocket { os, conn })?)
+        let tls = self.client_session(s, &options)?;
+        Ok(self.table.push(tls)?)
     }
 
     /// `tls-socket.server`: a server session over `s`, its handshake not started.
@@ -677,9 +688,8 @@ impl SocketCtxView<'_> {
         s: &Resource<Socket>,
         options: ServerOptions,
     ) -> Result<Resource<TlsSocket>> {
-        let os = self.connected_stream(s)?;
-        let conn = server_connection(&self.ctx.tls_settings(), &options)?;
-        Ok(self.table.push(TlsSocket { os, conn })?)
+        let tls = self.server_session(s, &options)?;
+        Ok(self.table.push(tls)?)
     }
 
     /// `tls-socket.handshake`: on as far as the socket's mode lets it.

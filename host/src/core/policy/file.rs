@@ -229,10 +229,9 @@ impl PolicyFile {
                 .collect(),
             allow_unverified: raw.tls.allow_unverified,
             system_roots: raw.tls.system_roots,
-            min_version: match &raw.tls.min_version {
-                None => None,
-                Some(v) => Some(v.get_ref().parse().map_err(|e| error(Some(v.span()), e))?),
-            },
+            min_version: (raw.tls.min_version.as_ref())
+                .map(|v| v.get_ref().parse().map_err(|e| error(Some(v.span()), e)))
+                .transpose()?,
         };
         Ok(PolicyFile {
             policy: b.build(),
