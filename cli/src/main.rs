@@ -355,14 +355,7 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
             println!("  the system's roots trusted too");
         }
         if let Some(v) = f.tls.min_version {
-            println!(
-                "  TLS {} at least",
-                if v == sockbox_host::TlsVersion::Tls13 {
-                    "1.3"
-                } else {
-                    "1.2"
-                }
-            );
+            println!("  TLS {v} at least");
         }
         if f.tls.allow_unverified {
             println!("  the guest may turn certificate verification off");
@@ -455,9 +448,9 @@ fn run(args: RunArgs) -> Result<i32> {
     if !precompiled {
         // Files the plugin carries (a Python plugin's package data), read-only where it
         // expects them.
-        let wasm = std::fs::read(&args.component).with_context(|| format!("reading {name}"))?;
-        let files = PluginFiles::of(&wasm).with_context(|| format!("reading {name}"))?;
-        drop(wasm);
+        let wasm =
+            std::fs::File::open(&args.component).with_context(|| format!("reading {name}"))?;
+        let files = PluginFiles::read(wasm).with_context(|| format!("reading {name}"))?;
         if !files.is_empty() {
             files
                 .mount(&sockbox_cli::cache_dir().join("plugin-files"), &mut wasi)

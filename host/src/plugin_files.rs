@@ -8,6 +8,7 @@
 //! contents) and preopens them read-only at those paths. Runtimes that ignore the sections run
 //! the plugin as before, without the files.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -42,41 +43,74 @@ impl PluginFiles {
     /// The files in component (or module) `wasm`; none when it carries none.
     ///
     /// # Errors
+    /// As [`read`](Self::read).
+    pub fn of(wasm: &[u8]) -> Result<Self, PluginFilesError> {
+        Self::read(std::io::Cursor::new(wasm))
+    }
+
+    /// The files in the component (or module) `wasm` reads, reading only its top-level
+    /// sections: the nested modules, the bulk of a component, are skipped by seeking, so a
+    /// runner can look into a 20 MB plugin at each start without reading it.
+    ///
+    /// # Errors
     /// When the binary's sections cannot be read, or a path is not a plain absolute path with
     /// at least a top directory and a name (a hostile component must not write outside the
     /// directory its files go to, nor mount over `/`).
-    pub fn of(wasm: &[u8]) -> Result<Self, PluginFilesError> {
+    pub fn read(mut wasm: impl Read + Seek) -> Result<Self, PluginFilesError> {
         use wasmparser::{Chunk, Payload};
+        let io = |e| PluginFilesError::Io("reading the component".into(), e);
         let mut files = Vec::new();
         let mut parser = wasmparser::Parser::new(0);
-        let mut at = 0;
-        let past = |end: usize| {
-            (end <= wasm.len())
-                .then_some(end)
-                .ok_or(PluginFilesError::Truncated)
-        };
-        // The top level's sections only: nested modules and components are skipped whole.
-        while let Chunk::Parsed { consumed, payload } = parser.parse(&wasm[at..], true)? {
+        let len = wasm.seek(SeekFrom::End(0)).map_err(io)?;
+        wasm.seek(SeekFrom::Start(0)).map_err(io)?;
+        // `buf[at..]` are the bytes not parsed yet; `eof` once `wasm` has no more.
+        let (mut buf, mut at, mut eof) = (Vec::new(), 0, false);
+        loop {
+            let (consumed, payload) = match parser.parse(&buf[at..], eof)? {
+                Chunk::NeedMoreData(hint) => {
+                    buf.drain(..at);
+                    at = 0;
+                    let want = usize::try_from(hint).unwrap_or(usize::MAX).max(64 << 10);
+                    let got = (&mut wasm)
+                        .take(want as u64)
+                        .read_to_end(&mut buf)
+                        .map_err(io)?;
+                    eof = got == 0;
+                    continue;
+                }
+                Chunk::Parsed { consumed, payload } => (consumed, payload),
+            };
             at += consumed;
-            match payload {
+            // Where reading goes on past a section skipped whole.
+            let skip_to = match payload {
                 Payload::CustomSection(section) => {
                     if let Some(path) = section.name().strip_prefix(SECTION_PREFIX) {
                         relative(path)?;
                         files.push((path.to_string(), section.data().to_vec()));
                     }
+                    None
                 }
+                // The top level's sections only: nested modules and components are skipped.
                 Payload::ModuleSection {
                     unchecked_range, ..
                 }
                 | Payload::ComponentSection {
                     unchecked_range, ..
-                } => at = past(unchecked_range.end)?,
-                Payload::CodeSectionStart { size, .. } => {
+                } => Some(unchecked_range.end as u64),
+                Payload::CodeSectionStart { range, .. } => {
                     parser.skip_section();
-                    at = past(at + size as usize)?;
+                    Some(range.end as u64)
                 }
                 Payload::End(_) => break,
-                _ => {}
+                _ => None,
+            };
+            if let Some(end) = skip_to {
+                if end > len {
+                    return Err(PluginFilesError::Truncated);
+                }
+                wasm.seek(SeekFrom::Start(end)).map_err(io)?;
+                buf.clear();
+                (at, eof) = (0, false);
             }
         }
         Ok(Self { files })
