@@ -1,13 +1,15 @@
 //! sockbox-bench: each workload three ways in one run — native Rust sockets, a sockbox guest,
 //! and a `wasi:sockets` guest (Rust `std::net` on wasm32-wasip2) in the same wasmtime — with a
 //! native peer every time. Interleaved rounds, the client and the peer pinned to different
-//! cores, wall time and the client thread's CPU time per operation.
+//! cores, wall time and the client side's CPU time per operation (the process's, less the
+//! peer's: the client thread and any host threads serving the guest).
 //!
 //! `cargo run --release -p sockbox-bench` (about two minutes); `-- --quick` checks it works.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +52,10 @@ struct Args {
     /// The client side of --scale (run by the bench itself, in a child process).
     #[arg(long, hide = true)]
     scale_client: bool,
+    /// Only this way of each row (`Native`, `Sockbox`, `Wasi`, `WasiOnSockbox`, ...), printing
+    /// each round's times instead of the tables: for profiling one way with perf or strace.
+    #[arg(long)]
+    way: Option<String>,
 }
 
 /// Who runs the client side.
@@ -167,8 +173,13 @@ enum Target {
 #[derive(Clone, Copy, Debug, Serialize)]
 struct Sample {
     wall: Duration,
+    /// The client side's CPU time: the process's during the client's run, less what the
+    /// native peer used. So it counts the threads a host serves the guest from (wasmtime-wasi's
+    /// tokio workers on the synchronous host) as well as the client thread.
     cpu: Duration,
-    /// The user-space part of `cpu` (the rest is the kernel's), at clock-tick resolution.
+    /// The client thread's own CPU time.
+    thread: Duration,
+    /// The user-space part of `thread` (the rest is the kernel's), at clock-tick resolution.
     user: Duration,
 }
 
@@ -249,12 +260,33 @@ fn main() -> Result<()> {
             let n = row.ways.len();
             for k in 0..n {
                 let wi = (k + round) % n;
-                let s = measure(row, row.ways[wi], files.path())
+                if args
+                    .way
+                    .as_ref()
+                    .is_some_and(|w| *w != format!("{:?}", row.ways[wi]))
+                {
+                    continue;
+                }
+                let peers_before = PEER_CPU_NS.load(Ordering::SeqCst);
+                let mut s = measure(row, row.ways[wi], files.path())
                     .with_context(|| format!("{} / {:?}", row.name, row.ways[wi]))?;
+                let peers = PEER_CPU_NS.load(Ordering::SeqCst) - peers_before;
+                s.cpu = s.cpu.saturating_sub(Duration::from_nanos(peers));
                 samples[ri][wi].push(s);
             }
         }
         eprintln!("sockbox-bench: round {} of {rounds} done", round + 1);
+    }
+    if let Some(way) = &args.way {
+        for (row, s) in rows.iter().zip(&samples) {
+            for s in s.iter().flatten() {
+                println!(
+                    "{} / {way}: wall {:?}, cpu {:?} (client thread {:?})",
+                    row.name, s.wall, s.cpu, s.thread
+                );
+            }
+        }
+        return Ok(());
     }
     let results: Vec<RowResult> = rows
         .iter()
@@ -646,7 +678,17 @@ fn thread_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// Runs `f` on a thread pinned to the client CPU and returns its wall and CPU time.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// The CPU time the native peers have used, added by each as it ends (`measure` subtracts a
+/// run's from the process's CPU time).
+static PEER_CPU_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `f` on a thread pinned to the client CPU and returns its wall time, the process's CPU
+/// time meanwhile (the peer's is subtracted later) and the thread's.
 fn on_client<T: Send + 'static>(
     prepare: impl FnOnce() -> Result<T> + Send + 'static,
     f: impl FnOnce(T) -> Result<()> + Send + 'static,
@@ -654,11 +696,12 @@ fn on_client<T: Send + 'static>(
     std::thread::spawn(move || -> Result<Sample> {
         pin(CLIENT_CPU);
         let state = prepare()?;
-        let (w0, c0, u0) = (Instant::now(), thread_cpu(), thread_user());
+        let (w0, p0, c0, u0) = (Instant::now(), process_cpu(), thread_cpu(), thread_user());
         f(state)?;
         Ok(Sample {
             wall: w0.elapsed(),
-            cpu: thread_cpu() - c0,
+            cpu: process_cpu().saturating_sub(p0),
+            thread: thread_cpu() - c0,
             user: thread_user().saturating_sub(u0),
         })
     })
@@ -672,7 +715,11 @@ fn peer<T: Send + 'static>(
 ) -> JoinHandle<Result<T>> {
     std::thread::spawn(move || {
         pin(PEER_CPU);
-        f()
+        let c0 = thread_cpu();
+        let out = f();
+        let used = u64::try_from((thread_cpu() - c0).as_nanos()).unwrap_or(u64::MAX);
+        PEER_CPU_NS.fetch_add(used, Ordering::SeqCst);
+        out
     })
 }
 
@@ -1190,6 +1237,7 @@ fn startup(way: Way) -> Result<Sample> {
     Ok(Sample {
         wall: first.saturating_duration_since(start),
         cpu: cpu.cpu,
+        thread: cpu.thread,
         user: cpu.user,
     })
 }

@@ -55,7 +55,8 @@ pub enum WasiSockets {
     /// default.
     #[default]
     Sockbox,
-    /// wasmtime-wasi, under the `WasiCtx`'s own network switches (for comparisons).
+    /// wasmtime-wasi, under the `WasiCtx`'s own network switches, with its own `wasi:io/poll`
+    /// on the synchronous host (for comparisons).
     WasmtimeWasi,
 }
 
@@ -106,8 +107,12 @@ impl Runner {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         if sockets == WasiSockets::Sockbox {
             crate::add_wasi_sockets_to_linker(&mut linker)?;
+            crate::add_to_linker_sync(&mut linker)?;
+        } else {
+            // wasmtime-wasi's own `wasi:io/poll` too: the baseline the tests and the bench
+            // compare with.
+            crate::wit::add_interfaces_sync(&mut linker)?;
         }
-        crate::add_to_linker_sync(&mut linker)?;
         Ok(Runner {
             engine,
             linker,

@@ -16,3 +16,4 @@ pub mod resolver;
 pub(crate) mod share;
 pub mod types;
 pub(crate) mod wait;
+pub(crate) mod wait_set;

@@ -201,6 +201,11 @@ impl InterruptHandle {
         }
     }
 
+    /// The eventfd that is readable while the instance is interrupted.
+    pub(crate) fn eventfd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.eventfd.as_fd()
+    }
+
     /// Whether the instance is interrupted.
     pub fn is_interrupted(&self) -> bool {
         self.inner.set.load(Ordering::SeqCst)

@@ -3,10 +3,13 @@
 //!
 //! - [`bindings`] and `sync`: the synchronous host (`add_to_linker_sync`);
 //! - `async_host`: the async host, bindings of its own with per-function `async`;
-//! - `fast`: the zero-copy `send`/`sendall`/`recv` of both (the only shadowed imports).
+//! - `fast`: the zero-copy `send`/`sendall`/`recv` of both;
+//! - `poll`: the synchronous host's `wasi:io/poll`, which waits on sockbox pollables on the
+//!   calling thread (`fast` and `poll` shadow imports already in the linker).
 
 pub(crate) mod async_host;
 pub(crate) mod fast;
+mod poll;
 mod sync;
 pub(crate) mod wasi;
 
@@ -48,8 +51,18 @@ impl HasData for HasSockets {
 /// Adds every `sockbox:socket` interface to `linker`, for synchronous embeddings.
 ///
 /// Link wasi first (`wasmtime_wasi::p2::add_to_linker_sync`) if the guest also imports wasi,
-/// as every `wasm32-wasip2` program does.
+/// as every `wasm32-wasip2` program does: this replaces wasmtime-wasi's `wasi:io/poll` with
+/// the same calls waiting on sockbox's pollables in poll(2) on the calling thread instead of
+/// on wasmtime-wasi's tokio runtime (any other pollable in a call still waits there).
 pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    add_interfaces_sync(linker)?;
+    poll::add_to_linker_sync(linker)
+}
+
+/// The `sockbox:socket` interfaces of the synchronous host, leaving `wasi:io/poll` as it is.
+pub(crate) fn add_interfaces_sync<T: SocketView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
     use bindings::sockbox::socket as s;
     s::types::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::socket::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
@@ -57,6 +70,5 @@ pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wa
     s::preopens::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::netdb::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
     s::tls::add_to_linker::<T, HasSockets>(linker, T::socket_ctx)?;
-    fast::add_to_linker_sync(linker)?;
-    Ok(())
+    fast::add_to_linker_sync(linker)
 }

@@ -3,9 +3,9 @@
 //!
 //! A pollable is checked with one poll(2) when a `poll` call starts, so a `poll` reports every
 //! socket that is ready at the call (as select(2) does: the reactor may not have seen an edge
-//! yet). After that, its readiness comes from tokio's reactor (wasmtime-wasi runs `poll` on its
-//! tokio runtime), through the socket's one registration (see `reactor`); it also wakes when
-//! the instance is interrupted.
+//! yet). After that it waits in the synchronous host's poll(2) (see `wait_set`), or on tokio's
+//! reactor through the socket's one registration (see `reactor`); it also wakes when the
+//! instance is interrupted.
 
 use std::sync::Arc;
 
@@ -56,10 +56,7 @@ impl Pollable for Readiness {
         if self.events.is_empty() || self.interrupt.is_interrupted() || os.ready_now(self.events) {
             return;
         }
-        tokio::select! {
-            () = os.ready(self.events) => {}
-            () = self.interrupt.interrupted() => {}
-        }
+        os.ready_or_interrupted(self.events, &self.interrupt).await;
     }
 }
 

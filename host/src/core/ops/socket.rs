@@ -312,6 +312,19 @@ impl OsSocket {
         unsafe { self.reactor.ready(self.os.as_fd(), events).await }
     }
 
+    /// Resolves once the socket is ready for `events` or `intr` fires: in the synchronous
+    /// host's poll(2) when it polls (see `wait_set`), else on the reactor. What pollables over
+    /// the socket wait on.
+    pub(crate) async fn ready_or_interrupted(&self, events: PollFlags, intr: &InterruptHandle) {
+        if crate::core::wait_set::wait_here(self.os.as_fd(), events, intr).await {
+            return;
+        }
+        tokio::select! {
+            () = self.ready(events) => {}
+            () = intr.interrupted() => {}
+        }
+    }
+
     /// Whether the socket is ready for `events` now (one poll(2)).
     pub(crate) fn ready_now(&self, events: PollFlags) -> bool {
         crate::core::reactor::ready_now(self.os.as_fd(), events)

@@ -1,8 +1,8 @@
 //! A connected TCP socket's `wasi:io` streams, over the core's OS socket.
 //!
 //! Neither stream waits in a call: reads and writes try once (MSG_DONTWAIT), and waiting is
-//! the pollable's, which the guest's `poll` (or wasmtime-wasi's `blocking-*` calls) awaits on
-//! the core's reactor registration, woken also by the instance's interrupt.
+//! the pollable's, which the guest's `poll` (or wasmtime-wasi's `blocking-*` calls) awaits
+//! (see `OsSocket::ready_or_interrupted`), woken also by the instance's interrupt.
 //!
 //! The output stream takes at most [`WRITE_PERMIT`] bytes per `write`; what the kernel does not
 //! take at once waits in the stream and goes out as the socket drains (on `flush`, the next
@@ -106,10 +106,9 @@ impl Pollable for TcpReader {
         {
             return;
         }
-        tokio::select! {
-            () = self.os.ready(PollFlags::IN) => {}
-            () = self.interrupt.interrupted() => {}
-        }
+        self.os
+            .ready_or_interrupted(PollFlags::IN, &self.interrupt)
+            .await;
     }
 }
 
@@ -240,9 +239,11 @@ impl Pollable for TcpWriter {
                 return;
             }
             if !self.os.ready_now(PollFlags::OUT) {
-                tokio::select! {
-                    () = self.os.ready(PollFlags::OUT) => {}
-                    () = self.interrupt.interrupted() => return,
+                self.os
+                    .ready_or_interrupted(PollFlags::OUT, &self.interrupt)
+                    .await;
+                if self.interrupt.is_interrupted() {
+                    return;
                 }
             }
             self.push();

@@ -553,10 +553,7 @@ impl Pollable for TcpSocket {
         if self.interrupt.is_interrupted() || os.ready_now(events) {
             return;
         }
-        tokio::select! {
-            () = os.ready(events) => {}
-            () = self.interrupt.interrupted() => {}
-        }
+        os.ready_or_interrupted(events, &self.interrupt).await;
     }
 }
 
