@@ -181,6 +181,9 @@ struct Sample {
     thread: Duration,
     /// The user-space part of `thread` (the rest is the kernel's), at clock-tick resolution.
     user: Duration,
+    /// The process's CPU time when the client started.
+    #[serde(skip)]
+    process_at_start: Duration,
 }
 
 /// What the JSON and the table hold per row and way.
@@ -270,8 +273,12 @@ fn main() -> Result<()> {
                 let peers_before = PEER_CPU_NS.load(Ordering::SeqCst);
                 let mut s = measure(row, row.ways[wi], files.path())
                     .with_context(|| format!("{} / {:?}", row.name, row.ways[wi]))?;
+                // Read once the client and the peers have ended: a thread's CPU time is
+                // summed into the process's exactly when it exits (one running on another CPU
+                // may not be counted up to the moment yet).
                 let peers = PEER_CPU_NS.load(Ordering::SeqCst) - peers_before;
-                s.cpu = s.cpu.saturating_sub(Duration::from_nanos(peers));
+                s.cpu = (process_cpu().saturating_sub(s.process_at_start))
+                    .saturating_sub(Duration::from_nanos(peers));
                 samples[ri][wi].push(s);
             }
         }
@@ -687,8 +694,9 @@ fn process_cpu() -> Duration {
 /// run's from the process's CPU time).
 static PEER_CPU_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Runs `f` on a thread pinned to the client CPU and returns its wall time, the process's CPU
-/// time meanwhile (the peer's is subtracted later) and the thread's.
+/// Runs `f` on a thread pinned to the client CPU and returns its wall time and CPU time, and
+/// the process's CPU time when it started (the client side's is worked out once the peer has
+/// ended).
 fn on_client<T: Send + 'static>(
     prepare: impl FnOnce() -> Result<T> + Send + 'static,
     f: impl FnOnce(T) -> Result<()> + Send + 'static,
@@ -698,11 +706,13 @@ fn on_client<T: Send + 'static>(
         let state = prepare()?;
         let (w0, p0, c0, u0) = (Instant::now(), process_cpu(), thread_cpu(), thread_user());
         f(state)?;
+        let thread = thread_cpu() - c0;
         Ok(Sample {
             wall: w0.elapsed(),
-            cpu: process_cpu().saturating_sub(p0),
-            thread: thread_cpu() - c0,
+            cpu: thread,
+            thread,
             user: thread_user().saturating_sub(u0),
+            process_at_start: p0,
         })
     })
     .join()
@@ -1239,6 +1249,7 @@ fn startup(way: Way) -> Result<Sample> {
         cpu: cpu.cpu,
         thread: cpu.thread,
         user: cpu.user,
+        process_at_start: cpu.process_at_start,
     })
 }
 

@@ -4,14 +4,19 @@
 //! sockbox's or wasi's, keeps wasmtime-wasi's semantics: the calls are wasmtime-wasi's own.
 //!
 //! `wasi:clocks/monotonic-clock.subscribe-duration` (the timeout of a guest's `select`,
-//! `poll(2)` or `Poller`) is served here too, with a timer that such a wait also serves.
+//! `poll(2)` or `Poller`) is served here too, with a timer that such a wait also serves, and so
+//! are the `blocking-*` calls of `wasi:io/streams` (wasmtime-wasi's, run the same way); the
+//! streams' other calls are wasmtime-wasi's as they are.
 
 use std::time::{Duration, Instant};
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::io::poll as async_poll;
+use wasmtime_wasi::p2::bindings::io::streams as async_streams;
 use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
+use wasmtime_wasi::p2::bindings::sync::io::streams as sync_streams;
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, StreamError, StreamResult};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 
 use crate::core::ctx::SocketView;
@@ -49,6 +54,119 @@ impl sync_poll::HostPollable for Polls<'_> {
     }
 }
 
+impl sync_streams::Host for Polls<'_> {
+    fn convert_stream_error(
+        &mut self,
+        err: StreamError,
+    ) -> wasmtime::Result<sync_streams::StreamError> {
+        sync_streams::Host::convert_stream_error(self.0, err)
+    }
+}
+
+impl sync_streams::HostInputStream for Polls<'_> {
+    fn read(&mut self, s: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
+        sync_streams::HostInputStream::read(self.0, s, len)
+    }
+
+    fn blocking_read(&mut self, s: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
+        block_on(async_streams::HostInputStream::blocking_read(
+            self.0, s, len,
+        ))
+    }
+
+    fn skip(&mut self, s: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+        sync_streams::HostInputStream::skip(self.0, s, len)
+    }
+
+    fn blocking_skip(&mut self, s: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+        block_on(async_streams::HostInputStream::blocking_skip(
+            self.0, s, len,
+        ))
+    }
+
+    fn subscribe(
+        &mut self,
+        s: Resource<DynInputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        sync_streams::HostInputStream::subscribe(self.0, s)
+    }
+
+    fn drop(&mut self, s: Resource<DynInputStream>) -> wasmtime::Result<()> {
+        sync_streams::HostInputStream::drop(self.0, s)
+    }
+}
+
+impl sync_streams::HostOutputStream for Polls<'_> {
+    fn check_write(&mut self, s: Resource<DynOutputStream>) -> StreamResult<u64> {
+        sync_streams::HostOutputStream::check_write(self.0, s)
+    }
+
+    fn write(&mut self, s: Resource<DynOutputStream>, bytes: Vec<u8>) -> StreamResult<()> {
+        sync_streams::HostOutputStream::write(self.0, s, bytes)
+    }
+
+    fn blocking_write_and_flush(
+        &mut self,
+        s: Resource<DynOutputStream>,
+        bytes: Vec<u8>,
+    ) -> StreamResult<()> {
+        block_on(async_streams::HostOutputStream::blocking_write_and_flush(
+            self.0, s, bytes,
+        ))
+    }
+
+    fn write_zeroes(&mut self, s: Resource<DynOutputStream>, len: u64) -> StreamResult<()> {
+        sync_streams::HostOutputStream::write_zeroes(self.0, s, len)
+    }
+
+    fn blocking_write_zeroes_and_flush(
+        &mut self,
+        s: Resource<DynOutputStream>,
+        len: u64,
+    ) -> StreamResult<()> {
+        block_on(async_streams::HostOutputStream::blocking_write_zeroes_and_flush(self.0, s, len))
+    }
+
+    fn flush(&mut self, s: Resource<DynOutputStream>) -> StreamResult<()> {
+        sync_streams::HostOutputStream::flush(self.0, s)
+    }
+
+    fn blocking_flush(&mut self, s: Resource<DynOutputStream>) -> StreamResult<()> {
+        block_on(async_streams::HostOutputStream::blocking_flush(self.0, s))
+    }
+
+    fn splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
+        sync_streams::HostOutputStream::splice(self.0, dst, src, len)
+    }
+
+    fn blocking_splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
+        block_on(async_streams::HostOutputStream::blocking_splice(
+            self.0, dst, src, len,
+        ))
+    }
+
+    fn subscribe(
+        &mut self,
+        s: Resource<DynOutputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        sync_streams::HostOutputStream::subscribe(self.0, s)
+    }
+
+    fn drop(&mut self, s: Resource<DynOutputStream>) -> wasmtime::Result<()> {
+        sync_streams::HostOutputStream::drop(self.0, s)
+    }
+}
+
 /// A `subscribe-duration` timer: ready at `at` (`None`: never, for a duration past the
 /// clock's range), as wasmtime-wasi's.
 struct Timer {
@@ -78,14 +196,15 @@ fn subscribe_duration(
     wasmtime_wasi::p2::subscribe(table, timer)
 }
 
-/// Replaces wasmtime-wasi's synchronous `wasi:io/poll` and `subscribe-duration` in `linker`
-/// with the ones above.
+/// Replaces wasmtime-wasi's synchronous `wasi:io/poll`, `wasi:io/streams` and
+/// `subscribe-duration` in `linker` with the ones above.
 pub(crate) fn add_to_linker_sync<T: SocketView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let added = (|| {
         sync_poll::add_to_linker::<T, HasPolls>(linker, |t| Polls(t.socket_ctx().table))?;
+        sync_streams::add_to_linker::<T, HasPolls>(linker, |t| Polls(t.socket_ctx().table))?;
         linker.instance(MONOTONIC_CLOCK)?.func_wrap(
             "subscribe-duration",
             |mut store: StoreContextMut<'_, T>, (ns,): (u64,)| {
