@@ -181,9 +181,25 @@ struct Sample {
     thread: Duration,
     /// The user-space part of `thread` (the rest is the kernel's), at clock-tick resolution.
     user: Duration,
-    /// The process's CPU time when the client started.
+    /// The process's CPU time when the client started, until [`Sample::settle`] has worked
+    /// out `cpu` from it.
     #[serde(skip)]
-    process_at_start: Duration,
+    process_at_start: Option<Duration>,
+}
+
+impl Sample {
+    /// Sets `cpu` to the client side's CPU time: the process's since the client started, less
+    /// the peers' (`PEER_CPU_NS` was `peers_before` then). Called once the client and the peers
+    /// have ended: a thread's CPU time is summed into the process's exactly when it exits (one
+    /// running on another CPU may not be counted up to the moment before). Once per sample.
+    fn settle(&mut self, peers_before: u64) {
+        if let Some(p0) = self.process_at_start.take() {
+            let peers = PEER_CPU_NS.load(Ordering::SeqCst) - peers_before;
+            self.cpu = process_cpu()
+                .saturating_sub(p0)
+                .saturating_sub(Duration::from_nanos(peers));
+        }
+    }
 }
 
 /// What the JSON and the table hold per row and way.
@@ -273,12 +289,7 @@ fn main() -> Result<()> {
                 let peers_before = PEER_CPU_NS.load(Ordering::SeqCst);
                 let mut s = measure(row, row.ways[wi], files.path())
                     .with_context(|| format!("{} / {:?}", row.name, row.ways[wi]))?;
-                // Read once the client and the peers have ended: a thread's CPU time is
-                // summed into the process's exactly when it exits (one running on another CPU
-                // may not be counted up to the moment yet).
-                let peers = PEER_CPU_NS.load(Ordering::SeqCst) - peers_before;
-                s.cpu = (process_cpu().saturating_sub(s.process_at_start))
-                    .saturating_sub(Duration::from_nanos(peers));
+                s.settle(peers_before);
                 samples[ri][wi].push(s);
             }
         }
@@ -712,7 +723,7 @@ fn on_client<T: Send + 'static>(
             cpu: thread,
             thread,
             user: thread_user().saturating_sub(u0),
-            process_at_start: p0,
+            process_at_start: Some(p0),
         })
     })
     .join()
@@ -1196,6 +1207,7 @@ fn accept(way: Way, count: u64) -> Result<Sample> {
 
 /// From "instantiate" to the peer's first byte (the native way: connect and send).
 fn startup(way: Way) -> Result<Sample> {
+    let peers_before = PEER_CPU_NS.load(Ordering::SeqCst);
     let (l, port) = listener()?;
     let p = peer(move || {
         let (mut c, _) = l.accept()?;
@@ -1244,13 +1256,13 @@ fn startup(way: Way) -> Result<Sample> {
         }
     };
     let first = join(p)?;
-    Ok(Sample {
+    let mut s = Sample {
         wall: first.saturating_duration_since(start),
-        cpu: cpu.cpu,
-        thread: cpu.thread,
-        user: cpu.user,
-        process_at_start: cpu.process_at_start,
-    })
+        ..cpu
+    };
+    // This start's own, not the ones after it in the round.
+    s.settle(peers_before);
+    Ok(s)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
