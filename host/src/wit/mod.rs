@@ -51,9 +51,10 @@ impl HasData for HasSockets {
 /// Adds every `sockbox:socket` interface to `linker`, for synchronous embeddings.
 ///
 /// Link wasi first (`wasmtime_wasi::p2::add_to_linker_sync`) if the guest also imports wasi,
-/// as every `wasm32-wasip2` program does: this replaces wasmtime-wasi's `wasi:io/poll` with
-/// the same calls waiting on sockbox's pollables in poll(2) on the calling thread instead of
-/// on wasmtime-wasi's tokio runtime (any other pollable in a call still waits there).
+/// as every `wasm32-wasip2` program does: this replaces wasmtime-wasi's `wasi:io/poll`, the
+/// `blocking-*` calls of `wasi:io/streams` and `subscribe-duration` with the same calls waiting
+/// on sockbox's pollables in poll(2) on the calling thread instead of on wasmtime-wasi's tokio
+/// runtime (a wait on anything else still goes on there).
 pub fn add_to_linker_sync<T: SocketView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     add_interfaces_sync(linker)?;
     poll::add_to_linker_sync(linker)
