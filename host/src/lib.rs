@@ -17,6 +17,8 @@
 //! # fn main() -> wasmtime::Result<()> {
 //! let engine = wasmtime::Engine::default();
 //! let mut linker = Linker::<State>::new(&engine);
+//! // A guest that also imports wasi (every wasm32-wasip2 program): link it first,
+//! // `wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?`, with a `WasiView` state.
 //! sockbox_host::add_to_linker_sync(&mut linker)?;
 //! let policy = Policy::builder().allow_connect("127.0.0.1:5432")?.build();
 //! let state = State { table: ResourceTable::new(), sockets: SocketCtx::builder().policy(policy).build()? };

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
@@ -41,6 +41,9 @@ struct WaitSet {
     deadline: Option<Instant>,
     /// The last wait's descriptors, with the events poll(2) reported.
     last: Vec<libc::pollfd>,
+    /// The waker of the [`block_on`] that owns the set: a future polled with any other (by an
+    /// executor or combinator of its own) waits on the reactor instead.
+    owner: Option<Waker>,
 }
 
 /// The events that make a descriptor waited on for `events` ready: those, or an error or
@@ -109,9 +112,13 @@ impl WaitSet {
     }
 }
 
-/// Runs `f` on this thread's wait set, if a [`block_on`] is polling here.
-fn with_set<T>(f: impl FnOnce(&mut WaitSet) -> T) -> Option<T> {
-    WAIT_SET.with_borrow_mut(|set| set.as_mut().map(f))
+/// Runs `f` on this thread's wait set, if a [`block_on`] is polling here with `cx`'s waker.
+fn with_set<T>(cx: &Context<'_>, f: impl FnOnce(&mut WaitSet) -> T) -> Option<T> {
+    WAIT_SET.with_borrow_mut(|set| {
+        set.as_mut()
+            .filter(|set| set.owner.as_ref().is_some_and(|w| w.will_wake(cx.waker())))
+            .map(f)
+    })
 }
 
 /// Waits until `fd` is ready for `events` or `intr` fires, when polled by [`block_on`], and
@@ -123,13 +130,17 @@ pub(crate) async fn wait_here(
     intr: &InterruptHandle,
 ) -> bool {
     let fd = fd.as_raw_fd();
-    std::future::poll_fn(|_| {
-        match with_set(|set| {
-            if intr.is_interrupted() || set.reported(fd, events) {
+    // Whether this future noted `fd` in the round before: only then is the last wait's report
+    // about it (a caller that waits again after a short write must not see the old one).
+    let mut noted = false;
+    std::future::poll_fn(|cx| {
+        match with_set(cx, |set| {
+            if intr.is_interrupted() || (noted && set.reported(fd, events)) {
                 return true;
             }
             set.add(fd, events);
             set.add(intr.eventfd().as_raw_fd(), PollFlags::IN);
+            noted = true;
             false
         }) {
             None => Poll::Ready(false),
@@ -143,8 +154,8 @@ pub(crate) async fn wait_here(
 /// Waits until `at`, when polled by [`block_on`], and then returns `true`; returns `false` at
 /// once anywhere else (the caller then sleeps on the runtime's timer).
 pub(crate) async fn sleep_here(at: Instant) -> bool {
-    std::future::poll_fn(|_| {
-        match with_set(|set| {
+    std::future::poll_fn(|cx| {
+        match with_set(cx, |set| {
             if Instant::now() >= at {
                 return true;
             }
@@ -205,7 +216,10 @@ pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
     let noted = Arc::new(Noted::default());
     let waker = Waker::from(noted.clone());
     let mut cx = Context::from_waker(&waker);
-    let mut set = WaitSet::default();
+    let mut set = WaitSet {
+        owner: Some(waker.clone()),
+        ..WaitSet::default()
+    };
     let mut self_wakes = 0;
     loop {
         let polled = {
@@ -219,8 +233,13 @@ pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
         }
         // What the last wait reported was for that round only.
         set.last.clear();
-        // `noted` and `waker` hold two references: more means a future kept the waker.
-        if Arc::strong_count(&noted) > 2 {
+        // `noted`, `waker` and the set's owner hold three references: more means a future
+        // kept the waker.
+        let kept = Arc::strong_count(&noted) > 3;
+        // Pairs with the release of a clone dropped on another thread after waking: its wake
+        // is then seen below.
+        fence(Ordering::Acquire);
+        if kept {
             return wasmtime_wasi::runtime::in_tokio(fut);
         }
         if noted.0.swap(false, Ordering::Relaxed) {
@@ -272,6 +291,49 @@ mod tests {
         assert!(block_on(wait_here(a.as_fd(), PollFlags::IN, &intr)));
         assert!(start.elapsed() >= LATER);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_second_wait_does_not_take_the_first_ones_report() {
+        let (mut a, mut b) = pair();
+        b.write_all(b"x").unwrap();
+        let intr = InterruptHandle::new().unwrap();
+        let writer = thread::spawn(move || {
+            thread::sleep(LATER);
+            b.write_all(b"y").unwrap();
+            b
+        });
+        let start = Instant::now();
+        let got = block_on(async {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                // Within one poll of the call, as a stream's `ready` loops after a short write.
+                assert!(wait_here(a.as_fd(), PollFlags::IN, &intr).await);
+                let mut byte = [0u8; 1];
+                std::io::Read::read_exact(&mut a, &mut byte).unwrap();
+                got.push(byte[0]);
+            }
+            got
+        });
+        assert_eq!(got, b"xy");
+        assert!(start.elapsed() >= LATER);
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_future_polled_with_another_waker_waits_elsewhere() {
+        let (a, _b) = pair();
+        let intr = InterruptHandle::new().unwrap();
+        let served = block_on(async {
+            let mut inner = std::pin::pin!(wait_here(a.as_fd(), PollFlags::IN, &intr));
+            // As an executor or combinator of its own would poll it.
+            let other = Waker::from(Arc::new(Noted::default()));
+            match inner.as_mut().poll(&mut Context::from_waker(&other)) {
+                Poll::Ready(served) => served,
+                Poll::Pending => panic!("noted in a set its waker does not wake"),
+            }
+        });
+        assert!(!served);
     }
 
     #[test]
@@ -340,6 +402,6 @@ mod tests {
         assert!(!served);
         assert!(start.elapsed() >= LATER);
         // And no wait set is left installed.
-        assert!(with_set(|_| ()).is_none());
+        assert!(WAIT_SET.with_borrow(Option::is_none));
     }
 }

@@ -8,6 +8,7 @@
 //! are the `blocking-*` calls of `wasi:io/streams` (wasmtime-wasi's, run the same way); the
 //! streams' other calls are wasmtime-wasi's as they are.
 
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use wasmtime::StoreContextMut;
@@ -167,20 +168,35 @@ impl sync_streams::HostOutputStream for Polls<'_> {
     }
 }
 
-/// A `subscribe-duration` timer: ready at `at` (`None`: never, for a duration past the
-/// clock's range), as wasmtime-wasi's.
-struct Timer {
-    at: Option<Instant>,
+/// A `subscribe-duration` timer, as wasmtime-wasi's: ready at `At(at)`, never for a duration
+/// past the clock's range; a zero duration is ready after one yield, so that a guest's
+/// non-blocking `poll` (its pollables and a zero timeout) reports only the pollables ready.
+enum Timer {
+    At(Instant),
+    Never,
+    Zero { yielded: bool },
 }
 
 #[async_trait::async_trait]
 impl Pollable for Timer {
     async fn ready(&mut self) {
-        let Some(at) = self.at else {
-            return std::future::pending().await;
-        };
-        if !sleep_here(at).await {
-            tokio::time::sleep_until(at.into()).await;
+        match self {
+            Timer::At(at) => {
+                if !sleep_here(*at).await {
+                    tokio::time::sleep_until((*at).into()).await;
+                }
+            }
+            Timer::Never => std::future::pending().await,
+            Timer::Zero { yielded } => {
+                std::future::poll_fn(|cx| {
+                    if std::mem::replace(yielded, true) {
+                        return Poll::Ready(());
+                    }
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                })
+                .await
+            }
         }
     }
 }
@@ -190,9 +206,14 @@ fn subscribe_duration(
     table: &mut ResourceTable,
     ns: u64,
 ) -> wasmtime::Result<Resource<DynPollable>> {
-    let timer = table.push(Timer {
-        at: Instant::now().checked_add(Duration::from_nanos(ns)),
-    })?;
+    let timer = if ns == 0 {
+        Timer::Zero { yielded: false }
+    } else {
+        Instant::now()
+            .checked_add(Duration::from_nanos(ns))
+            .map_or(Timer::Never, Timer::At)
+    };
+    let timer = table.push(timer)?;
     wasmtime_wasi::p2::subscribe(table, timer)
 }
 
@@ -214,4 +235,38 @@ pub(crate) fn add_to_linker_sync<T: SocketView + 'static>(
     })();
     linker.allow_shadowing(false);
     added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A borrow of `r`, as a guest passes pollables to `poll`.
+    fn borrow(r: &Resource<DynPollable>) -> Resource<DynPollable> {
+        Resource::new_borrow(r.rep())
+    }
+
+    #[test]
+    fn a_zero_timeout_is_not_reported_beside_a_ready_pollable() {
+        let mut table = ResourceTable::new();
+        let past = subscribe_duration(&mut table, 1).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        let zero = subscribe_duration(&mut table, 0).unwrap();
+        let mut polls = Polls(&mut table);
+        // As wasmtime-wasi: the zero timer yields once, so only the ready one is reported.
+        let ready = sync_poll::Host::poll(&mut polls, vec![borrow(&past), borrow(&zero)]);
+        assert_eq!(ready.unwrap(), vec![0]);
+        // Alone, it is ready (after its yield).
+        let ready = sync_poll::Host::poll(&mut polls, vec![borrow(&zero)]);
+        assert_eq!(ready.unwrap(), vec![0]);
+    }
+
+    #[test]
+    fn block_waits_for_a_timer() {
+        let mut table = ResourceTable::new();
+        let timer = subscribe_duration(&mut table, 30_000_000).unwrap();
+        let start = Instant::now();
+        sync_poll::HostPollable::block(&mut Polls(&mut table), borrow(&timer)).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(30));
+    }
 }
