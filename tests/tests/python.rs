@@ -24,6 +24,13 @@ fn case(args: &[&str], ctx: SocketCtx, dirs: &[(&Path, &str)]) -> Outcome {
     run_component(&component, "cases", args, ctx, dirs)
 }
 
+/// Builds and compiles the cases plugin (once per test binary), for a test whose native
+/// clients connect to a preopened listener before `case` runs: their read timeouts must not
+/// count a cold build (componentize-py and compiling take tens of seconds on a loaded CI).
+fn cases_built() {
+    python_component("tests/python", "cases");
+}
+
 /// Runs case `name` with `port` and `rest` as its arguments, allowed to connect to
 /// `127.0.0.1:port` and nothing else.
 fn case_on(port: u16, name: &str, rest: &[&str], dirs: &[(&Path, &str)]) -> Outcome {
@@ -75,6 +82,7 @@ fn http_client_gets_from_a_native_server() {
 /// A socketserver.TCPServer on a preopened listener serves native clients one after another
 /// (its waits go through selectors on sockbox's `select`).
 fn socketserver_serves_native_clients() {
+    cases_built();
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let ctx = with_policy(policy(&[]))
         .preopen(local.to_string(), listener)
@@ -105,6 +113,7 @@ fn socketserver_serves_native_clients() {
 /// once: all connect first, then they send in reverse order, which a server serving one
 /// connection at a time could not answer.
 fn asyncio_serves_clients_concurrently() {
+    cases_built();
     let (listener, local) = preopen_listener("127.0.0.1:0");
     let ctx = with_policy(policy(&[]))
         .preopen(local.to_string(), listener)
